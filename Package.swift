@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "ckpt",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "CheckpointStore", targets: ["CheckpointStore"]),
+        .library(name: "Sharding", targets: ["Sharding"]),
+        .library(name: "ReferenceCore", targets: ["ReferenceCore"]),
+        .executable(name: "ckpt", targets: ["ckpt"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // C libraries, found through pkg-config. Each header also holds small static-inline
+        // accessors for the C macros that do not import into Swift.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
+        .target(name: "Sharding", dependencies: ["CheckpointStore"]),
+        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS"]),
+        .executableTarget(
+            name: "ckpt",
+            dependencies: [
+                "CheckpointStore", "Sharding", "ReferenceCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // The README's library example: a Swift program that writes and reads a checkpoint.
+        .executableTarget(name: "ckpt-example", dependencies: ["CheckpointStore"]),
+
+        .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore"]),
+        .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore"]),
+        .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"]),
+        .testTarget(name: "CLITests", dependencies: ["CheckpointStore"]),
+    ]
+)

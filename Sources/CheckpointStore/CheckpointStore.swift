@@ -1,0 +1,2 @@
+/// HDF5 checkpoint container.
+public enum CheckpointStoreModule {}

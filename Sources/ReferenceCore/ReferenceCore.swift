@@ -1,0 +1,2 @@
+/// The CPU reference training step.
+public enum ReferenceCoreModule {}

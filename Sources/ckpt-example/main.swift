@@ -1,0 +1,2 @@
+import CheckpointStore
+print("example")
