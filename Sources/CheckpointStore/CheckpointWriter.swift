@@ -137,6 +137,13 @@ public final class CheckpointWriter {
         try withBytes(data.bytes) { (b) throws(StoreError) in try write(key, dtype: data.dtype, shape: data.shape, bytes: b) }
     }
 
+    /// Waits until every chunk queued so far is written to the file (for progress reporting
+    /// and benchmarks; `commit()` does this itself).
+    public func flush() throws(StoreError) {
+        try checkOpen()
+        try pipeline.drain()
+    }
+
     /// Finishes the file (metadata, counts), makes it durable and renames it to `path`.
     public func commit() throws(StoreError) {
         try checkOpen()
