@@ -155,15 +155,21 @@ public struct SyntheticCheckpoint: Sendable {
                 let first = start / sub, last = (start + count - 1) / sub
                 DispatchQueue.concurrentPerform(iterations: last - first + 1) { bi in
                     let b = first + bi
-                    var rng = SplitMix64(seed: nameSeed &+ UInt64(b) &* 0x9E37_79B9_7F4A_7C15)
+                    var rng = SplitMix64(seed: SplitMix64.mix(nameSeed ^ (UInt64(b) &* 0xD1B5_4A32_D192_ED03)))
                     let lo = max(start, b * sub), hi = min(start + count, (b + 1) * sub)
-                    // Skip to element lo within the block (one draw per element).
-                    for _ in (b * sub)..<lo { _ = rng.next() }
+                    // Skip to element lo within the block (two draws per element).
+                    for _ in (b * sub)..<lo {
+                        _ = rng.next()
+                        _ = rng.next()
+                    }
                     let scale = std * 1.7320508  // sum of 4 U(-0.5,0.5) has variance 1/3
+                    let unit: Float = 1.0 / 16_777_216.0
                     for e in lo..<hi {
-                        let r = rng.next()
-                        let u = Float(r & 0xffff) + Float((r >> 16) & 0xffff) + Float((r >> 32) & 0xffff) + Float(r >> 48)
-                        let z = (u * (1.0 / 65536.0) - 2.0) * scale
+                        // Four 24-bit uniforms, so the values carry a full float mantissa.
+                        let r1 = rng.next(), r2 = rng.next()
+                        let u = Float(r1 & 0xff_ffff) + Float((r1 >> 32) & 0xff_ffff)
+                            + Float(r2 & 0xff_ffff) + Float((r2 >> 32) & 0xff_ffff)
+                        let z = (u * unit - 2.0) * scale
                         target.p[e - start] = squared ? z * z + 1e-12 : z
                     }
                 }
@@ -184,7 +190,13 @@ struct SplitMix64 {
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
+        return Self.mix(state)
+    }
+
+    /// The SplitMix64 output function: a bijective 64-bit mixer (used to derive block seeds
+    /// whose sequences do not overlap).
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)

@@ -40,7 +40,7 @@ func peakRSS() -> Int {
 
 /// `ckpt bench write`: generates each tensor in memory (untimed), then times its write.
 struct BenchWrite: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "write", abstract: "Time writing a synthetic model.")
+    static let configuration = CommandConfiguration(commandName: "write", abstract: "Time writing a synthetic model held in memory (generated first, untimed).")
     @Option(help: "Model family.") var family: String = "gpt2"
     @Option(help: "Preset.") var preset: String = "1.3b"
     @Option(help: "Parameter dtype: fp32 or bf16.") var dtype: String = "fp32"
@@ -55,28 +55,28 @@ struct BenchWrite: ParsableCommand {
         let synth = SyntheticCheckpoint(config: config, dtype: d, withOptimizer: optimizer, step: optimizer ? 100 : 0)
         let w = try CheckpointWriter(path: out, options: try store.writerOptions())
         w.metadata = synth.metadata
-        var timed = 0.0
+        // Generate every tensor first (untimed), then time the whole write, as a user who
+        // holds the model in memory would see it.
         var floats: [Float] = []
-        var raw = 0
+        var tensors: [(SyntheticCheckpoint.Item, [UInt8])] = []
         for item in synth.items() {
             let n = item.shape.reduce(1, *)
             synth.generate(item, start: 0, count: n, into: &floats)
-            let bytes: [UInt8]
             switch item.dtype {
-            case .float32: bytes = floats.withUnsafeBytes { Array($0.prefix(4 * n)) }
+            case .float32: tensors.append((item, floats.withUnsafeBytes { Array($0.prefix(4 * n)) }))
             default:
                 let half = (0..<n).map { HalfPrecision.bf16Bits(from: floats[$0]) }
-                bytes = half.withUnsafeBytes { Array($0) }
+                tensors.append((item, half.withUnsafeBytes { Array($0) }))
             }
-            let t0 = Date()
-            try bytes.withUnsafeBytes { try w.write(item.key, dtype: item.dtype, shape: item.shape, bytes: $0) }
-            try w.flush()
-            timed += Date().timeIntervalSince(t0)
-            raw += bytes.count
         }
+        floats = []
         let t0 = Date()
+        for (item, bytes) in tensors {
+            try bytes.withUnsafeBytes { try w.write(item.key, dtype: item.dtype, shape: item.shape, bytes: $0) }
+        }
         try w.commit()
-        timed += Date().timeIntervalSince(t0)
+        let timed = Date().timeIntervalSince(t0)
+        let raw = tensors.reduce(0) { $0 + $1.1.count }
         let stored = try CheckpointReader(path: out).tensors.reduce(0) { $0 + $1.storedBytes }
         BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS()).print(json: json, what: "write")
     }
