@@ -36,6 +36,6 @@ let package = Package(
         .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5"]),
         .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore"]),
         .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"]),
-        .testTarget(name: "CLITests", dependencies: ["CheckpointStore", "ckpt"]),
+        .testTarget(name: "CLITests", dependencies: ["CheckpointStore", "ckpt", "ckpt-example"]),
     ]
 )

@@ -41,6 +41,9 @@ final class H5Object: @unchecked Sendable {
 enum HDF5Library {
     /// Touch to ensure set-up has run.
     static let ready: Void = {
+        // No library shutdown at exit: ckpt closes what it commits itself, and HDF5's exit-time
+        // close of a file whose earlier close failed (disk full) crashes in 1.10.
+        H5dont_atexit()
         H5open()
         ckpt_H5_silence_errors()
         ZstdFilter.register()
