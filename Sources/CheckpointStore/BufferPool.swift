@@ -1,0 +1,43 @@
+import Foundation
+
+/// A pool of equally sized, 64-byte aligned scratch buffers, so the chunk pipeline does not
+/// fault in fresh pages for every chunk.
+///
+/// `@unchecked Sendable`: the free list is guarded by `lock`.
+final class BufferPool: @unchecked Sendable {
+    /// Capacity of each buffer in bytes.
+    let capacity: Int
+    private var free: [UnsafeMutableRawPointer] = []
+    private let lock = NSLock()
+    private let keep: Int
+
+    init(capacity: Int, keep: Int) {
+        self.capacity = max(capacity, 64)
+        self.keep = keep
+    }
+
+    deinit { for p in free { p.deallocate() } }
+
+    /// A buffer of `capacity` bytes; contents undefined.
+    func take() -> UnsafeMutableRawPointer {
+        lock.lock()
+        if let p = free.popLast() {
+            lock.unlock()
+            return p
+        }
+        lock.unlock()
+        return UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+    }
+
+    /// Returns a buffer taken from this pool.
+    func give(_ p: UnsafeMutableRawPointer) {
+        lock.lock()
+        if free.count < keep {
+            free.append(p)
+            lock.unlock()
+        } else {
+            lock.unlock()
+            p.deallocate()
+        }
+    }
+}

@@ -1,0 +1,387 @@
+import CHDF5
+import Dispatch
+import Foundation
+import Glibc
+
+/// Opens a checkpoint lazily and reads tensors, whole or in hyperslabs, touching only the
+/// chunks a read needs and decompressing them on all cores (`H5Dread_chunk` + ckpt's own
+/// decoders). Files written by other tools (h5py + hdf5plugin, any chunking, with or without
+/// shuffle, gzip, contiguous) read correctly too, through HDF5 where ckpt cannot decode a
+/// pipeline itself.
+///
+/// `@unchecked Sendable`: HDF5 is built thread-safe, the reader's own state is immutable after
+/// `init`, and its buffer pools are locked, so reads may run from several threads at once.
+public final class CheckpointReader: @unchecked Sendable {
+    /// The file read.
+    public let path: String
+    /// Checkpoint-level metadata.
+    public let metadata: CheckpointMetadata
+    /// Every tensor under `/model` and `/optimizer`, model tensors first, in natural name order.
+    public let tensors: [TensorInfo]
+    /// Root `format_version`.
+    public let formatVersion: Int64
+    /// Root `writer` attribute.
+    public let writer: String?
+    /// Root `created` attribute.
+    public let created: String?
+    /// Root `tensor_count` and `parameter_count` as recorded (nil when absent).
+    public let recordedCounts: (tensors: Int64?, parameters: Int64?)
+
+    private let file: H5Object
+    private let index: [TensorKey: Int]
+    private let threads: Int
+    private let poolLock = NSLock()
+    private var pools: [Int: BufferPool] = [:]
+
+    /// Opens `path`. Fails with a one-line error when the file is missing, not HDF5, damaged or
+    /// not a ckpt checkpoint. The corresponding C function is `H5Fopen`.
+    public init(path: String, threads: Int? = nil) throws(StoreError) {
+        _ = HDF5Library.ready
+        self.path = path
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        var st = stat()
+        if stat(path, &st) != 0 {
+            if errno == ENOENT { throw .fileNotFound(path: path) }
+            throw .io(path: path, operation: "stat", errno: errno)
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw .notHDF5(path: path) }
+        if H5Fis_hdf5(path) <= 0 { throw .notHDF5(path: path) }
+        guard let f = H5Object(H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT()), .file) else {
+            throw .corruptFile(path: path, detail: "HDF5 cannot open it; the file is likely truncated")
+        }
+        file = f
+        guard let root = H5Object(H5Gopen2(f.id, "/", ckpt_H5P_DEFAULT()), .group) else {
+            throw .corruptFile(path: path, detail: "root group unreadable")
+        }
+        guard let format = H5Attributes.readString(root.id, "format") else {
+            throw .notACheckpoint(path: path, detail: "no root 'format' attribute")
+        }
+        guard format == CheckpointFormat.name else { throw .notACheckpoint(path: path, detail: "format is '\(format)'") }
+        let version = H5Attributes.readInt64(root.id, "format_version") ?? 0
+        guard version >= 1 && version <= CheckpointFormat.version else {
+            throw .notACheckpoint(path: path, detail: "format_version \(version) is not supported (this build reads 1...\(CheckpointFormat.version))")
+        }
+        formatVersion = version
+        writer = H5Attributes.readString(root.id, "writer")
+        created = H5Attributes.readString(root.id, "created")
+        recordedCounts = (H5Attributes.readInt64(root.id, "tensor_count"), H5Attributes.readInt64(root.id, "parameter_count"))
+        var m = CheckpointMetadata()
+        m.step = H5Attributes.readInt64(root.id, "step") ?? 0
+        if let s = H5Attributes.readString(root.id, "model_config") {
+            m.modelConfig = try MetadataJSON.decode(ModelConfig.self, s, path: path, what: "model_config")
+        }
+        if let s = H5Attributes.readString(root.id, "optimizer") {
+            m.optimizer = try MetadataJSON.decode(OptimizerConfig.self, s, path: path, what: "optimizer")
+        }
+        m.layoutJSON = H5Attributes.readString(root.id, "layout") ?? #"{"kind":"wafer"}"#
+        m.userJSON = H5Attributes.readString(root.id, "user_metadata")
+        m.rng = try Self.readRNG(file: f.id, path: path)
+        metadata = m
+
+        var keys: [TensorKey] = []
+        for group in ["model", "optimizer"] where H5Lexists(f.id, group, ckpt_H5P_DEFAULT()) > 0 {
+            for p in try Self.datasetPaths(file: f.id, group: group, path: path) {
+                if let k = TensorKey.fromDatasetPath(group + "/" + p) { keys.append(k) }
+            }
+        }
+        keys.sort()
+        var infos: [TensorInfo] = []
+        var idx: [TensorKey: Int] = [:]
+        for k in keys {
+            let ds = try StoredDataset.open(file: f.id, path: path, key: k)
+            idx[k] = infos.count
+            infos.append(ds.info)
+        }
+        tensors = infos
+        index = idx
+    }
+
+    /// Dataset paths below `group`, relative to it. The corresponding C function is `H5Lvisit`.
+    private static func datasetPaths(file: hid_t, group: String, path: String) throws(StoreError) -> [String] {
+        final class Collector { var names: [String] = [] }
+        guard let g = H5Object(H5Gopen2(file, group, ckpt_H5P_DEFAULT()), .group) else {
+            throw .corruptFile(path: path, detail: "group /\(group) unreadable")
+        }
+        let c = Collector()
+        let rc = withExtendedLifetime(c) { () -> herr_t in
+            H5Lvisit(g.id, H5_INDEX_NAME, H5_ITER_INC, { gid, name, info, op in
+                guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
+                let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
+                if obj < 0 { return -1 }
+                defer { H5Oclose(obj) }
+                if H5Iget_type(obj) == H5I_DATASET {
+                    Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
+                }
+                return 0
+            }, Unmanaged.passUnretained(c).toOpaque())
+        }
+        if rc < 0 { throw .corruptFile(path: path, detail: "cannot list /\(group)") }
+        return c.names
+    }
+
+    private static func readRNG(file: hid_t, path: String) throws(StoreError) -> [String: [UInt8]] {
+        guard H5Lexists(file, "rng", ckpt_H5P_DEFAULT()) > 0 else { return [:] }
+        var out: [String: [UInt8]] = [:]
+        for name in try datasetPaths(file: file, group: "rng", path: path) {
+            guard let ds = H5Object(H5Dopen2(file, "/rng/" + name, ckpt_H5P_DEFAULT()), .dataset),
+                let space = H5Object(H5Dget_space(ds.id), .dataspace)
+            else { throw .corruptFile(path: path, detail: "rng/\(name) unreadable") }
+            let n = Int(H5Sget_simple_extent_npoints(space.id))
+            var bytes = [UInt8](repeating: 0, count: n)
+            if n > 0 && H5Dread(ds.id, ckpt_H5T_NATIVE_UINT8(), ckpt_H5S_ALL(), ckpt_H5S_ALL(), ckpt_H5P_DEFAULT(), &bytes) < 0 {
+                throw .corruptFile(path: path, detail: "rng/\(name) unreadable")
+            }
+            out[name] = bytes
+        }
+        return out
+    }
+
+    /// Whether the checkpoint holds `key`.
+    public func contains(_ key: TensorKey) -> Bool { index[key] != nil }
+
+    /// The description of one tensor.
+    public func info(_ key: TensorKey) throws(StoreError) -> TensorInfo {
+        guard let i = index[key] else { throw .tensorNotFound(path: path, tensor: key.description) }
+        return tensors[i]
+    }
+
+    /// Reads a whole tensor and checks its stored xxh3_64.
+    public func read(_ key: TensorKey) throws(StoreError) -> TensorData {
+        try read(key, selection: nil)
+    }
+
+    /// Reads rows `rows` (along dimension 0) of a tensor of rank >= 1.
+    public func read(_ key: TensorKey, rows: Range<Int>) throws(StoreError) -> TensorData {
+        let i = try info(key)
+        guard !i.shape.isEmpty else { throw .invalidShape(path: path, tensor: key.description, detail: "a scalar has no rows") }
+        return try read(key, selection: [.range(rows)] + i.shape.dropFirst().map { .all($0) })
+    }
+
+    /// Reads a hyperslab (one `DimSelection` per dimension; nil reads everything and verifies
+    /// the whole-tensor checksum).
+    public func read(_ key: TensorKey, selection: [DimSelection]?) throws(StoreError) -> TensorData {
+        let i = try info(key)
+        let sel = try normalized(selection, i)
+        let n = sel.reduce(1) { $0 * $1.count } * i.dtype.size
+        var bytes = [UInt8](unsafeUninitializedCapacity: n) { _, c in c = n }
+        try withMutableBytes(&bytes) { (b) throws(StoreError) in try read(key, selection: selection, into: b) }
+        return TensorData(dtype: i.dtype, shape: selection == nil ? i.shape : sel.map(\.count), bytes: bytes)
+    }
+
+    /// Reads a whole float tensor widened to Float.
+    public func readFloats(_ key: TensorKey) throws(StoreError) -> [Float] {
+        let d = try read(key)
+        guard d.dtype.isFloatingPoint else {
+            throw .unsupportedTensor(path: path, tensor: key.description, detail: "is \(d.dtype.rawValue), not a float tensor")
+        }
+        return d.floats()
+    }
+
+    /// Reads a hyperslab into caller memory (`selection` element count x element size bytes).
+    /// A full read (selection nil) also verifies the tensor's xxh3_64.
+    public func read(_ key: TensorKey, selection: [DimSelection]?, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) {
+        let i = try info(key)
+        let sel = try normalized(selection, i)
+        let count = sel.reduce(1) { $0 * $1.count }
+        guard buffer.count >= count * i.dtype.size else {
+            throw .invalidShape(path: path, tensor: key.description, detail: "buffer of \(buffer.count) bytes is smaller than the \(count * i.dtype.size) selected")
+        }
+        guard count > 0, let out = buffer.baseAddress else { return }
+        let ds = try StoredDataset.open(file: file.id, path: path, key: key)
+        let full = zip(sel, i.shape).allSatisfy { $0.start == 0 && $0.count == $1 && ($0.stride == 1 || $0.count <= 1) }
+        var hasher: XXH3Hasher? = (full && i.xxh3 != nil) ? XXH3Hasher() : nil
+        if let decoder = ds.decoder, let layout = ds.layout {
+            try fastRead(ds, decoder: decoder, layout: layout, selection: sel, out: out, hasher: &hasher)
+        } else {
+            try hdf5Read(ds, selection: sel, out: out)
+        }
+        if let stored = i.xxh3, full {
+            let h = hasher ?? XXH3Hasher()
+            if hasher == nil { h.update(UnsafeRawBufferPointer(start: out, count: count * i.dtype.size)) }
+            let computed = h.digest()
+            if computed != stored { throw .checksumMismatch(path: path, tensor: key.description, stored: stored, computed: computed) }
+        }
+    }
+
+    private func normalized(_ selection: [DimSelection]?, _ i: TensorInfo) throws(StoreError) -> [DimSelection] {
+        guard let selection else { return i.shape.map { .all($0) } }
+        guard selection.count == i.shape.count else {
+            throw .invalidShape(path: path, tensor: i.key.description, detail: "selection has \(selection.count) dimensions, tensor has \(i.shape.count) (shape \(i.shape))")
+        }
+        for (k, (s, n)) in zip(selection, i.shape).enumerated() {
+            if s.count < 0 || s.stride < 1 || s.start < 0 || (s.count > 0 && (s.last >= n)) {
+                throw .invalidShape(path: path, tensor: i.key.description,
+                                    detail: "selection \(s.start):\(s.start + s.count * s.stride):\(s.stride) is outside dimension \(k) of extent \(n)")
+            }
+        }
+        return selection
+    }
+
+    private func pool(_ capacity: Int) -> BufferPool {
+        poolLock.lock()
+        defer { poolLock.unlock() }
+        if let p = pools[capacity] { return p }
+        let p = BufferPool(capacity: capacity, keep: 4 * threads + 4)
+        if pools.count > 8 { pools.removeAll() }
+        pools[capacity] = p
+        return p
+    }
+
+    /// Reads the needed chunks raw, in batches, and decodes them on all cores while the next
+    /// batch is read. For whole reads of flat-contiguous chunking the checksum is fed as the
+    /// output prefix completes.
+    private func fastRead(_ ds: StoredDataset, decoder: ChunkDecoder, layout: ChunkLayout, selection: [DimSelection],
+                          out: UnsafeMutableRawPointer, hasher: inout XXH3Hasher?) throws(StoreError) {
+        let t = ds.info.key.description
+        let esize = ds.info.dtype.size
+        let geo = ReadGeometry(out: out, selection: selection, shape: layout.shape, chunk: layout.chunk, elementSize: esize)
+        // Chunk grid indices that hold at least one selected element, per dimension.
+        var perDim: [[Int]] = []
+        for k in 0..<layout.shape.count {
+            let s = selection[k]
+            let c = layout.chunk[k]
+            perDim.append((s.start / c...(s.last / c)).filter { !geo.selectedRange(k, origin: $0 * c).isEmpty })
+        }
+        let flatOrder = layout.isFlatContiguous
+        let hashInline = hasher != nil && flatOrder
+        if !hashInline && hasher != nil { hasher = nil }
+        let chunkBytes = decoder.chunkBytes
+        let work = pool(chunkBytes + 64)
+        let rawPool = pool(ChunkEncoder.outputCapacity(rawBytes: chunkBytes))
+        let batch = max(2, 2 * threads)
+        let group = DispatchGroup()
+        let queue = DispatchQueue.global()
+        var inflight: [ChunkReadJob] = []
+        var hashed = 0
+        let totalOut = selection.reduce(1) { $0 * $1.count } * esize
+        var firstError: StoreError?
+
+        func finishInflight() {
+            group.wait()
+            for j in inflight {
+                if firstError == nil, let f = j.failure {
+                    firstError = .corruptChunk(path: path, tensor: t, detail: "chunk at \(j.origin): \(f)")
+                }
+                if let r = j.raw, j.rawOwned {
+                    if j.rawCount <= rawPool.capacity { rawPool.give(r) } else { r.deallocate() }
+                }
+                j.raw = nil
+            }
+            if hashInline, let h = hasher, let lastJob = inflight.last {
+                // The output prefix up to the end of the last chunk in this batch is final.
+                let lastFlat = zip(lastJob.origin, geo.outStrides).reduce(0) { $0 + $1.0 * $1.1 }
+                let end = min(totalOut, lastFlat + chunkBytes)
+                if end > hashed {
+                    h.update(UnsafeRawBufferPointer(start: out + hashed, count: end - hashed))
+                    hashed = end
+                }
+            }
+            inflight = []
+        }
+
+        var idx = [Int](repeating: 0, count: perDim.count)
+        if perDim.contains(where: { $0.isEmpty }) { return }
+        var more = true
+        var pending: [ChunkReadJob] = []
+        while more {
+            // Gather the next batch of chunk origins in C order.
+            pending.removeAll(keepingCapacity: true)
+            while more && pending.count < batch {
+                let origin = (0..<perDim.count).map { perDim[$0][idx[$0]] * layout.chunk[$0] }
+                pending.append(ChunkReadJob(origin: origin))
+                var k = perDim.count - 1
+                while k >= 0 {
+                    idx[k] += 1
+                    if idx[k] < perDim[k].count { break }
+                    idx[k] = 0
+                    k -= 1
+                }
+                if k < 0 { more = false }
+            }
+            // Read them raw (HDF5, this thread).
+            for j in pending {
+                let off = j.origin.map { hsize_t($0) }
+                var size: hsize_t = 0
+                let rc = off.withUnsafeBufferPointer { H5Dget_chunk_storage_size(ds.object.id, $0.baseAddress, &size) }
+                if rc < 0 || size == 0 { continue }  // never written: reads as the fill value
+                let n = Int(size)
+                let buf = n <= rawPool.capacity ? rawPool.take() : UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
+                j.raw = buf
+                j.rawCount = n
+                j.rawOwned = true
+                var mask: UInt32 = 0
+                let r = off.withUnsafeBufferPointer { H5Dread_chunk(ds.object.id, ckpt_H5P_DEFAULT(), $0.baseAddress, &mask, buf) }
+                if r < 0 { j.failure = "unreadable (the file may be truncated)" }
+                j.mask = mask
+            }
+            finishInflight()
+            if let e = firstError {
+                for j in pending where j.rawOwned { if let r = j.raw { if j.rawCount <= rawPool.capacity { rawPool.give(r) } else { r.deallocate() } } }
+                throw e
+            }
+            inflight = pending
+            pending = []
+            let fill = ds.fill
+            for j in inflight {
+                group.enter()
+                queue.async {
+                    defer { group.leave() }
+                    if j.failure != nil { return }
+                    let direct = geo.directTarget(origin: j.origin)
+                    let dst = direct ?? work.take()
+                    defer { if direct == nil { work.give(dst) } }
+                    if let raw = j.raw {
+                        let scratch = work.take()
+                        defer { work.give(scratch) }
+                        if let f = decoder.decode(src: raw, count: j.rawCount, mask: j.mask, scratch: scratch, dst: dst) {
+                            switch f {
+                            case .checksum(let s, let c):
+                                j.failure = "Fletcher32 checksum mismatch (stored \(String(s, radix: 16)), computed \(String(c, radix: 16)))"
+                            case .decompress: j.failure = "zstd could not decompress it"
+                            case .size(let n): j.failure = "decoded to \(n) bytes, expected \(chunkBytes)"
+                            }
+                            return
+                        }
+                    } else {
+                        let allZero = fill.allSatisfy { $0 == 0 }
+                        if allZero { dst.initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes) } else {
+                            for e in 0..<(chunkBytes / fill.count) {
+                                fill.withUnsafeBytes { (dst + e * fill.count).copyMemory(from: $0.baseAddress!, byteCount: fill.count) }
+                            }
+                        }
+                    }
+                    if direct == nil { geo.scatter(decoded: dst, origin: j.origin) }
+                }
+            }
+        }
+        finishInflight()
+        if let e = firstError { throw e }
+        if hashInline, let h = hasher, hashed < totalOut {
+            h.update(UnsafeRawBufferPointer(start: out + hashed, count: totalOut - hashed))
+        }
+    }
+
+    /// Reads through HDF5 itself (contiguous data, or filters ckpt does not decode directly).
+    private func hdf5Read(_ ds: StoredDataset, selection: [DimSelection], out: UnsafeMutableRawPointer) throws(StoreError) {
+        let t = ds.info.key.description
+        if let missing = ds.unavailableFilter {
+            throw .unsupportedTensor(path: path, tensor: t, detail: "compressed with HDF5 filter \(missing), which is not available")
+        }
+        if ds.info.shape.isEmpty {
+            if H5Dread(ds.object.id, ds.fileType.id, ckpt_H5S_ALL(), ckpt_H5S_ALL(), ckpt_H5P_DEFAULT(), out) < 0 {
+                throw .corruptChunk(path: path, tensor: t, detail: "HDF5 could not read it")
+            }
+            return
+        }
+        let counts = selection.map { hsize_t($0.count) }
+        let starts = selection.map { hsize_t($0.start) }
+        let strides = selection.map { hsize_t($0.stride) }
+        guard let mspace = H5Object(H5Screate_simple(Int32(counts.count), counts, nil), .dataspace),
+            let fspace = H5Object(H5Dget_space(ds.object.id), .dataspace),
+            H5Sselect_hyperslab(fspace.id, H5S_SELECT_SET, starts, strides, counts, nil) >= 0
+        else { throw .hdf5(path: path, tensor: t, operation: "selecting a hyperslab") }
+        if H5Dread(ds.object.id, ds.fileType.id, mspace.id, fspace.id, ckpt_H5P_DEFAULT(), out) < 0 {
+            throw .corruptChunk(path: path, tensor: t, detail: "HDF5 could not read or decode it (checksum failure or damaged data)")
+        }
+    }
+}

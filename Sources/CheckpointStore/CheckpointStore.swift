@@ -1,2 +1,0 @@
-/// HDF5 checkpoint container.
-public enum CheckpointStoreModule {}

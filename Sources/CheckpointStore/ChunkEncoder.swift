@@ -1,0 +1,34 @@
+/// Encodes one chunk the way HDF5's filter pipeline would: optional byte shuffle, optional
+/// zstd (one frame with its content size), then the Fletcher32 checksum as 4 little-endian
+/// bytes appended. Runs on any thread.
+struct ChunkEncoder: Sendable {
+    /// Compression level, or nil for codec `none`.
+    let zstdLevel: Int32?
+    /// Element size for the shuffle.
+    let elementSize: Int
+
+    /// The output buffer size needed for a chunk of `n` raw bytes.
+    static func outputCapacity(rawBytes n: Int) -> Int {
+        n + n / 128 + (64 << 10) + 8  // >= ZSTD_compressBound(n) + 4
+    }
+
+    /// Encodes `n` bytes at `raw` into `out` (capacity `outputCapacity`), using `scratch`
+    /// (at least `n` bytes) for the shuffle. Returns the encoded length, or nil if zstd failed.
+    func encode(raw: UnsafeMutableRawPointer, count n: Int, scratch: UnsafeMutableRawPointer,
+                out: UnsafeMutableRawPointer, capacity: Int) -> Int? {
+        var len: Int
+        if let level = zstdLevel {
+            ByteShuffle.shuffle(raw, scratch, count: n, elementSize: elementSize)
+            guard let c = ZstdContexts.shared.compress(scratch, n, into: out, capacity: capacity - 4, level: level)
+            else { return nil }
+            len = c
+        } else {
+            out.copyMemory(from: raw, byteCount: n)
+            len = n
+        }
+        let sum = Fletcher32.checksum(UnsafeRawBufferPointer(start: out, count: len))
+        out.storeBytes(of: sum.littleEndian, toByteOffset: len, as: UInt32.self)
+        len += 4
+        return len
+    }
+}

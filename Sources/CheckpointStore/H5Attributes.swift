@@ -1,0 +1,81 @@
+import CHDF5
+
+/// Reading and writing the scalar attributes ckpt uses: UTF-8 strings, int64 and uint64.
+enum H5Attributes {
+    /// Writes (or replaces) a variable-length UTF-8 string attribute. Returns false on failure.
+    @discardableResult
+    static func writeString(_ obj: hid_t, _ name: String, _ value: String) -> Bool {
+        guard let t = H5Object(H5Tcopy(ckpt_H5T_C_S1()), .datatype) else { return false }
+        H5Tset_size(t.id, ckpt_H5T_VARIABLE())
+        H5Tset_cset(t.id, H5T_CSET_UTF8)
+        return value.withCString { cstr -> Bool in
+            var p: UnsafePointer<CChar>? = cstr
+            return write(obj, name, type: t.id, memType: t.id, &p)
+        }
+    }
+
+    /// Writes (or replaces) a scalar int64 attribute.
+    @discardableResult
+    static func writeInt64(_ obj: hid_t, _ name: String, _ value: Int64) -> Bool {
+        var v = value
+        return write(obj, name, type: ckpt_H5T_STD_I64LE(), memType: ckpt_H5T_NATIVE_INT64(), &v)
+    }
+
+    /// Writes (or replaces) a scalar uint64 attribute.
+    @discardableResult
+    static func writeUInt64(_ obj: hid_t, _ name: String, _ value: UInt64) -> Bool {
+        var v = value
+        return write(obj, name, type: ckpt_H5T_STD_U64LE(), memType: ckpt_H5T_NATIVE_UINT64(), &v)
+    }
+
+    private static func write<T>(_ obj: hid_t, _ name: String, type: hid_t, memType: hid_t, _ value: inout T) -> Bool {
+        if H5Aexists(obj, name) > 0 { H5Adelete(obj, name) }
+        guard let space = H5Object(H5Screate(H5S_SCALAR), .dataspace),
+            let attr = H5Object(H5Acreate2(obj, name, type, space.id, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT()), .attribute)
+        else { return false }
+        return withUnsafeMutablePointer(to: &value) { H5Awrite(attr.id, memType, $0) >= 0 }
+    }
+
+    /// Reads a string attribute (variable- or fixed-length), or nil if absent or not a string.
+    static func readString(_ obj: hid_t, _ name: String) -> String? {
+        guard H5Aexists(obj, name) > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
+            let ftype = H5Object(H5Aget_type(attr.id), .datatype), H5Tget_class(ftype.id) == H5T_STRING
+        else { return nil }
+        guard let space = H5Object(H5Aget_space(attr.id), .dataspace), H5Sget_simple_extent_npoints(space.id) == 1
+        else { return nil }
+        if H5Tis_variable_str(ftype.id) > 0 {
+            guard let mtype = H5Object(H5Tcopy(ckpt_H5T_C_S1()), .datatype) else { return nil }
+            H5Tset_size(mtype.id, ckpt_H5T_VARIABLE())
+            H5Tset_cset(mtype.id, H5Tget_cset(ftype.id))
+            var p: UnsafeMutablePointer<CChar>? = nil
+            guard H5Aread(attr.id, mtype.id, &p) >= 0, let p else { return nil }
+            defer { H5free_memory(p) }
+            return String(cString: p)
+        }
+        let size = H5Tget_size(ftype.id)
+        var buf = [UInt8](repeating: 0, count: size + 1)
+        guard H5Aread(attr.id, ftype.id, &buf) >= 0 else { return nil }
+        let end = buf.firstIndex(of: 0) ?? size
+        return String(decoding: buf[..<end], as: UTF8.self)
+    }
+
+    /// Reads a scalar integer attribute as Int64, or nil.
+    static func readInt64(_ obj: hid_t, _ name: String) -> Int64? {
+        guard H5Aexists(obj, name) > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
+            let ftype = H5Object(H5Aget_type(attr.id), .datatype), H5Tget_class(ftype.id) == H5T_INTEGER
+        else { return nil }
+        var v: Int64 = 0
+        guard H5Aread(attr.id, ckpt_H5T_NATIVE_INT64(), &v) >= 0 else { return nil }
+        return v
+    }
+
+    /// Reads a scalar integer attribute as UInt64 (bit pattern preserved), or nil.
+    static func readUInt64(_ obj: hid_t, _ name: String) -> UInt64? {
+        guard H5Aexists(obj, name) > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
+            let ftype = H5Object(H5Aget_type(attr.id), .datatype), H5Tget_class(ftype.id) == H5T_INTEGER
+        else { return nil }
+        var v: UInt64 = 0
+        guard H5Aread(attr.id, ckpt_H5T_NATIVE_UINT64(), &v) >= 0 else { return nil }
+        return v
+    }
+}

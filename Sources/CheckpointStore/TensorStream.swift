@@ -1,0 +1,139 @@
+import CHDF5
+
+/// Receives one tensor's bytes in C order, in pieces of any size (row blocks, say), and turns
+/// them into chunks as they fill. Obtained from `CheckpointWriter.beginTensor`; call `finish()`
+/// after the last byte.
+public final class TensorStream {
+    /// The tensor being written.
+    public let key: TensorKey
+    /// Its element type.
+    public let dtype: DType
+    /// Its shape.
+    public let shape: [Int]
+
+    private unowned let writer: CheckpointWriter
+    private let dataset: H5Object
+    private let layout: ChunkLayout?
+    private let encoder: ChunkEncoder
+    private let hasher = XXH3Hasher()
+    private let totalBytes: Int
+    private var received = 0
+    private var finished = false
+    // Chunked state: the chunk being filled, its grid position and how many bytes it holds.
+    private var grid: [Int]
+    private var gridIndex: [Int]
+    private var current: UnsafeMutableRawPointer?
+    private var currentValid = 0
+    private var currentFill = 0
+    private let chunkBytes: Int
+    // Contiguous (0-d / empty) tensors are small: collected and written at finish.
+    private var smallBuffer: [UInt8] = []
+
+    init(writer: CheckpointWriter, key: TensorKey, dtype: DType, shape: [Int], dataset: H5Object,
+         layout: ChunkLayout?, encoder: ChunkEncoder) {
+        self.writer = writer
+        self.key = key
+        self.dtype = dtype
+        self.shape = shape
+        self.dataset = dataset
+        self.layout = layout
+        self.encoder = encoder
+        totalBytes = shape.reduce(1, *) * dtype.size
+        grid = layout?.grid ?? []
+        gridIndex = [Int](repeating: 0, count: shape.count)
+        chunkBytes = (layout?.chunkElements ?? 0) * dtype.size
+    }
+
+    /// Bytes still expected.
+    public var remainingBytes: Int { totalBytes - received }
+
+    /// Appends the next bytes of the tensor (C order, little-endian elements).
+    public func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+        guard !finished else { throw .writerState(path: writer.path, detail: "tensor \(key): append after finish") }
+        guard bytes.count <= remainingBytes else {
+            throw .invalidShape(path: writer.path, tensor: key.description,
+                                detail: "received \(received + bytes.count) bytes, shape \(shape) of \(dtype.rawValue) holds \(totalBytes)")
+        }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        hasher.update(bytes)
+        received += bytes.count
+        guard let layout else {
+            smallBuffer.append(contentsOf: bytes)
+            return
+        }
+        var pos = 0
+        while pos < bytes.count {
+            if current == nil { startChunk(layout) }
+            let n = min(bytes.count - pos, currentValid - currentFill)
+            (current! + currentFill).copyMemory(from: base + pos, byteCount: n)
+            currentFill += n
+            pos += n
+            if currentFill == currentValid { try submitChunk(layout) }
+        }
+    }
+
+    /// Appends Float values (the tensor must be float32).
+    public func append(_ values: [Float]) throws(StoreError) {
+        guard dtype == .float32 else {
+            throw .invalidArgument("\(writer.path): tensor \(key): append([Float]) on a \(dtype.rawValue) tensor")
+        }
+        try withBytes(values) { (b) throws(StoreError) in try append(b) }
+    }
+
+    /// Completes the tensor: checks the byte count and records dtype, codec and xxh3_64.
+    public func finish() throws(StoreError) {
+        guard !finished else { return }
+        guard received == totalBytes else {
+            throw .invalidShape(path: writer.path, tensor: key.description,
+                                detail: "got \(received) of \(totalBytes) bytes for shape \(shape) of \(dtype.rawValue)")
+        }
+        finished = true
+        if layout == nil, !smallBuffer.isEmpty {
+            guard let t = H5Object(H5Dget_type(dataset.id), .datatype) else {
+                throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dget_type")
+            }
+            let rc = smallBuffer.withUnsafeBytes {
+                H5Dwrite(dataset.id, t.id, ckpt_H5S_ALL(), ckpt_H5S_ALL(), ckpt_H5P_DEFAULT(), $0.baseAddress)
+            }
+            if rc < 0 { throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dwrite") }
+        }
+        let ok = H5Attributes.writeString(dataset.id, "dtype", dtype.rawValue)
+            && H5Attributes.writeString(dataset.id, "codec", layout == nil ? "none" : writer.options.codec.description)
+            && H5Attributes.writeUInt64(dataset.id, "xxh3_64", hasher.digest())
+        if !ok { throw .hdf5(path: writer.path, tensor: key.description, operation: "writing attributes") }
+        writer.streamFinished(self)
+    }
+
+    private func startChunk(_ layout: ChunkLayout) {
+        current = writer.pipeline.rawBuffer()
+        currentFill = 0
+        // Valid elements: the chunk's extent clipped at the tensor edge, in every dimension.
+        var valid = 1
+        for k in 0..<shape.count {
+            let o = gridIndex[k] * layout.chunk[k]
+            valid *= min(layout.chunk[k], shape[k] - o)
+        }
+        currentValid = valid * dtype.size
+    }
+
+    private func submitChunk(_ layout: ChunkLayout) throws(StoreError) {
+        guard let buf = current else { return }
+        if currentValid < chunkBytes { (buf + currentValid).initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes - currentValid) }
+        let offset = layout.origin(gridIndex).map { hsize_t($0) }
+        current = nil
+        try writer.pipeline.submit(ChunkJob(dataset: dataset, tensor: key.description, offset: offset, raw: buf,
+                                            rawCount: chunkBytes, encoder: encoder))
+        // Next grid position in C order.
+        var k = shape.count - 1
+        while k >= 0 {
+            gridIndex[k] += 1
+            if gridIndex[k] < grid[k] { break }
+            gridIndex[k] = 0
+            k -= 1
+        }
+    }
+
+    deinit {
+        if let c = current { writer.pipeline.returnRaw(c) }
+    }
+}
