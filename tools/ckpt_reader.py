@@ -231,7 +231,7 @@ def canonical_tensors(config: dict[str, Any]) -> list[tuple[str, tuple[int, ...]
     C, F, V, S = config["hidden"], config["ffn"], config["vocab"], config["max_seq"]
     kv = config["kv_heads"] * (C // config["heads"])
     bias = bool(config["bias"])
-    norm_bias = config["norm"] == "layernorm"
+    norm_bias = config["norm"] == "layernorm" and bias
     out: list[tuple[str, tuple[int, ...]]] = [("embed.tokens.weight", (V, C))]
     if config["position"] == "learned":
         out.append(("embed.positions.weight", (S, C)))
