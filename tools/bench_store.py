@@ -20,6 +20,9 @@ pipeline (shuffle + zstd level 1 + Fletcher32):
   a preallocated array (bf16 through the raw 16-bit fast path; HDF5 verifies Fletcher32), without
   recomputing xxh3_64 (ckpt's read does verify its hashes, so this favours h5py).
 
+With ``--data ckpt`` the h5py writer instead copies the values of the file ckpt just wrote (read
+untimed), so both tools compress identical bytes; use it to compare stored/raw ratios.
+
 Peak RSS of every child is taken from ``os.wait4`` (the child's own ``ru_maxrss``), so both tools
 are measured the same way, each in its own process. Reads are warm (the file was just written and
 stays in the page cache; dropping caches needs root) unless ``--cold`` is given, which evicts the
@@ -76,8 +79,12 @@ def _generate(rng: Any, name: str, shape: tuple[int, ...], layers: int) -> Any:
     return x
 
 
-def h5py_write(preset: str, dtype: str, path: str, chunk_bytes: int) -> dict[str, Any]:
-    """Write the preset with h5py + hdf5plugin; returns {seconds, raw_bytes, stored_bytes}."""
+def h5py_write(preset: str, dtype: str, path: str, chunk_bytes: int, source: str | None = None) -> dict[str, Any]:
+    """Write the preset with h5py + hdf5plugin; returns {seconds, raw_bytes, stored_bytes}.
+
+    Values come from numpy (see the module docstring), or, with ``source``, are copied from the
+    same-named tensors of that (ckpt-written) checkpoint, read untimed.
+    """
     import datetime
     import h5py
     import hdf5plugin
@@ -96,10 +103,18 @@ def h5py_write(preset: str, dtype: str, path: str, chunk_bytes: int) -> dict[str
     f = h5py.File(tmp, "w", libver="earliest")
     timed += time.perf_counter() - t0
     bf16 = cr.bfloat16_type()
+    src = cr.Checkpoint(source) if source else None
     for name, shape in tensors:
-        x = _generate(rng, name, shape, config["layers"])
+        if src is not None:
+            x = src.read(name)
+            if tuple(x.shape) != tuple(shape) or str(x.dtype) != str(cr.NUMPY_DTYPES[logical]):
+                raise SystemExit(f"{source}: {name} is {x.dtype}{list(x.shape)}, expected {logical}{list(shape)}")
+        else:
+            x = _generate(rng, name, shape, config["layers"])
+            if logical == "bfloat16":
+                x = x.astype(ml_dtypes.bfloat16)
         if logical == "bfloat16":
-            x = x.astype(ml_dtypes.bfloat16).view(np.uint16)
+            x = x.view(np.uint16)
         digest = np.uint64(cr.xxh3_64(x))
         chunks = cr.chunk_shape(shape, size, chunk_bytes)
         path_parts = cr.key_to_path(name)
@@ -125,6 +140,8 @@ def h5py_write(preset: str, dtype: str, path: str, chunk_bytes: int) -> dict[str
         ds.attrs["codec"] = f"zstd:{ZSTD_LEVEL}"
         raw += x.nbytes
         del x
+    if src is not None:
+        src.close()
     f.attrs["format"] = cr.FORMAT
     f.attrs["format_version"] = np.int64(cr.FORMAT_VERSION)
     f.attrs["writer"] = f"bench_store.py (h5py {h5py.__version__}, HDF5 {h5py.version.hdf5_version})"
@@ -252,6 +269,7 @@ def bench(args: argparse.Namespace) -> int:
     results: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     errors: list[str] = []
     for dtype in args.dtypes:
+        ckpt_path = os.path.join(work, f"ckpt-{args.preset}-{dtype}.h5")
         for tool in (["ckpt"] if ckpt else []) + ["h5py"]:
             path = os.path.join(work, f"{tool}-{args.preset}-{dtype}.h5")
             if tool == "ckpt":
@@ -261,6 +279,11 @@ def bench(args: argparse.Namespace) -> int:
             else:
                 wcmd = me + ["_h5py-write", "--preset", args.preset, "--dtype", dtype, "--out", path,
                              "--chunk-bytes", str(args.chunk_bytes)]
+                if args.data == "ckpt":
+                    if not os.path.exists(ckpt_path):
+                        errors.append(f"h5py {dtype}: --data ckpt needs the ckpt file {ckpt_path}")
+                        continue
+                    wcmd += ["--source", ckpt_path]
                 rcmd = me + ["_h5py-read", path]
             try:
                 print(f"{tool} {dtype}: write ...", end=" ", flush=True)
@@ -274,14 +297,18 @@ def bench(args: argparse.Namespace) -> int:
             except (RuntimeError, OSError) as e:
                 print("failed")
                 errors.append(str(e))
-            if not args.keep and os.path.exists(path):
+            keep_for_h5py = tool == "ckpt" and args.data == "ckpt"
+            if not args.keep and not keep_for_h5py and os.path.exists(path):
                 os.remove(path)
+        if not args.keep and os.path.exists(ckpt_path):
+            os.remove(ckpt_path)
     if not args.keep and not args.dir:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
     print(f"preset gpt2/{args.preset}, codec shuffle+zstd:{ZSTD_LEVEL}+fletcher32, chunk {args.chunk_bytes} B, "
           f"reads {'cold (posix_fadvise DONTNEED)' if args.cold else 'warm (page cache)'}, "
+          f"h5py data {'copied from the ckpt file' if args.data == 'ckpt' else 'numpy N(0, 0.02)'}, "
           f"{os.cpu_count()} CPUs")
     header = f"{'tool':<6} {'dtype':<5} {'raw GB':>7} {'write GB/s':>10} {'read GB/s':>9} {'stored/raw':>10} " \
              f"{'write RSS MiB':>13} {'read RSS MiB':>12}"
@@ -323,8 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dtype", choices=sorted(DTYPES), required=True)
         p.add_argument("--out", required=True)
         p.add_argument("--chunk-bytes", type=int, default=4 << 20)
+        p.add_argument("--source")
         a = p.parse_args(argv[1:])
-        print(json.dumps(h5py_write(a.preset, a.dtype, a.out, a.chunk_bytes)))
+        print(json.dumps(h5py_write(a.preset, a.dtype, a.out, a.chunk_bytes, a.source)))
         return 0
     if argv and argv[0] == "_h5py-read":
         print(json.dumps(h5py_read(argv[1])))
@@ -340,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true", help="evict each file from the page cache before reading")
     parser.add_argument("--chunk-bytes", type=int, default=4 << 20,
                         help="h5py chunk_bytes for the chunk rule (ckpt's default is 4 MiB)")
+    parser.add_argument("--data", choices=["numpy", "ckpt"], default="numpy",
+                        help="h5py tensor values: numpy N(0, 0.02) (default), or the very values ckpt "
+                             "wrote in this run (same bytes through both codecs)")
     parser.add_argument("--json", action="store_true", help="also print all raw results as JSON")
     return bench(parser.parse_args(argv))
 
