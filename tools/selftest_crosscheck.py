@@ -152,8 +152,9 @@ def main() -> int:
     r = run("check", foreign, "--chunk-bytes", CHUNK_BYTES)
     expect("check flags the foreign storage choices", r.returncode == 1 and "violates the chunk rule" in r.stdout)
 
-    print(f"{'all passed' if not failures else f'{failures} failed'} (files in {work})")
-    if not args.dir and not failures:
+    keep = bool(args.dir) or bool(failures)
+    print(f"{'all passed' if not failures else f'{failures} failed'}" + (f" (files in {work})" if keep else ""))
+    if not keep:
         shutil.rmtree(work)
     return 1 if failures else 0
 
