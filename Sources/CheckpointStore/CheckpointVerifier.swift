@@ -150,8 +150,10 @@ public struct CheckpointVerifier: Sendable {
                                              message: "\(r.path): tensor \(name): shape \(s) contradicts model_config (expects \(shape))"))
             }
         }
-        for name in params.keys.sorted(by: naturalLess) where !seen.contains(name) {
-            report.failures.append(.init(tensor: name, check: "unexpected", message: "\(r.path): tensor \(name): not part of model_config's \(config.family) model"))
+        // Format v1 allows further tensors (buffers, extra state) beside the parameters.
+        let extra = params.keys.filter { !seen.contains($0) }.sorted(by: naturalLess)
+        if !extra.isEmpty {
+            report.notes.append("\(extra.count) tensor(s) under /model are not parameters of model_config: " + extra.prefix(5).joined(separator: ", ") + (extra.count > 5 ? ", ..." : ""))
         }
     }
 }
