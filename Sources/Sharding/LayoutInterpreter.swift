@@ -32,7 +32,7 @@ public struct LayoutInterpreter: Sendable {
                     file: .wafer, name: t.name, shape: t.shape,
                     segments: [TensorSegment(canonical: t.name, canonicalRows: 0 ..< rows, canonicalCols: 0 ..< cols,
                                              localRow: 0, localCol: 0)],
-                    isPrimary: true, split: .replicated)
+                    isPrimary: true, split: .replicated, canonicalNames: [t.name])
             }
             return LayoutMap(config: config, layout: layout, tensorsByFile: [.wafer: tensors])
         case .megatron(let shape):
@@ -119,20 +119,20 @@ public struct LayoutInterpreter: Sendable {
         switch rule.split {
         case .replicated:
             return LocalTensor(file: file, name: name, shape: first, segments: [seg(names[0], 0 ..< rows, 0 ..< cols, 0, 0)],
-                               isPrimary: r == 0 && !isCopy, split: .replicated)
+                               isPrimary: r == 0 && !isCopy, split: .replicated, canonicalNames: names)
         case .column:
             try divides(rows, tp, "dimension 0")
             let n = rows / tp
             var s = first
             s[0] = n
             return LocalTensor(file: file, name: name, shape: s, segments: [seg(names[0], r * n ..< (r + 1) * n, 0 ..< cols, 0, 0)],
-                               isPrimary: !isCopy, split: .column)
+                               isPrimary: !isCopy, split: .column, canonicalNames: names)
         case .row:
             guard first.count == 2 else { throw .layoutMismatch("\(name): row-parallel split needs a 2-D tensor, got shape \(first)") }
             try divides(cols, tp, "dimension 1")
             let m = cols / tp
             return LocalTensor(file: file, name: name, shape: [rows, m], segments: [seg(names[0], 0 ..< rows, r * m ..< (r + 1) * m, 0, 0)],
-                               isPrimary: !isCopy, split: .row)
+                               isPrimary: !isCopy, split: .row, canonicalNames: names)
         case .vocab:
             let padded = shape.paddedVocab(rows)
             let n = padded / tp
@@ -140,7 +140,7 @@ public struct LayoutInterpreter: Sendable {
             var s = first
             s[0] = n
             let segments = hi > lo ? [seg(names[0], lo ..< hi, 0 ..< cols, 0, 0)] : []
-            return LocalTensor(file: file, name: name, shape: s, segments: segments, isPrimary: !isCopy, split: .vocab)
+            return LocalTensor(file: file, name: name, shape: s, segments: segments, isPrimary: !isCopy, split: .vocab, canonicalNames: names)
         case .fused:
             guard let blockKind = rule.blocks else { throw .layoutMismatch("fused rule for \(rule.megatron) has no 'blocks'") }
             let blocks = blockKind == .kvHeads ? config.kvHeads : tp
@@ -166,7 +166,7 @@ public struct LayoutInterpreter: Sendable {
             }
             var s = first
             s[0] = cursor
-            return LocalTensor(file: file, name: name, shape: s, segments: segments, isPrimary: !isCopy, split: .fused)
+            return LocalTensor(file: file, name: name, shape: s, segments: segments, isPrimary: !isCopy, split: .fused, canonicalNames: names)
         }
     }
 

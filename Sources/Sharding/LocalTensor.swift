@@ -13,16 +13,20 @@ public struct LocalTensor: Sendable, Hashable {
     public var isPrimary: Bool
     /// How the layout splits it (`replicated` for every wafer tensor).
     public var split: LayoutRule.SplitKind
+    /// The canonical tensors it is made of (also when, as for a vocabulary rank holding only
+    /// padding, no segment is present).
+    public var canonicalNames: [String]
 
     /// Creates a local tensor description.
     public init(file: ShardFile, name: String, shape: [Int], segments: [TensorSegment], isPrimary: Bool,
-                split: LayoutRule.SplitKind) {
+                split: LayoutRule.SplitKind, canonicalNames: [String]) {
         self.file = file
         self.name = name
         self.shape = shape
         self.segments = segments
         self.isPrimary = isPrimary
         self.split = split
+        self.canonicalNames = canonicalNames
     }
 
     /// Rows of the matrix view (`shape[0]`, 1 for a scalar).
