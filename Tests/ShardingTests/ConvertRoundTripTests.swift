@@ -14,7 +14,7 @@ import Testing
     func waferToMegatronToWaferIsBitExact(tp: Int, pp: Int) throws {
         let dir = try Fixtures.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let converter = try Converter(options: ConvertOptions(blockBytes: 200))
+        let converter = try Converter(options: ConvertOptions(blockBytes: 1000))
         for (family, dtype) in Self.cases {
             let wafer = "\(dir)/\(family)-\(dtype).h5"
             try Fixtures.writeWafer(config(family), dtype: dtype, path: wafer)
@@ -43,7 +43,7 @@ import Testing
     func directReshardEqualsWaferToTarget(fromTP: Int, fromPP: Int, toTP: Int, toPP: Int) throws {
         let dir = try Fixtures.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let converter = try Converter(options: ConvertOptions(blockBytes: 300))
+        let converter = try Converter(options: ConvertOptions(blockBytes: 1500))
         for (family, dtype) in Self.cases {
             let wafer = "\(dir)/\(family)-\(dtype).h5"
             try Fixtures.writeWafer(config(family), dtype: dtype, path: wafer)
