@@ -37,9 +37,9 @@ let package = Package(
         // The README's library example: a Swift program that writes and reads a checkpoint.
         .executableTarget(name: "ckpt-example", dependencies: ["CheckpointStore"]),
 
-        .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore"]),
+        .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5"]),
         .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore"]),
         .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"]),
-        .testTarget(name: "CLITests", dependencies: ["CheckpointStore"]),
+        .testTarget(name: "CLITests", dependencies: ["CheckpointStore", "ckpt", "ckpt-example"]),
     ]
 )

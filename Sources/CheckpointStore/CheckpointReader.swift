@@ -36,7 +36,7 @@ public final class CheckpointReader: @unchecked Sendable {
     /// Opens `path`. Fails with a one-line error when the file is missing, not HDF5, damaged or
     /// not a ckpt checkpoint. The corresponding C function is `H5Fopen`.
     public init(path: String, threads: Int? = nil) throws(StoreError) {
-        _ = HDF5Library.ready
+        HDF5Library.prepareThread()
         self.path = path
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         var st = stat()
@@ -136,6 +136,27 @@ public final class CheckpointReader: @unchecked Sendable {
         return out
     }
 
+    /// Where each stored chunk of a tensor lies in the file: grid origin, byte address and
+    /// stored size (for diagnostics and fault-injection tests). The corresponding C function is
+    /// `H5Dget_chunk_info`.
+    public func chunkLocations(_ key: TensorKey) throws(StoreError) -> [(origin: [Int], address: UInt64, size: Int)] {
+        let ds = try StoredDataset.open(file: file.id, path: path, key: key)
+        guard ds.layout != nil, let space = H5Object(H5Dget_space(ds.object.id), .dataspace) else { return [] }
+        var n: hsize_t = 0
+        H5Dget_num_chunks(ds.object.id, space.id, &n)
+        var out: [(origin: [Int], address: UInt64, size: Int)] = []
+        for i in 0..<n {
+            var off = [hsize_t](repeating: 0, count: ds.info.shape.count)
+            var mask: UInt32 = 0
+            var addr: haddr_t = 0
+            var size: hsize_t = 0
+            if H5Dget_chunk_info(ds.object.id, space.id, i, &off, &mask, &addr, &size) >= 0 {
+                out.append((off.map { Int($0) }, UInt64(addr), Int(size)))
+            }
+        }
+        return out
+    }
+
     /// Whether the checkpoint holds `key`.
     public func contains(_ key: TensorKey) -> Bool { index[key] != nil }
 
@@ -187,12 +208,14 @@ public final class CheckpointReader: @unchecked Sendable {
             throw .invalidShape(path: path, tensor: key.description, detail: "buffer of \(buffer.count) bytes is smaller than the \(count * i.dtype.size) selected")
         }
         guard count > 0, let out = buffer.baseAddress else { return }
+        HDF5Library.prepareThread()
         let ds = try StoredDataset.open(file: file.id, path: path, key: key)
         let full = zip(sel, i.shape).allSatisfy { $0.start == 0 && $0.count == $1 && ($0.stride == 1 || $0.count <= 1) }
         var hasher: XXH3Hasher? = (full && i.xxh3 != nil) ? XXH3Hasher() : nil
         if let decoder = ds.decoder, let layout = ds.layout {
             try fastRead(ds, decoder: decoder, layout: layout, selection: sel, out: out, hasher: &hasher)
         } else {
+            hasher = nil
             try hdf5Read(ds, selection: sel, out: out)
         }
         if let stored = i.xxh3, full {
@@ -248,7 +271,7 @@ public final class CheckpointReader: @unchecked Sendable {
         let chunkBytes = decoder.chunkBytes
         let work = pool(chunkBytes + 64)
         let rawPool = pool(ChunkEncoder.outputCapacity(rawBytes: chunkBytes))
-        let batch = max(2, 2 * threads)
+        let batch = threads
         let group = DispatchGroup()
         let queue = DispatchQueue.global()
         var inflight: [ChunkReadJob] = []
@@ -270,7 +293,8 @@ public final class CheckpointReader: @unchecked Sendable {
             if hashInline, let h = hasher, let lastJob = inflight.last {
                 // The output prefix up to the end of the last chunk in this batch is final.
                 let lastFlat = zip(lastJob.origin, geo.outStrides).reduce(0) { $0 + $1.0 * $1.1 }
-                let end = min(totalOut, lastFlat + chunkBytes)
+                let valid = (0..<layout.shape.count).reduce(esize) { $0 * min(layout.chunk[$1], layout.shape[$1] - lastJob.origin[$1]) }
+                let end = min(totalOut, lastFlat + valid)
                 if end > hashed {
                     h.update(UnsafeRawBufferPointer(start: out + hashed, count: end - hashed))
                     hashed = end

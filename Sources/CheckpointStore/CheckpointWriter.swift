@@ -34,7 +34,7 @@ public final class CheckpointWriter {
 
     /// Creates the temporary file beside `path`. The corresponding C function is `H5Fcreate`.
     public init(path: String, options: WriterOptions = WriterOptions()) throws(StoreError) {
-        _ = HDF5Library.ready
+        HDF5Library.prepareThread()
         self.path = path
         self.options = options
         guard options.chunkBytes >= 1 else { throw .invalidArgument("chunk size must be positive") }
@@ -65,6 +65,7 @@ public final class CheckpointWriter {
     /// open at a time; `finish()` it before starting the next.
     public func beginTensor(_ key: TensorKey, dtype: DType, shape: [Int]) throws(StoreError) -> TensorStream {
         try checkOpen()
+        HDF5Library.prepareThread()
         if let s = openStream { throw .writerState(path: path, detail: "tensor \(s.key) is still open; finish it first") }
         guard !names.contains(key) else { throw .invalidArgument("\(path): tensor \(key) written twice") }
         guard !key.name.isEmpty, !key.name.split(separator: ".", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0.contains("/") })
@@ -137,10 +138,18 @@ public final class CheckpointWriter {
         try withBytes(data.bytes) { (b) throws(StoreError) in try write(key, dtype: data.dtype, shape: data.shape, bytes: b) }
     }
 
+    /// Waits until every chunk queued so far is written to the file (for progress reporting
+    /// and benchmarks; `commit()` does this itself).
+    public func flush() throws(StoreError) {
+        try checkOpen()
+        try pipeline.drain()
+    }
+
     /// Finishes the file (metadata, counts), makes it durable and renames it to `path`.
     public func commit() throws(StoreError) {
         try checkOpen()
         if let s = openStream { throw .writerState(path: path, detail: "tensor \(s.key) was not finished before commit") }
+        HDF5Library.prepareThread()
         do throws(StoreError) {
             try pipeline.drain()
             try writeRootMetadata()

@@ -37,7 +37,7 @@ final class ChunkWritePipeline {
     private let batchSize: Int
     private var pending: [ChunkJob] = []
     private var inflight: [ChunkJob] = []
-    private let group = DispatchGroup()
+    private var inflightGroup = DispatchGroup()
     private let queue = DispatchQueue(label: "ckpt.encode", attributes: .concurrent)
     private let path: String
     /// Encoded bytes written so far.
@@ -47,7 +47,7 @@ final class ChunkWritePipeline {
         self.path = path
         batchSize = max(2, 2 * threads)
         rawPool = BufferPool(capacity: chunkCapacity, keep: 3 * batchSize)
-        outPool = BufferPool(capacity: ChunkEncoder.outputCapacity(rawBytes: chunkCapacity), keep: 2 * batchSize)
+        outPool = BufferPool(capacity: ChunkEncoder.outputCapacity(rawBytes: chunkCapacity), keep: 3 * batchSize)
         scratchPool = BufferPool(capacity: chunkCapacity, keep: 2 * threads + 2)
     }
 
@@ -74,19 +74,22 @@ final class ChunkWritePipeline {
 
     /// Drops everything queued without writing (after a failure).
     func discard() {
-        group.wait()
+        inflightGroup.wait()
         for j in inflight + pending { release(j) }
         inflight = []
         pending = []
     }
 
     private func launch() throws(StoreError) {
-        try writeInflight()
+        // Start encoding the new batch first, then write the previous one while it encodes.
+        let previous = inflight, previousGroup = inflightGroup
         inflight = pending
         pending = []
+        inflightGroup = DispatchGroup()
+        let group = inflightGroup
         for job in inflight {
             group.enter()
-            let scratchPool = self.scratchPool, outPool = self.outPool, group = self.group
+            let scratchPool = self.scratchPool, outPool = self.outPool
             queue.async {
                 let scratch = scratchPool.take()
                 let out = outPool.take()
@@ -101,15 +104,19 @@ final class ChunkWritePipeline {
                 group.leave()
             }
         }
+        try write(previous, previousGroup)
     }
 
     private func writeInflight() throws(StoreError) {
+        let batch = inflight
+        inflight = []
+        try write(batch, inflightGroup)
+    }
+
+    private func write(_ batch: [ChunkJob], _ group: DispatchGroup) throws(StoreError) {
         group.wait()
-        defer {
-            for j in inflight { release(j) }
-            inflight = []
-        }
-        for job in inflight {
+        defer { for j in batch { release(j) } }
+        for job in batch {
             guard !job.failed, let out = job.out else {
                 throw .hdf5(path: path, tensor: job.tensor, operation: "zstd compression")
             }

@@ -77,7 +77,7 @@ final class StoredDataset {
                 case 1: known = false; codecParts.append(ncd > 0 ? "gzip:\(cd[0])" : "gzip")
                 default: known = false; codecParts.append("filter\(fid)")
                 }
-                if H5Zfilter_avail(fid) <= 0 && flags & ckpt_H5Z_FLAG_OPTIONAL() == 0 { missing = fid }
+                if H5Zfilter_avail(fid) <= 0 { missing = fid }
             }
             missingFilter = missing
             if known, let cs = chunkShape {

@@ -12,7 +12,7 @@ public final class TensorStream {
     public let shape: [Int]
 
     private unowned let writer: CheckpointWriter
-    private let dataset: H5Object
+    private var dataset: H5Object?
     private let layout: ChunkLayout?
     private let encoder: ChunkEncoder
     private let hasher = XXH3Hasher()
@@ -88,6 +88,8 @@ public final class TensorStream {
                                 detail: "got \(received) of \(totalBytes) bytes for shape \(shape) of \(dtype.rawValue)")
         }
         finished = true
+        guard let dataset else { throw .writerState(path: writer.path, detail: "tensor \(key): writer was aborted") }
+        defer { self.dataset = nil }  // the stream no longer keeps the dataset open
         if layout == nil, !smallBuffer.isEmpty {
             guard let t = H5Object(H5Dget_type(dataset.id), .datatype) else {
                 throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dget_type")
@@ -121,6 +123,7 @@ public final class TensorStream {
         if currentValid < chunkBytes { (buf + currentValid).initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes - currentValid) }
         let offset = layout.origin(gridIndex).map { hsize_t($0) }
         current = nil
+        guard let dataset else { throw .writerState(path: writer.path, detail: "tensor \(key): writer was aborted") }
         try writer.pipeline.submit(ChunkJob(dataset: dataset, tensor: key.description, offset: offset, raw: buf,
                                             rawCount: chunkBytes, encoder: encoder))
         // Next grid position in C order.

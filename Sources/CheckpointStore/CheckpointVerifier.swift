@@ -1,0 +1,159 @@
+/// Verifies checkpoints: every chunk's Fletcher32 and every tensor's xxh3_64 recomputed by
+/// reading all data (streamed in row blocks, so memory stays bounded), floats scanned for
+/// NaN/Inf, shapes checked against `model_config` (wafer layout), and the root counts checked.
+public struct CheckpointVerifier: Sendable {
+    /// Bytes read per block while streaming a tensor.
+    public var blockBytes = 64 << 20
+    /// Whether NaN/Inf values fail the check.
+    public var rejectNonFinite = true
+
+    /// Creates a verifier.
+    public init() {}
+
+    /// Verifies `path`. Errors that prevent opening the file become `open` failures in the
+    /// report, except a missing file, which is thrown (an I/O problem, not a damaged checkpoint).
+    public func verify(path: String) throws(StoreError) -> VerificationReport {
+        var report = VerificationReport(path: path)
+        let reader: CheckpointReader
+        do {
+            reader = try CheckpointReader(path: path)
+        } catch {
+            if case .fileNotFound = error { throw error }
+            if case .io = error { throw error }
+            report.failures.append(.init(tensor: nil, check: "open", message: error.description))
+            return report
+        }
+        for info in reader.tensors {
+            do throws(StoreError) {
+                let nonFinite = try check(reader, info)
+                report.tensorsChecked += 1
+                report.bytesChecked += info.rawBytes
+                if nonFinite > 0 && rejectNonFinite {
+                    report.failures.append(.init(tensor: info.key.description, check: "nonfinite",
+                                                 message: "\(path): tensor \(info.key): \(nonFinite) NaN/Inf values"))
+                }
+            } catch {
+                let kind: String
+                switch error {
+                case .checksumMismatch: kind = "checksum"
+                case .corruptChunk: kind = "chunk"
+                default: kind = "read"
+                }
+                report.failures.append(.init(tensor: info.key.description, check: kind, message: error.description))
+            }
+        }
+        checkCounts(reader, &report)
+        checkShapes(reader, &report)
+        return report
+    }
+
+    /// Streams one tensor, verifying chunks and the whole-tensor hash; returns the NaN/Inf count.
+    func check(_ reader: CheckpointReader, _ info: TensorInfo) throws(StoreError) -> Int {
+        let h = XXH3Hasher()
+        var nonFinite = 0
+        let esize = info.dtype.size
+        if info.shape.isEmpty || info.elementCount == 0 {
+            let d = try reader.read(info.key)
+            d.bytes.withUnsafeBytes { h.update($0); nonFinite = Self.countNonFinite($0, info.dtype) }
+        } else {
+            let rowBytes = info.shape.dropFirst().reduce(1, *) * esize
+            var rowsPer = max(1, blockBytes / max(1, rowBytes))
+            if let c = info.chunkShape?.first, c > 0, rowsPer > c { rowsPer -= rowsPer % c }
+            let rows = info.shape[0]
+            rowsPer = min(rowsPer, rows)
+            var buf = [UInt8](repeating: 0, count: rowsPer * rowBytes)
+            var r = 0
+            while r < rows {
+                let n = min(rowsPer, rows - r)
+                let sel = [DimSelection.range(r..<(r + n))] + info.shape.dropFirst().map { DimSelection.all($0) }
+                try withMutableBytes(&buf) { (b) throws(StoreError) in try reader.read(info.key, selection: sel, into: b) }
+                buf.withUnsafeBytes { b in
+                    let part = UnsafeRawBufferPointer(rebasing: b[0..<(n * rowBytes)])
+                    h.update(part)
+                    nonFinite += Self.countNonFinite(part, info.dtype)
+                }
+                r += n
+            }
+        }
+        if let stored = info.xxh3 {
+            let computed = h.digest()
+            if computed != stored {
+                throw .checksumMismatch(path: reader.path, tensor: info.key.description, stored: stored, computed: computed)
+            }
+        }
+        return nonFinite
+    }
+
+    /// Counts NaN and infinite values of a float dtype in `b`.
+    static func countNonFinite(_ b: UnsafeRawBufferPointer, _ dtype: DType) -> Int {
+        var n = 0
+        switch dtype {
+        case .float32:
+            for i in 0..<(b.count / 4) where b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & 0x7f80_0000 == 0x7f80_0000 { n += 1 }
+        case .bfloat16:
+            for i in 0..<(b.count / 2) where b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7f80 == 0x7f80 { n += 1 }
+        case .float16:
+            for i in 0..<(b.count / 2) where b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7c00 == 0x7c00 { n += 1 }
+        case .float64:
+            for i in 0..<(b.count / 8) where b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self) & 0x7ff0_0000_0000_0000 == 0x7ff0_0000_0000_0000 { n += 1 }
+        default: break
+        }
+        return n
+    }
+
+    private func checkCounts(_ r: CheckpointReader, _ report: inout VerificationReport) {
+        if let t = r.recordedCounts.tensors, t != Int64(r.tensors.count) {
+            report.failures.append(.init(tensor: nil, check: "counts", message: "\(r.path): tensor_count says \(t), file holds \(r.tensors.count)"))
+        }
+        let params = r.tensors.filter { $0.key.isModel }.reduce(0) { $0 + $1.elementCount }
+        if let p = r.recordedCounts.parameters, p != Int64(params) {
+            report.failures.append(.init(tensor: nil, check: "counts", message: "\(r.path): parameter_count says \(p), file holds \(params)"))
+        }
+    }
+
+    private func checkShapes(_ r: CheckpointReader, _ report: inout VerificationReport) {
+        guard let config = r.metadata.modelConfig else {
+            report.notes.append("no model_config: shapes not checked")
+            return
+        }
+        if let p = config.validationProblem() {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(r.path): model_config: \(p)"))
+            return
+        }
+        // Optimizer state always mirrors its parameter's shape, whatever the layout.
+        let params = Dictionary(uniqueKeysWithValues: r.tensors.filter { $0.key.isModel }.map { ($0.key.name, $0.shape) })
+        for t in r.tensors where !t.key.isModel {
+            if let s = params[t.key.name] {
+                if s != t.shape {
+                    report.failures.append(.init(tensor: t.key.description, check: "shape",
+                                                 message: "\(r.path): tensor \(t.key): shape \(t.shape) differs from its parameter's \(s)"))
+                }
+            } else {
+                report.failures.append(.init(tensor: t.key.description, check: "unexpected",
+                                             message: "\(r.path): tensor \(t.key): optimizer state without a parameter"))
+            }
+        }
+        guard r.metadata.layoutKind == "wafer" else {
+            report.notes.append("layout \(r.metadata.layoutKind): parameter shapes are checked by the sharding layer (ckpt convert)")
+            return
+        }
+        let expected = config.canonicalTensors()
+        var seen = Set<String>()
+        for (name, shape) in expected {
+            seen.insert(name)
+            guard let s = params[name] else {
+                report.failures.append(.init(tensor: name, check: "missing", message: "\(r.path): tensor \(name): missing (model_config expects \(shape))"))
+                continue
+            }
+            if s != shape {
+                report.failures.append(.init(tensor: name, check: "shape",
+                                             message: "\(r.path): tensor \(name): shape \(s) contradicts model_config (expects \(shape))"))
+            }
+        }
+        // Format v1 allows further tensors (buffers, extra state) beside the parameters.
+        let extra = params.keys.filter { !seen.contains($0) }.sorted(by: naturalLess)
+        if !extra.isEmpty {
+            report.notes.append("\(extra.count) tensor(s) under /model are not parameters of model_config: " + extra.prefix(5).joined(separator: ", ") + (extra.count > 5 ? ", ..." : ""))
+        }
+    }
+}

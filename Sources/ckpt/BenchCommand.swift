@@ -1,0 +1,105 @@
+import ArgumentParser
+import CheckpointStore
+import Foundation
+
+/// `ckpt bench`: the ckpt half of the side-by-side store benchmark (`tools/bench_store.py`).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Time ckpt's writer and reader (used by tools/bench_store.py).",
+        subcommands: [BenchWrite.self, BenchRead.self])
+}
+
+/// Timing result printed by the bench subcommands.
+struct BenchResult: Encodable {
+    var seconds: Double
+    var rawBytes: Int
+    var storedBytes: Int
+    var peakRSSBytes: Int
+    enum CodingKeys: String, CodingKey {
+        case seconds
+        case rawBytes = "raw_bytes", storedBytes = "stored_bytes", peakRSSBytes = "peak_rss_bytes"
+    }
+
+    func print(json: Bool, what: String) {
+        if json {
+            Swift.print(Format.json(self))
+        } else {
+            Swift.print(String(format: "%@: %@ in %.2fs = %.2f GB/s, stored/raw %.4f, peak RSS %.0f MiB", what,
+                               Format.bytes(rawBytes), seconds, Double(rawBytes) / seconds / 1e9,
+                               Double(storedBytes) / Double(max(1, rawBytes)), Double(peakRSSBytes) / 1_048_576))
+        }
+    }
+}
+
+/// Peak resident set size of this process.
+func peakRSS() -> Int {
+    var u = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+    return Int(u.ru_maxrss) * 1024
+}
+
+/// `ckpt bench write`: generates each tensor in memory (untimed), then times its write.
+struct BenchWrite: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "write", abstract: "Time writing a synthetic model held in memory (generated first, untimed).")
+    @Option(help: "Model family.") var family: String = "gpt2"
+    @Option(help: "Preset.") var preset: String = "1.3b"
+    @Option(help: "Parameter dtype: fp32 or bf16.") var dtype: String = "fp32"
+    @Flag(help: "Include AdamW state.") var optimizer = false
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Output file.") var out: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard let config = ModelConfig.preset(family: family, name: preset) else { throw CLIError.usage("unknown preset \(family)/\(preset)") }
+        let d = try DType(parsing: dtype)
+        let synth = SyntheticCheckpoint(config: config, dtype: d, withOptimizer: optimizer, step: optimizer ? 100 : 0)
+        let w = try CheckpointWriter(path: out, options: try store.writerOptions())
+        w.metadata = synth.metadata
+        // Generate every tensor first (untimed), then time the whole write, as a user who
+        // holds the model in memory would see it.
+        var floats: [Float] = []
+        var tensors: [(SyntheticCheckpoint.Item, [UInt8])] = []
+        for item in synth.items() {
+            let n = item.shape.reduce(1, *)
+            synth.generate(item, start: 0, count: n, into: &floats)
+            switch item.dtype {
+            case .float32: tensors.append((item, floats.withUnsafeBytes { Array($0.prefix(4 * n)) }))
+            default:
+                let half = (0..<n).map { HalfPrecision.bf16Bits(from: floats[$0]) }
+                tensors.append((item, half.withUnsafeBytes { Array($0) }))
+            }
+        }
+        floats = []
+        let t0 = Date()
+        for (item, bytes) in tensors {
+            try bytes.withUnsafeBytes { try w.write(item.key, dtype: item.dtype, shape: item.shape, bytes: $0) }
+        }
+        try w.commit()
+        let timed = Date().timeIntervalSince(t0)
+        let raw = tensors.reduce(0) { $0 + $1.1.count }
+        let stored = try CheckpointReader(path: out).tensors.reduce(0) { $0 + $1.storedBytes }
+        BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS()).print(json: json, what: "write")
+    }
+}
+
+/// `ckpt bench read`: times reading every tensor whole (checksums included).
+struct BenchRead: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "read", abstract: "Time reading every tensor of a checkpoint.")
+    @Argument(help: "Checkpoint file.") var file: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let t0 = Date()
+        let r = try CheckpointReader(path: file)
+        var buffer = [UInt8]()
+        var raw = 0
+        for t in r.tensors {
+            if buffer.count < t.rawBytes { buffer = [UInt8](repeating: 0, count: t.rawBytes) }
+            try buffer.withUnsafeMutableBytes { try r.read(t.key, selection: nil, into: $0) }
+            raw += t.rawBytes
+        }
+        let secs = Date().timeIntervalSince(t0)
+        BenchResult(seconds: secs, rawBytes: raw, storedBytes: r.tensors.reduce(0) { $0 + $1.storedBytes },
+                    peakRSSBytes: peakRSS()).print(json: json, what: "read")
+    }
+}

@@ -1,0 +1,73 @@
+import CheckpointStore
+import Foundation
+
+/// Writes NumPy `.npy` (version 1.0) files, streaming row blocks, atomically.
+enum NpyWriter {
+    /// The NumPy dtype string of a stored dtype (bfloat16 widens to float32).
+    static func descr(_ d: DType) -> String {
+        switch d {
+        case .float32, .bfloat16: return "<f4"
+        case .float16: return "<f2"
+        case .float64: return "<f8"
+        case .int8: return "|i1"
+        case .int16: return "<i2"
+        case .int32: return "<i4"
+        case .int64: return "<i8"
+        case .uint8: return "|u1"
+        case .bool: return "|b1"
+        }
+    }
+
+    static func header(descr: String, shape: [Int]) -> [UInt8] {
+        let shapeText = shape.isEmpty ? "()" : shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + dict.utf8.count + 1
+        dict += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var h: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+        let len = UInt16(dict.utf8.count)
+        h += [UInt8(len & 0xff), UInt8(len >> 8)]
+        h += Array(dict.utf8)
+        return h
+    }
+
+    static func write(reader: CheckpointReader, key: TensorKey, info: TensorInfo, rows: Range<Int>?, shape: [Int], to out: String) throws {
+        let tmp = AtomicFile.temporaryPath(for: out)
+        guard FileManager.default.createFile(atPath: tmp, contents: nil), let h = FileHandle(forWritingAtPath: tmp) else {
+            throw StoreError.io(path: out, operation: "creating \(tmp)", errno: errno)
+        }
+        var ok = false
+        defer {
+            try? h.close()
+            if !ok { unlink(tmp) }
+        }
+        do {
+            try h.write(contentsOf: header(descr: descr(info.dtype), shape: shape))
+            if let rows {
+                let rowElems = info.shape.dropFirst().reduce(1, *)
+                let per = max(1, (32 << 20) / max(1, rowElems * info.dtype.size))
+                var r = rows.lowerBound
+                while r < rows.upperBound {
+                    let n = min(per, rows.upperBound - r)
+                    let d = try reader.read(key, selection: [.range(r..<(r + n))] + info.shape.dropFirst().map { .all($0) })
+                    try h.write(contentsOf: payload(d))
+                    r += n
+                }
+            } else {
+                try h.write(contentsOf: payload(try reader.read(key)))
+            }
+            try h.synchronize()
+            try h.close()
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError.io(path: out, operation: "writing", errno: errno == 0 ? EIO : errno)
+        }
+        if rename(tmp, out) != 0 { throw StoreError.io(path: out, operation: "rename", errno: errno) }
+        ok = true
+    }
+
+    private static func payload(_ d: TensorData) -> Data {
+        if d.dtype == .bfloat16 { return d.floats().withUnsafeBytes { Data($0) } }
+        return Data(d.bytes)
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import CheckpointStore
+
+/// Flags shared by commands that write checkpoints.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Chunk codec: none, zstd or zstd:<level>.")
+    var codec: String = "zstd:1"
+
+    @Option(name: .customLong("chunk-mb"), help: "Target chunk size in MiB.")
+    var chunkMB: Double = 4
+
+    @Option(help: "Encoder threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        do { _ = try Codec(parsing: codec) } catch { throw ValidationError(error.description) }
+        guard chunkMB > 0 && chunkMB <= 1024 else { throw ValidationError("--chunk-mb must be in (0, 1024]") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// The writer options these flags describe.
+    func writerOptions() throws -> WriterOptions {
+        WriterOptions(codec: try Codec(parsing: codec), chunkBytes: Int(chunkMB * 1_048_576), threads: threads)
+    }
+}
