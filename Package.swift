@@ -22,7 +22,11 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
-        .target(name: "Sharding", dependencies: ["CheckpointStore"]),
+        // Layout rules are data: Layouts/megatron-gpt.json (byte-identical to formats/layouts/) is
+        // compiled in, so the executable needs no resource bundle at run time.
+        .target(
+            name: "Sharding", dependencies: ["CheckpointStore"],
+            resources: [.embedInCode("Layouts/megatron-gpt.json")]),
         .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS"]),
         .executableTarget(
             name: "ckpt",
