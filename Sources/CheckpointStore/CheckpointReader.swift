@@ -28,6 +28,11 @@ public final class CheckpointReader: @unchecked Sendable {
     public let recordedCounts: (tensors: Int64?, parameters: Int64?)
 
     private let file: H5Object
+    /// A plain descriptor on the same file: workers `pread` raw chunks in parallel, outside
+    /// HDF5's global lock, at the addresses HDF5's chunk index gives.
+    private let fd: Int32
+    /// File offset of HDF5 address 0 (the user-block size).
+    private let baseAddress: UInt64
     private let index: [TensorKey: Int]
     private let threads: Int
     private let poolLock = NSLock()
@@ -50,6 +55,11 @@ public final class CheckpointReader: @unchecked Sendable {
             throw .corruptFile(path: path, detail: "HDF5 cannot open it; the file is likely truncated")
         }
         file = f
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw .io(path: path, operation: "open", errno: errno) }
+        var ub: hsize_t = 0
+        if let fcpl = H5Object(H5Fget_create_plist(f.id), .plist) { H5Pget_userblock(fcpl.id, &ub) }
+        baseAddress = UInt64(ub)
         guard let root = H5Object(H5Gopen2(f.id, "/", ckpt_H5P_DEFAULT()), .group) else {
             throw .corruptFile(path: path, detail: "root group unreadable")
         }
@@ -95,6 +105,8 @@ public final class CheckpointReader: @unchecked Sendable {
         tensors = infos
         index = idx
     }
+
+    deinit { close(fd) }
 
     /// Dataset paths below `group`, relative to it. The corresponding C function is `H5Lvisit`.
     private static func datasetPaths(file: hid_t, group: String, path: String) throws(StoreError) -> [String] {
@@ -271,7 +283,7 @@ public final class CheckpointReader: @unchecked Sendable {
         let chunkBytes = decoder.chunkBytes
         let work = pool(chunkBytes + 64)
         let rawPool = pool(ChunkEncoder.outputCapacity(rawBytes: chunkBytes))
-        let batch = threads
+        let batch = 2 * threads
         let group = DispatchGroup()
         let queue = DispatchQueue.global()
         var inflight: [ChunkReadJob] = []
@@ -322,20 +334,20 @@ public final class CheckpointReader: @unchecked Sendable {
                 }
                 if k < 0 { more = false }
             }
-            // Read them raw (HDF5, this thread).
+            // Look up where each chunk is (HDF5's chunk index, this thread); workers read it.
             for j in pending {
                 let off = j.origin.map { hsize_t($0) }
-                var size: hsize_t = 0
-                let rc = off.withUnsafeBufferPointer { H5Dget_chunk_storage_size(ds.object.id, $0.baseAddress, &size) }
-                if rc < 0 || size == 0 { continue }  // never written: reads as the fill value
-                let n = Int(size)
-                let buf = n <= rawPool.capacity ? rawPool.take() : UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
-                j.raw = buf
-                j.rawCount = n
-                j.rawOwned = true
                 var mask: UInt32 = 0
-                let r = off.withUnsafeBufferPointer { H5Dread_chunk(ds.object.id, ckpt_H5P_DEFAULT(), $0.baseAddress, &mask, buf) }
-                if r < 0 { j.failure = "unreadable (the file may be truncated)" }
+                var addr: haddr_t = 0
+                var size: hsize_t = 0
+                let rc = off.withUnsafeBufferPointer { H5Dget_chunk_info_by_coord(ds.object.id, $0.baseAddress, &mask, &addr, &size) }
+                if rc < 0 {
+                    j.failure = "chunk index unreadable"
+                    continue
+                }
+                if addr == haddr_t.max || size == 0 { continue }  // never written: reads as the fill value
+                j.address = baseAddress + UInt64(addr)
+                j.rawCount = Int(size)
                 j.mask = mask
             }
             finishInflight()
@@ -346,6 +358,7 @@ public final class CheckpointReader: @unchecked Sendable {
             inflight = pending
             pending = []
             let fill = ds.fill
+            let fd = self.fd
             for j in inflight {
                 group.enter()
                 queue.async {
@@ -354,7 +367,20 @@ public final class CheckpointReader: @unchecked Sendable {
                     let direct = geo.directTarget(origin: j.origin)
                     let dst = direct ?? work.take()
                     defer { if direct == nil { work.give(dst) } }
-                    if let raw = j.raw {
+                    if j.rawCount > 0 {
+                        let raw = j.rawCount <= rawPool.capacity ? rawPool.take() : UnsafeMutableRawPointer.allocate(byteCount: j.rawCount, alignment: 64)
+                        j.raw = raw
+                        j.rawOwned = true
+                        var got = 0
+                        while got < j.rawCount {
+                            let n = pread(fd, raw + got, j.rawCount - got, off_t(j.address) + off_t(got))
+                            if n < 0 && errno == EINTR { continue }
+                            if n <= 0 {
+                                j.failure = "unreadable at byte \(j.address) (the file may be truncated)"
+                                return
+                            }
+                            got += n
+                        }
                         let scratch = work.take()
                         defer { work.give(scratch) }
                         if let f = decoder.decode(src: raw, count: j.rawCount, mask: j.mask, scratch: scratch, dst: dst) {

@@ -15,8 +15,11 @@ struct BenchResult: Encodable {
     var rawBytes: Int
     var storedBytes: Int
     var peakRSSBytes: Int
+    /// User + system CPU seconds spent in the timed section (all threads).
+    var cpuSeconds: Double
     enum CodingKeys: String, CodingKey {
         case seconds
+        case cpuSeconds = "cpu_seconds"
         case rawBytes = "raw_bytes", storedBytes = "stored_bytes", peakRSSBytes = "peak_rss_bytes"
     }
 
@@ -24,11 +27,18 @@ struct BenchResult: Encodable {
         if json {
             Swift.print(Format.json(self))
         } else {
-            Swift.print(String(format: "%@: %@ in %.2fs = %.2f GB/s, stored/raw %.4f, peak RSS %.0f MiB", what,
-                               Format.bytes(rawBytes), seconds, Double(rawBytes) / seconds / 1e9,
+            Swift.print(String(format: "%@: %@ in %.2fs (%.2f CPU-s) = %.2f GB/s, stored/raw %.4f, peak RSS %.0f MiB", what,
+                               Format.bytes(rawBytes), seconds, cpuSeconds, Double(rawBytes) / seconds / 1e9,
                                Double(storedBytes) / Double(max(1, rawBytes)), Double(peakRSSBytes) / 1_048_576))
         }
     }
+}
+
+/// User + system CPU seconds of this process so far.
+func cpuTime() -> Double {
+    var u = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
 }
 
 /// Peak resident set size of this process.
@@ -70,15 +80,17 @@ struct BenchWrite: ParsableCommand {
             }
         }
         floats = []
+        let c0 = cpuTime()
         let t0 = Date()
         for (item, bytes) in tensors {
             try bytes.withUnsafeBytes { try w.write(item.key, dtype: item.dtype, shape: item.shape, bytes: $0) }
         }
         try w.commit()
         let timed = Date().timeIntervalSince(t0)
+        let cpu = cpuTime() - c0
         let raw = tensors.reduce(0) { $0 + $1.1.count }
         let stored = try CheckpointReader(path: out).tensors.reduce(0) { $0 + $1.storedBytes }
-        BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS()).print(json: json, what: "write")
+        BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS(), cpuSeconds: cpu).print(json: json, what: "write")
     }
 }
 
@@ -89,6 +101,7 @@ struct BenchRead: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        let c0 = cpuTime()
         let t0 = Date()
         let r = try CheckpointReader(path: file)
         var buffer = [UInt8]()
@@ -100,6 +113,6 @@ struct BenchRead: ParsableCommand {
         }
         let secs = Date().timeIntervalSince(t0)
         BenchResult(seconds: secs, rawBytes: raw, storedBytes: r.tensors.reduce(0) { $0 + $1.storedBytes },
-                    peakRSSBytes: peakRSS()).print(json: json, what: "read")
+                    peakRSSBytes: peakRSS(), cpuSeconds: cpuTime() - c0).print(json: json, what: "read")
     }
 }
