@@ -116,16 +116,18 @@ public final class CheckpointReader: @unchecked Sendable {
         }
         let c = Collector()
         let rc = withExtendedLifetime(c) { () -> herr_t in
-            H5Lvisit(g.id, H5_INDEX_NAME, H5_ITER_INC, { gid, name, info, op in
-                guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
-                let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
-                if obj < 0 { return -1 }
-                defer { H5Oclose(obj) }
-                if H5Iget_type(obj) == H5I_DATASET {
-                    Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
-                }
-                return 0
-            }, Unmanaged.passUnretained(c).toOpaque())
+            H5Lvisit(
+                g.id, H5_INDEX_NAME, H5_ITER_INC,
+                { gid, name, info, op in
+                    guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
+                    let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
+                    if obj < 0 { return -1 }
+                    defer { H5Oclose(obj) }
+                    if H5Iget_type(obj) == H5I_DATASET {
+                        Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
+                    }
+                    return 0
+                }, Unmanaged.passUnretained(c).toOpaque())
         }
         if rc < 0 { throw .corruptFile(path: path, detail: "cannot list /\(group)") }
         return c.names
@@ -217,7 +219,8 @@ public final class CheckpointReader: @unchecked Sendable {
         let sel = try normalized(selection, i)
         let count = sel.reduce(1) { $0 * $1.count }
         guard buffer.count >= count * i.dtype.size else {
-            throw .invalidShape(path: path, tensor: key.description, detail: "buffer of \(buffer.count) bytes is smaller than the \(count * i.dtype.size) selected")
+            throw .invalidShape(
+                path: path, tensor: key.description, detail: "buffer of \(buffer.count) bytes is smaller than the \(count * i.dtype.size) selected")
         }
         guard count > 0, let out = buffer.baseAddress else { return }
         HDF5Library.prepareThread()
@@ -241,12 +244,14 @@ public final class CheckpointReader: @unchecked Sendable {
     private func normalized(_ selection: [DimSelection]?, _ i: TensorInfo) throws(StoreError) -> [DimSelection] {
         guard let selection else { return i.shape.map { .all($0) } }
         guard selection.count == i.shape.count else {
-            throw .invalidShape(path: path, tensor: i.key.description, detail: "selection has \(selection.count) dimensions, tensor has \(i.shape.count) (shape \(i.shape))")
+            throw .invalidShape(
+                path: path, tensor: i.key.description, detail: "selection has \(selection.count) dimensions, tensor has \(i.shape.count) (shape \(i.shape))")
         }
         for (k, (s, n)) in zip(selection, i.shape).enumerated() {
             if s.count < 0 || s.stride < 1 || s.start < 0 || (s.count > 0 && (s.last >= n)) {
-                throw .invalidShape(path: path, tensor: i.key.description,
-                                    detail: "selection \(s.start):\(s.start + s.count * s.stride):\(s.stride) is outside dimension \(k) of extent \(n)")
+                throw .invalidShape(
+                    path: path, tensor: i.key.description,
+                    detail: "selection \(s.start):\(s.start + s.count * s.stride):\(s.stride) is outside dimension \(k) of extent \(n)")
             }
         }
         return selection
@@ -265,8 +270,10 @@ public final class CheckpointReader: @unchecked Sendable {
     /// Reads the needed chunks raw, in batches, and decodes them on all cores while the next
     /// batch is read. For whole reads of flat-contiguous chunking the checksum is fed as the
     /// output prefix completes.
-    private func fastRead(_ ds: StoredDataset, decoder: ChunkDecoder, layout: ChunkLayout, selection: [DimSelection],
-                          out: UnsafeMutableRawPointer, hasher: inout XXH3Hasher?) throws(StoreError) {
+    private func fastRead(
+        _ ds: StoredDataset, decoder: ChunkDecoder, layout: ChunkLayout, selection: [DimSelection],
+        out: UnsafeMutableRawPointer, hasher: inout XXH3Hasher?
+    ) throws(StoreError) {
         let t = ds.info.key.description
         let esize = ds.info.dtype.size
         let geo = ReadGeometry(out: out, selection: selection, shape: layout.shape, chunk: layout.chunk, elementSize: esize)
@@ -394,7 +401,9 @@ public final class CheckpointReader: @unchecked Sendable {
                         }
                     } else {
                         let allZero = fill.allSatisfy { $0 == 0 }
-                        if allZero { dst.initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes) } else {
+                        if allZero {
+                            dst.initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes)
+                        } else {
                             for e in 0..<(chunkBytes / fill.count) {
                                 fill.withUnsafeBytes { (dst + e * fill.count).copyMemory(from: $0.baseAddress!, byteCount: fill.count) }
                             }

@@ -62,10 +62,15 @@ public struct SyntheticCheckpoint: Sendable {
         let residualStd = Float(0.02 / Double(2 * config.layers).squareRoot())
         for (name, shape) in config.canonicalTensors() {
             let kind: Kind
-            if name.hasSuffix(".bias") { kind = .constant(0) }
-            else if name.contains("norm.") { kind = .constant(1) }
-            else if name.hasSuffix("attn.out.weight") || name.hasSuffix("mlp.down.weight") { kind = .normal(residualStd) }
-            else { kind = .normal(0.02) }
+            if name.hasSuffix(".bias") {
+                kind = .constant(0)
+            } else if name.contains("norm.") {
+                kind = .constant(1)
+            } else if name.hasSuffix("attn.out.weight") || name.hasSuffix("mlp.down.weight") {
+                kind = .normal(residualStd)
+            } else {
+                kind = .normal(0.02)
+            }
             out.append(Item(key: .model(name), dtype: dtype, shape: shape, kind: kind))
             if withOptimizer {
                 out.append(Item(key: .optimizer("exp_avg", name), dtype: .float32, shape: shape, kind: .normal(1e-4)))
@@ -83,13 +88,16 @@ public struct SyntheticCheckpoint: Sendable {
 
     /// The metadata recorded in the checkpoint.
     public var metadata: CheckpointMetadata {
-        CheckpointMetadata(step: step, modelConfig: config, optimizer: withOptimizer ? optimizer : nil,
-                           rng: ["synth_seed": withUnsafeBytes(of: seed.littleEndian) { Array($0) }])
+        CheckpointMetadata(
+            step: step, modelConfig: config, optimizer: withOptimizer ? optimizer : nil,
+            rng: ["synth_seed": withUnsafeBytes(of: seed.littleEndian) { Array($0) }])
     }
 
     /// Writes the checkpoint to `path` (atomically); `progress` receives bytes written so far.
-    public func write(to path: String, options: WriterOptions = WriterOptions(),
-                      progress: ((Int) -> Void)? = nil) throws(StoreError) {
+    public func write(
+        to path: String, options: WriterOptions = WriterOptions(),
+        progress: ((Int) -> Void)? = nil
+    ) throws(StoreError) {
         let w = try CheckpointWriter(path: path, options: options)
         w.metadata = metadata
         var done = 0

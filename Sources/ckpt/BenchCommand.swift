@@ -27,9 +27,11 @@ struct BenchResult: Encodable {
         if json {
             Swift.print(Format.json(self))
         } else {
-            Swift.print(String(format: "%@: %@ in %.2fs (%.2f CPU-s) = %.2f GB/s, stored/raw %.4f, peak RSS %.0f MiB", what,
-                               Format.bytes(rawBytes), seconds, cpuSeconds, Double(rawBytes) / seconds / 1e9,
-                               Double(storedBytes) / Double(max(1, rawBytes)), Double(peakRSSBytes) / 1_048_576))
+            Swift.print(
+                String(
+                    format: "%@: %@ in %.2fs (%.2f CPU-s) = %.2f GB/s, stored/raw %.4f, peak RSS %.0f MiB", what,
+                    Format.bytes(rawBytes), seconds, cpuSeconds, Double(rawBytes) / seconds / 1e9,
+                    Double(storedBytes) / Double(max(1, rawBytes)), Double(peakRSSBytes) / 1_048_576))
         }
     }
 }
@@ -112,7 +114,9 @@ struct BenchRead: ParsableCommand {
             raw += t.rawBytes
         }
         let secs = Date().timeIntervalSince(t0)
-        BenchResult(seconds: secs, rawBytes: raw, storedBytes: r.tensors.reduce(0) { $0 + $1.storedBytes },
-                    peakRSSBytes: peakRSS(), cpuSeconds: cpuTime() - c0).print(json: json, what: "read")
+        BenchResult(
+            seconds: secs, rawBytes: raw, storedBytes: r.tensors.reduce(0) { $0 + $1.storedBytes },
+            peakRSSBytes: peakRSS(), cpuSeconds: cpuTime() - c0
+        ).print(json: json, what: "read")
     }
 }
