@@ -23,7 +23,7 @@ let package = Package(
 
         .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
         .target(name: "Sharding", dependencies: ["CheckpointStore"]),
-        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS"]),
+        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS", "CHDF5"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [

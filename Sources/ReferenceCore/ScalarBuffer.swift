@@ -1,0 +1,48 @@
+/// A fixed-size, zero-initialised heap buffer of scalars with a stable address, freed on deinit.
+///
+/// `@unchecked Sendable`: the buffer is shared with parallel kernels only through
+/// `SharedPointer`, and every kernel's iterations write disjoint ranges.
+public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
+    /// The storage.
+    public let pointer: UnsafeMutablePointer<T>
+    /// Number of elements.
+    public let count: Int
+
+    /// Allocates `count` elements, all zero.
+    public init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    /// Allocates a buffer holding a copy of `values`.
+    public convenience init(_ values: [T]) {
+        self.init(count: values.count)
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { pointer.update(from: base, count: values.count) }
+        }
+    }
+
+    deinit { pointer.deallocate() }
+
+    /// The elements as an array (a copy).
+    public var array: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// Sets every element to zero.
+    public func zero() { pointer.update(repeating: 0, count: count) }
+
+    /// Element access (no bounds check beyond a debug precondition).
+    public subscript(i: Int) -> T {
+        get { pointer[i] }
+        set { pointer[i] = newValue }
+    }
+}
+
+/// A raw pointer passed into `DispatchQueue.concurrentPerform` bodies.
+///
+/// `@unchecked Sendable`: every parallel loop that captures one writes disjoint index ranges
+/// per iteration (or only reads).
+struct SharedPointer<T>: @unchecked Sendable {
+    let p: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { self.p = p }
+}
