@@ -1,0 +1,134 @@
+import CheckpointStore
+
+/// The state a step starts from, loaded from a checkpoint: the model and optimizer from its
+/// metadata and every parameter widened to fp32 in RAM. Optimizer state is not loaded here;
+/// `referenceUpdate` streams it per tensor.
+public final class ReferenceState {
+    /// Where the state was read from.
+    public let source: any TensorSource
+    /// The model from `model_config`.
+    public let model: ReferenceModel
+    /// The optimizer from `optimizer`.
+    public let optimizer: AdamW
+    /// Steps completed (`step` attribute).
+    public let completedSteps: Int64
+    /// Parameter values as the forward pass sees them (stored values widened to fp32).
+    public let parameters: TensorBuffers<Float>
+    /// Stored dtype of each parameter.
+    public let parameterDTypes: [String: DType]
+
+    /// Loads metadata and parameters from `source`, checking every canonical tensor is present
+    /// with its canonical shape.
+    public init(source: any TensorSource) throws(ReferenceError) {
+        self.source = source
+        let meta = source.metadata
+        guard let config = meta.modelConfig else { throw .missingMetadata(path: source.path, what: "model_config") }
+        guard let opt = meta.optimizer else { throw .missingMetadata(path: source.path, what: "optimizer") }
+        model = try ReferenceModel(config: config, path: source.path)
+        optimizer = try AdamW(config: opt, path: source.path)
+        completedSteps = meta.step
+        let tensors = config.canonicalTensors()
+        var dtypes: [String: DType] = [:]
+        for t in tensors {
+            guard let d = source.describe(.model(t.name)) else { throw .missingTensor(path: source.path, tensor: t.name) }
+            guard d.shape == t.shape else { throw .shapeMismatch(path: source.path, tensor: t.name, expected: t.shape, found: d.shape) }
+            guard d.dtype.isFloatingPoint else {
+                throw .unsupportedModel(path: source.path, detail: "tensor \(t.name) is \(d.dtype.rawValue), not a float type")
+            }
+            dtypes[t.name] = d.dtype
+        }
+        let params = TensorBuffers<Float>(tensors: tensors)
+        for t in tensors { params.set(t.name, try source.readFloats(.model(t.name))) }
+        parameters = params
+        parameterDTypes = dtypes
+    }
+
+    /// Loss, gradients and the clipping decision for `batch` (validated here).
+    public func gradients(batch: TokenBatch, batchPath: String) throws(ReferenceError) -> StepGradients {
+        try batch.validate(vocab: model.config.vocab, maxSeq: model.config.maxSeq, path: batchPath)
+        let (loss, grads) = model.lossAndGradients(parameters: parameters, batch: batch)
+        let norm = Reductions.globalNorm(grads)
+        return StepGradients(loss: loss, gradients: grads, globalNorm: norm, clipCoefficient: optimizer.clipCoefficient(globalNorm: norm))
+    }
+
+    /// The reference update of one parameter: reads its master (if any), exp_avg and
+    /// exp_avg_sq from the source (zeros for a checkpoint at step 0 without them), applies
+    /// AdamW with `gradient · clipCoefficient` and rounds the new value to the parameter's
+    /// stored dtype.
+    public func referenceUpdate(name: String, gradient: ScalarBuffer<Float>, clipCoefficient: Double) throws(ReferenceError) -> TensorUpdate {
+        guard let shape = parameters.shapes[name], let dtype = parameterDTypes[name], let current = parameters[name] else {
+            throw .missingTensor(path: source.path, tensor: name)
+        }
+        let count = current.count
+        let hasMaster = source.describe(.optimizer("master", name)) != nil
+        var theta = hasMaster ? try readState("master", name, shape) : current.array
+        let before = theta
+        var m = try readState("exp_avg", name, shape)
+        var v = try readState("exp_avg_sq", name, shape)
+        let decay = optimizer.decays(shape: shape)
+        theta.withUnsafeMutableBufferPointer { tb in
+            m.withUnsafeMutableBufferPointer { mb in
+                v.withUnsafeMutableBufferPointer { vb in
+                    optimizer.update(
+                        theta: tb.baseAddress!, grad: gradient.pointer, expAvg: mb.baseAddress!, expAvgSq: vb.baseAddress!,
+                        count: count, decay: decay, gradScale: Float(clipCoefficient), completedSteps: completedSteps)
+                }
+            }
+        }
+        let stored: [Float]
+        switch dtype {
+        case .bfloat16: stored = theta.map { HalfPrecision.float(fromBF16: HalfPrecision.bf16Bits(from: $0)) }
+        case .float16: stored = theta.map { Float(Float16($0)) }
+        default: stored = theta
+        }
+        return TensorUpdate(
+            name: name, shape: shape, parameterDType: dtype, hasMaster: hasMaster, decayed: decay,
+            thetaBefore: before, theta: theta, expAvg: m, expAvgSq: v, parameter: stored)
+    }
+
+    private func readState(_ state: String, _ name: String, _ shape: [Int]) throws(ReferenceError) -> [Float] {
+        let key = TensorKey.optimizer(state, name)
+        guard let d = source.describe(key) else {
+            if completedSteps == 0 && state != "master" { return [Float](repeating: 0, count: shape.reduce(1, *)) }
+            throw .missingTensor(path: source.path, tensor: key.description)
+        }
+        guard d.shape == shape else { throw .shapeMismatch(path: source.path, tensor: key.description, expected: shape, found: d.shape) }
+        return try source.readFloats(key)
+    }
+}
+
+/// Loss, gradients and global norm of one batch.
+public struct StepGradients {
+    /// Mean cross-entropy (Float64).
+    public var loss: Double
+    /// ∂loss/∂θ per parameter, before clipping.
+    public var gradients: TensorBuffers<Float>
+    /// Global L2 norm of the gradients (Float64).
+    public var globalNorm: Double
+    /// The clipping coefficient applied in the update (1 = no clipping).
+    public var clipCoefficient: Double
+}
+
+/// The reference result of one parameter's optimizer step.
+public struct TensorUpdate: Sendable {
+    /// Canonical name.
+    public var name: String
+    /// Shape.
+    public var shape: [Int]
+    /// Stored dtype of the parameter.
+    public var parameterDType: DType
+    /// Whether the checkpoint keeps an fp32 master copy.
+    public var hasMaster: Bool
+    /// Whether weight decay applied.
+    public var decayed: Bool
+    /// θ before the step (master if present, else the parameter).
+    public var thetaBefore: [Float]
+    /// θ after the step in fp32 (the new master, or the new parameter before rounding).
+    public var theta: [Float]
+    /// New exp_avg.
+    public var expAvg: [Float]
+    /// New exp_avg_sq.
+    public var expAvgSq: [Float]
+    /// New parameter values as stored (θ rounded to `parameterDType`).
+    public var parameter: [Float]
+}

@@ -1,0 +1,51 @@
+import CheckpointStore
+
+/// Where the verifier and the step read a checkpoint's tensors from: a wafer file
+/// (`CheckpointFileSource`) or, plugged in by the `Sharding` module, an assembled megatron
+/// directory. Tensors are addressed by canonical key, in the wafer layout (unpadded vocab,
+/// separate Q/K/V, PyTorch `[out, in]` weights).
+public protocol TensorSource: AnyObject {
+    /// The file or directory, for messages.
+    var path: String { get }
+    /// Checkpoint-level metadata (step, model_config, optimizer, user_metadata ...).
+    var metadata: CheckpointMetadata { get }
+    /// dtype and shape of `key`, or nil when the checkpoint does not hold it.
+    func describe(_ key: TensorKey) -> (dtype: DType, shape: [Int])?
+    /// The whole tensor widened to Float (checksums verified by the implementation).
+    func readFloats(_ key: TensorKey) throws(ReferenceError) -> [Float]
+}
+
+/// A single-file (wafer layout) checkpoint read through `CheckpointReader`.
+public final class CheckpointFileSource: TensorSource {
+    /// The reader.
+    public let reader: CheckpointReader
+
+    /// Opens `path`.
+    public init(path: String) throws(ReferenceError) {
+        do {
+            reader = try CheckpointReader(path: path)
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// The file path.
+    public var path: String { reader.path }
+    /// The file's metadata.
+    public var metadata: CheckpointMetadata { reader.metadata }
+
+    /// dtype and shape from the file's dataset description.
+    public func describe(_ key: TensorKey) -> (dtype: DType, shape: [Int])? {
+        guard reader.contains(key), let i = try? reader.info(key) else { return nil }
+        return (i.dtype, i.shape)
+    }
+
+    /// Reads and widens one tensor (xxh3_64 verified).
+    public func readFloats(_ key: TensorKey) throws(ReferenceError) -> [Float] {
+        do {
+            return try reader.readFloats(key)
+        } catch {
+            throw .store(error)
+        }
+    }
+}
