@@ -32,3 +32,29 @@ enum TestCheckpoints {
         try w.commit()
     }
 }
+
+extension TestCheckpoints {
+    /// Copies checkpoint `src` to `dst`, passing each tensor's values through `edit` (key, values)
+    /// and the metadata through `meta`. Parameters keep their stored dtype (bf16 re-rounded).
+    static func rewrite(
+        _ src: String, to dst: String, meta: (inout CheckpointMetadata) -> Void = { _ in },
+        edit: (TensorKey, inout [Float]) -> Void = { _, _ in }
+    ) throws {
+        let r = try CheckpointReader(path: src)
+        let w = try CheckpointWriter(path: dst, options: WriterOptions(codec: .none, threads: 1))
+        var m = r.metadata
+        meta(&m)
+        w.metadata = m
+        for info in r.tensors {
+            var v = try r.readFloats(info.key)
+            edit(info.key, &v)
+            if info.dtype == .bfloat16 {
+                let bits = v.map { HalfPrecision.bf16Bits(from: $0) }
+                try bits.withUnsafeBytes { try w.write(info.key, dtype: .bfloat16, shape: info.shape, bytes: $0) }
+            } else {
+                try w.write(info.key, shape: info.shape, floats: v)
+            }
+        }
+        try w.commit()
+    }
+}
