@@ -145,3 +145,26 @@ public struct TensorVerdict: Codable, Sendable {
     /// The check with the highest severity.
     public var worst: CheckResult { checks.max { $0.severity < $1.severity } ?? CheckResult(check: "none", value: 0, limit: 0, passed: true, severity: 0) }
 }
+
+extension StepVerificationReport {
+    /// The encoder for reports: sorted keys, and non-finite numbers (an infinite severity, a
+    /// NaN in a corrupted tensor) as the strings "inf", "-inf", "nan".
+    public static func jsonEncoder(pretty: Bool = true) -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }
+
+    /// The matching decoder.
+    public static func jsonDecoder() -> JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
+    }
+
+    /// The report as JSON text.
+    public func jsonText(pretty: Bool = true) -> String {
+        String(decoding: (try? Self.jsonEncoder(pretty: pretty).encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

@@ -42,10 +42,10 @@ import Testing
             #expect(r.clipCoefficient < 1)
         }
         let report = try verify(dir, "b.h5")
-        let json = try JSONEncoder().encode(report)
-        let back = try JSONDecoder().decode(StepVerificationReport.self, from: json)
+        let json = try StepVerificationReport.jsonEncoder().encode(report)
+        let back = try StepVerificationReport.jsonDecoder().decode(StepVerificationReport.self, from: json)
         #expect(back.passed && back.tensors.count == config.canonicalTensors().count)
-        #expect(String(decoding: json, as: UTF8.self).contains("\"verdict\":\"pass\""))
+        #expect(String(decoding: json, as: UTF8.self).contains("\"verdict\" : \"pass\""))
     }
 
     @Test func exponentBitFlipIsLocalised() throws {
@@ -129,5 +129,19 @@ import Testing
         #expect(!r.passed)
         #expect(r.tensors.allSatisfy { $0.passed })
         #expect(Set(r.global.filter { !$0.passed }.map(\.check)) == ["step", "loss.relative_error"])
+    }
+}
+
+extension StepVerifierTests {
+    @Test func failingReportEncodesInfiniteSeverities() throws {
+        let dir = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try TestCheckpoints.rewrite(dir + "/b.h5", to: dir + "/f.h5", meta: { $0.step = 9 })
+        let r = try verify(dir, "f.h5")
+        let text = r.jsonText(pretty: false)
+        #expect(text.contains("\"verdict\":\"fail\""))
+        #expect(text.contains("\"inf\""))
+        let back = try StepVerificationReport.jsonDecoder().decode(StepVerificationReport.self, from: Data(text.utf8))
+        #expect(!back.passed)
     }
 }
