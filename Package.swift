@@ -22,7 +22,11 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
-        .target(name: "Sharding", dependencies: ["CheckpointStore"]),
+        // Layout rules are data: Layouts/megatron-gpt.json (byte-identical to formats/layouts/) is
+        // compiled in, so the executable needs no resource bundle at run time.
+        .target(
+            name: "Sharding", dependencies: ["CheckpointStore"],
+            resources: [.embedInCode("Layouts/megatron-gpt.json")]),
         .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS", "CHDF5"]),
         .executableTarget(
             name: "ckpt",
@@ -33,9 +37,9 @@ let package = Package(
         // The README's library example: a Swift program that writes and reads a checkpoint.
         .executableTarget(name: "ckpt-example", dependencies: ["CheckpointStore"]),
 
-        .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore"]),
+        .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5"]),
         .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore"]),
         .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"]),
-        .testTarget(name: "CLITests", dependencies: ["CheckpointStore"]),
+        .testTarget(name: "CLITests", dependencies: ["CheckpointStore", "ckpt", "ckpt-example"]),
     ]
 )

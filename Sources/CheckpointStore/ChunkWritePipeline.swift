@@ -1,11 +1,12 @@
-import Glibc
 import CHDF5
 import Dispatch
+import Foundation
+import Glibc
 
 /// One chunk on its way to disk: raw (padded) bytes in, encoded bytes out.
 ///
-/// `@unchecked Sendable`: a job is filled by the producer, then touched by exactly one worker
-/// between `DispatchGroup.enter` and `leave`, then read by the producer after `wait()`.
+/// `@unchecked Sendable`: a job is filled by the producer, then touched by exactly one encoder
+/// between `DispatchGroup.enter` and `leave`, then by the writer thread after `wait()`.
 final class ChunkJob: @unchecked Sendable {
     let dataset: H5Object
     let tensor: String
@@ -28,31 +29,34 @@ final class ChunkJob: @unchecked Sendable {
 }
 
 /// Encodes chunks on all cores, outside HDF5's global lock, and writes them in order with
-/// `H5Dwrite_chunk` from the producer's thread. While one batch is being encoded the producer
-/// fills the next, so memory stays at about three batches of chunks.
-final class ChunkWritePipeline {
+/// `H5Dwrite_chunk` from one writer thread, so the producer (copying and hashing the caller's
+/// bytes), the encoders and the file writes all overlap. At most `maxBatches` batches are in
+/// flight, which bounds memory to a few chunks per core.
+///
+/// `@unchecked Sendable`: the producer-side state (`pending`) is touched only by the producer;
+/// the shared state (`firstError`, `storedBytes`) is guarded by `lock`; the writer queue is serial.
+final class ChunkWritePipeline: @unchecked Sendable {
     private let rawPool: BufferPool
     private let outPool: BufferPool
     private let scratchPool: BufferPool
     private let batchSize: Int
     private var pending: [ChunkJob] = []
-    private var inflight: [ChunkJob] = []
-    private let group = DispatchGroup()
-    private let queue = DispatchQueue(label: "ckpt.encode", attributes: .concurrent)
+    private let encodeQueue = DispatchQueue(label: "ckpt.encode", attributes: .concurrent)
+    private let writeQueue = DispatchQueue(label: "ckpt.write")
+    private let slots: DispatchSemaphore
+    private let lock = NSLock()
+    private var firstError: StoreError?
     private let path: String
-    /// Encoded bytes written so far.
-    private(set) var storedBytes: [String: Int] = [:]
 
     init(path: String, chunkCapacity: Int, threads: Int) {
         self.path = path
         batchSize = max(2, 2 * threads)
-        rawPool = BufferPool(capacity: chunkCapacity, keep: 3 * batchSize)
-        outPool = BufferPool(capacity: ChunkEncoder.outputCapacity(rawBytes: chunkCapacity), keep: 2 * batchSize)
+        let maxBatches = 3
+        slots = DispatchSemaphore(value: maxBatches)
+        rawPool = BufferPool(capacity: chunkCapacity, keep: (maxBatches + 1) * batchSize)
+        outPool = BufferPool(capacity: ChunkEncoder.outputCapacity(rawBytes: chunkCapacity), keep: (maxBatches + 1) * batchSize)
         scratchPool = BufferPool(capacity: chunkCapacity, keep: 2 * threads + 2)
     }
-
-    /// Capacity of the raw buffers handed out by `rawBuffer()`.
-    var chunkCapacity: Int { rawPool.capacity }
 
     /// A raw buffer for the next chunk.
     func rawBuffer() -> UnsafeMutableRawPointer { rawPool.take() }
@@ -60,34 +64,47 @@ final class ChunkWritePipeline {
     /// Returns a raw buffer that was never submitted.
     func returnRaw(_ p: UnsafeMutableRawPointer) { rawPool.give(p) }
 
-    /// Queues a filled chunk; may block while the previous batch finishes encoding.
+    /// Queues a filled chunk; may block while earlier batches are still in flight.
     func submit(_ job: ChunkJob) throws(StoreError) {
+        try checkError()
         pending.append(job)
-        if pending.count >= batchSize { try launch() }
+        if pending.count >= batchSize { launch() }
     }
 
-    /// Encodes and writes everything queued.
+    /// Encodes and writes everything queued, then reports the first failure, if any.
     func drain() throws(StoreError) {
-        try launch()
-        try writeInflight()
+        launch()
+        writeQueue.sync {}
+        try checkError()
     }
 
     /// Drops everything queued without writing (after a failure).
     func discard() {
-        group.wait()
-        for j in inflight + pending { release(j) }
-        inflight = []
+        lock.lock()
+        if firstError == nil { firstError = .writerState(path: path, detail: "writer aborted") }
+        lock.unlock()
+        writeQueue.sync {}
+        for j in pending { release(j) }
         pending = []
     }
 
-    private func launch() throws(StoreError) {
-        try writeInflight()
-        inflight = pending
+    private func checkError() throws(StoreError) {
+        lock.lock()
+        let e = firstError
+        lock.unlock()
+        if let e { throw e }
+    }
+
+    private func launch() {
+        guard !pending.isEmpty else { return }
+        let batch = pending
         pending = []
-        for job in inflight {
+        slots.wait()
+        let group = DispatchGroup()
+        let scratchPool = self.scratchPool, outPool = self.outPool
+        for job in batch {
             group.enter()
-            let scratchPool = self.scratchPool, outPool = self.outPool, group = self.group
-            queue.async {
+            encodeQueue.async {
                 let scratch = scratchPool.take()
                 let out = outPool.take()
                 if let n = job.encoder.encode(raw: job.raw, count: job.rawCount, scratch: scratch, out: out, capacity: outPool.capacity) {
@@ -101,28 +118,44 @@ final class ChunkWritePipeline {
                 group.leave()
             }
         }
+        writeQueue.async {
+            group.wait()
+            self.write(batch)
+            for j in batch { self.release(j) }
+            self.slots.signal()
+        }
     }
 
-    private func writeInflight() throws(StoreError) {
-        group.wait()
-        defer {
-            for j in inflight { release(j) }
-            inflight = []
-        }
-        for job in inflight {
+    /// Runs on the writer queue.
+    private func write(_ batch: [ChunkJob]) {
+        HDF5Library.prepareThread()
+        for job in batch {
+            lock.lock()
+            let failedBefore = firstError != nil
+            lock.unlock()
+            if failedBefore { return }
             guard !job.failed, let out = job.out else {
-                throw .hdf5(path: path, tensor: job.tensor, operation: "zstd compression")
+                fail(.hdf5(path: path, tensor: job.tensor, operation: "zstd compression"))
+                return
             }
             errno = 0
             let rc = job.offset.withUnsafeBufferPointer { off in
                 H5Dwrite_chunk(job.dataset.id, ckpt_H5P_DEFAULT(), 0, off.baseAddress, job.outCount, out)
             }
             if rc < 0 {
-                if errno != 0 { throw .io(path: path, operation: "writing tensor \(job.tensor)", errno: errno) }
-                throw .hdf5(path: path, tensor: job.tensor, operation: "H5Dwrite_chunk")
+                fail(
+                    errno != 0
+                        ? .io(path: path, operation: "writing tensor \(job.tensor)", errno: errno)
+                        : .hdf5(path: path, tensor: job.tensor, operation: "H5Dwrite_chunk"))
+                return
             }
-            storedBytes[job.tensor, default: 0] += job.outCount
         }
+    }
+
+    private func fail(_ e: StoreError) {
+        lock.lock()
+        if firstError == nil { firstError = e }
+        lock.unlock()
     }
 
     private func release(_ j: ChunkJob) {

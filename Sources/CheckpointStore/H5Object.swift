@@ -21,6 +21,8 @@ final class H5Object: @unchecked Sendable {
     }
 
     deinit {
+        // A file closed with H5F_CLOSE_STRONG has already closed its objects.
+        guard H5Iis_valid(id) > 0 else { return }
         switch kind {
         case .file: H5Fclose(id)
         case .group: H5Gclose(id)
@@ -39,8 +41,18 @@ final class H5Object: @unchecked Sendable {
 enum HDF5Library {
     /// Touch to ensure set-up has run.
     static let ready: Void = {
+        // No library shutdown at exit: ckpt closes what it commits itself, and HDF5's exit-time
+        // close of a file whose earlier close failed (disk full) crashes in 1.10.
+        H5dont_atexit()
         H5open()
         ckpt_H5_silence_errors()
         ZstdFilter.register()
     }()
+
+    /// Runs the one-time set-up and silences HDF5's error printing for the calling thread
+    /// (the thread-safe library keeps one error stack, and one printing setting, per thread).
+    static func prepareThread() {
+        _ = ready
+        ckpt_H5_silence_errors()
+    }
 }

@@ -12,7 +12,7 @@ public final class TensorStream {
     public let shape: [Int]
 
     private unowned let writer: CheckpointWriter
-    private let dataset: H5Object
+    private var dataset: H5Object?
     private let layout: ChunkLayout?
     private let encoder: ChunkEncoder
     private let hasher = XXH3Hasher()
@@ -29,8 +29,10 @@ public final class TensorStream {
     // Contiguous (0-d / empty) tensors are small: collected and written at finish.
     private var smallBuffer: [UInt8] = []
 
-    init(writer: CheckpointWriter, key: TensorKey, dtype: DType, shape: [Int], dataset: H5Object,
-         layout: ChunkLayout?, encoder: ChunkEncoder) {
+    init(
+        writer: CheckpointWriter, key: TensorKey, dtype: DType, shape: [Int], dataset: H5Object,
+        layout: ChunkLayout?, encoder: ChunkEncoder
+    ) {
         self.writer = writer
         self.key = key
         self.dtype = dtype
@@ -51,8 +53,9 @@ public final class TensorStream {
     public func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
         guard !finished else { throw .writerState(path: writer.path, detail: "tensor \(key): append after finish") }
         guard bytes.count <= remainingBytes else {
-            throw .invalidShape(path: writer.path, tensor: key.description,
-                                detail: "received \(received + bytes.count) bytes, shape \(shape) of \(dtype.rawValue) holds \(totalBytes)")
+            throw .invalidShape(
+                path: writer.path, tensor: key.description,
+                detail: "received \(received + bytes.count) bytes, shape \(shape) of \(dtype.rawValue) holds \(totalBytes)")
         }
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         hasher.update(bytes)
@@ -84,10 +87,13 @@ public final class TensorStream {
     public func finish() throws(StoreError) {
         guard !finished else { return }
         guard received == totalBytes else {
-            throw .invalidShape(path: writer.path, tensor: key.description,
-                                detail: "got \(received) of \(totalBytes) bytes for shape \(shape) of \(dtype.rawValue)")
+            throw .invalidShape(
+                path: writer.path, tensor: key.description,
+                detail: "got \(received) of \(totalBytes) bytes for shape \(shape) of \(dtype.rawValue)")
         }
         finished = true
+        guard let dataset else { throw .writerState(path: writer.path, detail: "tensor \(key): writer was aborted") }
+        defer { self.dataset = nil }  // the stream no longer keeps the dataset open
         if layout == nil, !smallBuffer.isEmpty {
             guard let t = H5Object(H5Dget_type(dataset.id), .datatype) else {
                 throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dget_type")
@@ -97,7 +103,8 @@ public final class TensorStream {
             }
             if rc < 0 { throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dwrite") }
         }
-        let ok = H5Attributes.writeString(dataset.id, "dtype", dtype.rawValue)
+        let ok =
+            H5Attributes.writeString(dataset.id, "dtype", dtype.rawValue)
             && H5Attributes.writeString(dataset.id, "codec", layout == nil ? "none" : writer.options.codec.description)
             && H5Attributes.writeUInt64(dataset.id, "xxh3_64", hasher.digest())
         if !ok { throw .hdf5(path: writer.path, tensor: key.description, operation: "writing attributes") }
@@ -121,8 +128,11 @@ public final class TensorStream {
         if currentValid < chunkBytes { (buf + currentValid).initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes - currentValid) }
         let offset = layout.origin(gridIndex).map { hsize_t($0) }
         current = nil
-        try writer.pipeline.submit(ChunkJob(dataset: dataset, tensor: key.description, offset: offset, raw: buf,
-                                            rawCount: chunkBytes, encoder: encoder))
+        guard let dataset else { throw .writerState(path: writer.path, detail: "tensor \(key): writer was aborted") }
+        try writer.pipeline.submit(
+            ChunkJob(
+                dataset: dataset, tensor: key.description, offset: offset, raw: buf,
+                rawCount: chunkBytes, encoder: encoder))
         // Next grid position in C order.
         var k = shape.count - 1
         while k >= 0 {

@@ -28,3 +28,9 @@ final class XXH3Hasher {
         XXH3_64bits(bytes.baseAddress, bytes.count)
     }
 }
+
+/// XXH3-64 (seed 0), the checksum format v1 stores per tensor in `xxh3_64`.
+public enum XXH3 {
+    /// The XXH3-64 of `bytes`. The corresponding C function is `XXH3_64bits`.
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 { XXH3Hasher.hash(bytes) }
+}

@@ -1,0 +1,88 @@
+import CheckpointStore
+import Foundation
+
+/// An opened source checkpoint: a wafer file or every rank file of a Megatron directory, with
+/// the rank files' metadata checked against each other.
+public final class CheckpointSource: @unchecked Sendable {
+    /// The path given (file or directory).
+    public let path: String
+    /// The layout found.
+    public let layout: CheckpointLayout
+    /// The model configuration (identical in every rank file).
+    public let config: ModelConfig
+    /// The metadata of the wafer file or of rank tp0/pp0.
+    public let metadata: CheckpointMetadata
+    /// A reader per file. `@unchecked Sendable`: readers are thread-safe and the dictionary is
+    /// immutable after `init`.
+    public let readers: [ShardFile: CheckpointReader]
+
+    /// Opens `path`: a checkpoint file in the wafer layout, or a Megatron checkpoint directory
+    /// (its root with `latest_checkpointed_iteration.txt`, or an `iter_*` directory).
+    public init(path: String) throws(ShardingError) {
+        self.path = path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw .io(path: path, detail: "no such file or directory")
+        }
+        if !isDir.boolValue {
+            let r = try Self.open(path)
+            guard r.metadata.layoutKind == "wafer" else {
+                throw .notACheckpoint(
+                    path: path, detail: "layout is '\(r.metadata.layoutKind)'; pass the Megatron checkpoint directory, not one rank file")
+            }
+            guard let c = r.metadata.modelConfig else { throw .missingModelConfig(path: path) }
+            layout = .wafer
+            config = c
+            metadata = r.metadata
+            readers = [.wafer: r]
+            return
+        }
+        let iter = try MegatronDirectory.iterationDirectory(of: path)
+        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: iter)) ?? []).sorted()
+        let rankDirs = entries.filter { MegatronDirectory.parseRankDirectory($0) != nil }
+        guard !rankDirs.isEmpty else { throw .notACheckpoint(path: iter, detail: "no mp_rank_* directories") }
+        let firstPath = iter + "/" + rankDirs[0] + "/" + MegatronDirectory.rankFile
+        guard let parsed = MegatronDirectory.parseRankDirectory(rankDirs[0]), parsed.tp == 0, parsed.pp ?? 0 == 0 else {
+            throw .missingRank(path: iter + "/mp_rank_00", rank: "tp0/pp0")
+        }
+        let first = try Self.open(firstPath)
+        guard let c = first.metadata.modelConfig else { throw .missingModelConfig(path: firstPath) }
+        let firstLayout = try MegatronRankLayout.parse(first.metadata.layoutJSON, path: firstPath)
+        let shape = firstLayout.shape
+        try shape.validate(c)
+        let expectedNames = Set(shape.files.map { shape.rankDirectoryName($0) })
+        for d in rankDirs where !expectedNames.contains(d) { throw .unexpectedRank(path: iter + "/" + d) }
+
+        var readers: [ShardFile: CheckpointReader] = [:]
+        for f in shape.files {
+            let p = iter + "/" + shape.rankDirectoryName(f) + "/" + MegatronDirectory.rankFile
+            guard FileManager.default.fileExists(atPath: p) else { throw .missingRank(path: p, rank: f.description) }
+            let r = f == ShardFile(tpRank: 0, ppRank: 0) ? first : try Self.open(p)
+            let m = r.metadata
+            guard let rc = m.modelConfig else { throw .missingModelConfig(path: p) }
+            if rc != c { throw .ranksDisagree(path: p, field: "model_config", detail: "\(rc) vs \(c)") }
+            if m.step != first.metadata.step {
+                throw .ranksDisagree(path: p, field: "step", detail: "\(m.step) vs \(first.metadata.step)")
+            }
+            if m.optimizer != first.metadata.optimizer {
+                throw .ranksDisagree(path: p, field: "optimizer",
+                                     detail: "\(String(describing: m.optimizer)) vs \(String(describing: first.metadata.optimizer))")
+            }
+            let l = try MegatronRankLayout.parse(m.layoutJSON, path: p)
+            let expected = MegatronRankLayout(shape: shape, file: f, layers: c.layers, vocab: c.vocab)
+            if l != expected { throw .badRankLayout(path: p, detail: "found \(l.json), expected \(expected.json)") }
+            readers[f] = r
+        }
+        layout = .megatron(shape)
+        config = c
+        metadata = first.metadata
+        self.readers = readers
+    }
+
+    /// The reader of `file`.
+    public func reader(_ file: ShardFile) -> CheckpointReader { readers[file]! }
+
+    private static func open(_ p: String) throws(ShardingError) -> CheckpointReader {
+        do { return try CheckpointReader(path: p) } catch { throw .store(error) }
+    }
+}

@@ -1,0 +1,49 @@
+/// A tensor as stored in one file of a layout, with the canonical rectangles it holds.
+public struct LocalTensor: Sendable, Hashable {
+    /// The file holding it.
+    public var file: ShardFile
+    /// The stored (local) name: canonical for wafer, megatron-core for megatron.
+    public var name: String
+    /// The local shape.
+    public var shape: [Int]
+    /// The canonical rectangles it holds; rows not covered by any segment are padding (zero).
+    public var segments: [TensorSegment]
+    /// Whether this copy is the one read when merging. Replicas on TP ranks > 0 and Megatron's
+    /// last-stage copy of a tied embedding are not primary; they are checked against it.
+    public var isPrimary: Bool
+    /// How the layout splits it (`replicated` for every wafer tensor).
+    public var split: LayoutRule.SplitKind
+    /// The canonical tensors it is made of (also when, as for a vocabulary rank holding only
+    /// padding, no segment is present).
+    public var canonicalNames: [String]
+
+    /// Creates a local tensor description.
+    public init(file: ShardFile, name: String, shape: [Int], segments: [TensorSegment], isPrimary: Bool,
+                split: LayoutRule.SplitKind, canonicalNames: [String]) {
+        self.file = file
+        self.name = name
+        self.shape = shape
+        self.segments = segments
+        self.isPrimary = isPrimary
+        self.split = split
+        self.canonicalNames = canonicalNames
+    }
+
+    /// Rows of the matrix view (`shape[0]`, 1 for a scalar).
+    public var rows: Int { shape.first ?? 1 }
+    /// Columns of the matrix view (product of the dimensions after the first).
+    public var cols: Int { shape.dropFirst().reduce(1, *) }
+
+    /// Local rows covered by no segment (vocabulary padding), as sorted disjoint ranges.
+    public var paddingRows: [Range<Int>] {
+        let covered = segments.map { $0.localRow ..< $0.localRow + $0.canonicalRows.count }.sorted { $0.lowerBound < $1.lowerBound }
+        var out: [Range<Int>] = []
+        var cursor = 0
+        for r in covered {
+            if r.lowerBound > cursor { out.append(cursor ..< r.lowerBound) }
+            cursor = max(cursor, r.upperBound)
+        }
+        if cursor < rows { out.append(cursor ..< rows) }
+        return out
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// File names of a Megatron-LM checkpoint directory:
+/// `latest_checkpointed_iteration.txt`, `iter_{step:07d}/mp_rank_{tp:02d}[_{pp:03d}]/model_optim_rng.h5`.
+public enum MegatronDirectory {
+    /// The tracker file naming the latest iteration.
+    public static let trackerFile = "latest_checkpointed_iteration.txt"
+    /// The checkpoint file inside each rank directory.
+    public static let rankFile = "model_optim_rng.h5"
+
+    /// `iter_{step:07d}`.
+    public static func iterationDirectory(step: Int64) -> String {
+        "iter_" + String(step).leftPadded(to: 7)
+    }
+
+    /// The path of `file`'s checkpoint relative to the checkpoint root.
+    public static func relativePath(of file: ShardFile, shape: MegatronShape, step: Int64) -> String {
+        "\(iterationDirectory(step: step))/\(shape.rankDirectoryName(file))/\(rankFile)"
+    }
+
+    /// Parses a rank directory name (`mp_rank_03` or `mp_rank_03_001`) into (tp rank, pp rank
+    /// or nil when the name has no pipeline part).
+    public static func parseRankDirectory(_ name: String) -> (tp: Int, pp: Int?)? {
+        guard name.hasPrefix("mp_rank_") else { return nil }
+        let parts = name.dropFirst("mp_rank_".count).split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 1 || parts.count == 2, let t = Int(parts[0]), t >= 0 else { return nil }
+        if parts.count == 1 { return (t, nil) }
+        guard let p = Int(parts[1]), p >= 0 else { return nil }
+        return (t, p)
+    }
+
+    /// Finds the iteration directory of a checkpoint given its root (with the tracker file) or
+    /// an `iter_*` directory itself.
+    public static func iterationDirectory(of root: String) throws(ShardingError) -> String {
+        let fm = FileManager.default
+        let tracker = root + "/" + trackerFile
+        if fm.fileExists(atPath: tracker) {
+            guard let text = try? String(contentsOfFile: tracker, encoding: .utf8) else {
+                throw .io(path: tracker, detail: "cannot read the tracker file")
+            }
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let step = Int64(value) else {
+                throw .notACheckpoint(path: tracker, detail: "tracker holds '\(value)', not an iteration number")
+            }
+            let dir = root + "/" + iterationDirectory(step: step)
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                throw .notACheckpoint(path: dir, detail: "the tracker names iteration \(step) but its directory is missing")
+            }
+            return dir
+        }
+        if (URL(fileURLWithPath: root).lastPathComponent).hasPrefix("iter_") { return root }
+        throw .notACheckpoint(path: root, detail: "no \(trackerFile) and not an iter_* directory")
+    }
+}

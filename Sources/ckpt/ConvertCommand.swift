@@ -1,0 +1,91 @@
+import ArgumentParser
+import CheckpointStore
+import Foundation
+import Sharding
+
+/// `ckpt convert`: reshard a checkpoint between the wafer layout and Megatron TP x PP layouts,
+/// optimizer state included, streaming.
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a checkpoint between the wafer layout and Megatron tensor/pipeline-parallel layouts.",
+        discussion: """
+            SRC is a wafer checkpoint file or a Megatron checkpoint directory (its root with
+            latest_checkpointed_iteration.txt, or an iter_* directory). Megatron to Megatron reshards
+            directly. Optimizer state is sharded like its parameter; step, config, optimizer and RNG go
+            to every rank. The output appears only when complete.
+            Exit status: 0 converted, 1 the source failed validation, 2 usage or I/O error.
+            """)
+
+    /// Target layout kinds.
+    enum TargetKind: String, ExpressibleByArgument, CaseIterable {
+        case wafer, megatron
+    }
+
+    @Argument(help: "Source checkpoint file or Megatron directory.") var source: String
+    @Option(name: .customLong("to"), help: "Target layout: wafer or megatron.") var target: TargetKind
+    @Option(help: "Output file (wafer) or directory (megatron); must not exist.") var out: String
+    @Option(help: "Tensor-parallel size (megatron target).") var tp: Int?
+    @Option(help: "Pipeline-parallel size (megatron target).") var pp: Int?
+    @Option(name: .customLong("vocab-divisible-by"), help: "Pad the vocabulary to a multiple of this times TP (megatron target).")
+    var vocabDivisibleBy: Int = 128
+    @Flag(name: .customLong("allow-divergent-replicas"), help: "Take rank 0 when replicated tensors differ across TP ranks and report the difference.")
+    var allowDivergentReplicas = false
+    @Flag(help: "Print a JSON summary.") var json = false
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        switch target {
+        case .megatron:
+            guard let tp, let pp else { throw ValidationError("--to megatron needs --tp and --pp") }
+            if tp < 1 || pp < 1 { throw ValidationError("--tp and --pp must be at least 1") }
+            if vocabDivisibleBy < 1 { throw ValidationError("--vocab-divisible-by must be at least 1") }
+        case .wafer:
+            if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron") }
+        }
+    }
+
+    func run() throws {
+        let layout: CheckpointLayout
+        switch target {
+        case .wafer: layout = .wafer
+        case .megatron: layout = .megatron(MegatronShape(tp: tp ?? 1, pp: pp ?? 1, vocabDivisibleBy: vocabDivisibleBy))
+        }
+        let options = ConvertOptions(writer: try store.writerOptions(), allowDivergentReplicas: allowDivergentReplicas)
+        var bar: Progress?
+        let report: ConversionReport
+        do {
+            report = try Converter(options: options).convert(source, to: layout, output: out) { done, total in
+                if bar == nil { bar = Progress(total: Int(total), label: "convert") }
+                bar?.update(Int(done))
+            }
+            bar?.finish()
+        } catch {
+            bar?.finish()
+            if json {
+                struct Failure: Encodable { var ok = false; var error: String }
+                print(Format.json(Failure(error: error.description)))
+            } else {
+                FileHandle.standardError.write(Data("ckpt: \(error)\n".utf8))
+            }
+            throw ExitCode(error.isValidationFailure ? 1 : 2)
+        }
+        for d in report.divergentReplicas where !json {
+            FileHandle.standardError.write(Data(
+                "ckpt: warning: \(d.file): \(d.tensor) differs from \(d.reference) (max |difference| \(d.maxAbsDifference)); kept rank 0\n".utf8))
+        }
+        if json {
+            struct Summary: Encodable {
+                var ok = true
+                var report: ConversionReport
+                var mbPerSecond: Double
+                enum CodingKeys: String, CodingKey { case ok, report, mbPerSecond = "mb_per_s" }
+            }
+            print(Format.json(Summary(report: report, mbPerSecond: report.megabytesPerSecond)))
+        } else {
+            print("\(report.source) (\(report.sourceLayout)) -> \(report.output) (\(report.outputLayout)): "
+                + "\(report.files) file(s), \(report.tensors) tensors, \(Format.bytes(Int(report.bytes))) in "
+                + String(format: "%.2fs (%.0f MB/s)", report.seconds, report.megabytesPerSecond))
+        }
+    }
+}

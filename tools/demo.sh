@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The end-to-end example: build ckpt, write a synthetic GPT-2 124M checkpoint with AdamW state,
+# summarise it and verify it. Usage: tools/demo.sh [OUT_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-/tmp/ckpt-demo}
+mkdir -p "$out"
+swift build -c release --product ckpt
+ckpt=.build/release/ckpt
+$ckpt synth --family gpt2 --preset 124m --optimizer adamw --out "$out/gpt2-124m.h5"
+$ckpt info "$out/gpt2-124m.h5"
+$ckpt ls "$out/gpt2-124m.h5" | head -8
+$ckpt verify "$out/gpt2-124m.h5"
