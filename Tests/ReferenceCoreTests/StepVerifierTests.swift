@@ -69,7 +69,7 @@ import Testing
         #expect(!r.passed)
         let scales = r.tensors.compactMap { t in t.checks.first { $0.check == "update.scale" }?.value }
         #expect(scales.filter { abs($0 - 1.1) < 0.02 }.count > scales.count / 2, "\(r.summary())")
-        #expect(r.tensors.filter { !$0.passed }.count == r.tensors.count)
+        #expect(r.tensors.filter { !$0.passed }.count == r.tensors.filter { !StepVerifier.hasZeroExactGradient($0.name) }.count)
     }
 
     @Test func skippedWeightDecayIsCaughtOnDecayedTensorsOnly() throws {
