@@ -17,8 +17,9 @@ Faults:
   no-decay    weight decay skipped: θ_F = θ_B + lr·λ·θ_A on every decayed tensor
   swap-heads  two attention heads (--heads H1,H2) swapped in one layer's q weight (--layer)
   stale-v     exp_avg_sq of one tensor (--tensor) left at its step-t value
-  stale-shard one rank's file of a megatron directory copied from the before-checkpoint
-              (A, B, F are directories; --rank-file names the file inside them)
+  stale-shard one rank of a megatron checkpoint saved stale: its tensors are the
+              before-checkpoint's, its metadata the after-checkpoint's (A, B, F are
+              directories; --tp-rank, --pp-rank pick the rank)
   no-clip     gradient clipping skipped: the clipped gradient is recovered from the moments,
               g = (m_B − β₁·m_A)/(1 − β₁), unscaled by the clip coefficient (from B's
               user_metadata grad_norm or --grad-norm), and the AdamW step redone from A
@@ -94,16 +95,37 @@ def adam(opt: dict, step: int, theta: np.ndarray, m: np.ndarray, v: np.ndarray, 
     return th.astype(f32), m, v
 
 
+def rank_file(directory: str, tp: int, pp: int) -> str:
+    """The rank file of (tp, pp) in a megatron checkpoint directory (its root, with
+    latest_checkpointed_iteration.txt, or an iter_* directory)."""
+    it = directory
+    latest = os.path.join(directory, "latest_checkpointed_iteration.txt")
+    if os.path.exists(latest):
+        with open(latest) as fh:
+            it = os.path.join(directory, f"iter_{int(fh.read().strip()):07d}")
+    for name in (f"mp_rank_{tp:02d}_{pp:03d}", f"mp_rank_{tp:02d}"):
+        for fname in sorted(os.listdir(os.path.join(it, name))) if os.path.isdir(os.path.join(it, name)) else []:
+            if fname.endswith(".h5"):
+                return os.path.join(it, name, fname)
+    raise SystemExit(f"stale-shard: no rank tp{tp}/pp{pp} file under {it}")
+
+
 def inject(args: argparse.Namespace) -> None:
     if args.fault == "stale-shard":
         if not (os.path.isdir(args.before) and os.path.isdir(args.after)):
             raise SystemExit("stale-shard: --before and --after must be megatron checkpoint directories")
-        if not args.rank_file:
-            raise SystemExit("stale-shard: give --rank-file, the rank's file name inside the directories")
         if os.path.exists(args.out):
             shutil.rmtree(args.out)
         shutil.copytree(args.after, args.out)
-        shutil.copyfile(os.path.join(args.before, args.rank_file), os.path.join(args.out, args.rank_file))
+        stale = rank_file(args.before, args.tp_rank, args.pp_rank)
+        target = rank_file(args.out, args.tp_rank, args.pp_rank)
+        # The rank saved its step-t tensors under the step-(t+1) metadata.
+        with h5py.File(target, "r") as f:
+            root = {k: f.attrs[k] for k in f.attrs}
+        shutil.copyfile(stale, target)
+        with h5py.File(target, "r+") as f:
+            for k, v in root.items():
+                f.attrs[k] = v
         return
     shutil.copyfile(args.after, args.out)
     with h5py.File(args.before, "r") as a, h5py.File(args.out, "r+") as f:
@@ -171,7 +193,8 @@ def main() -> int:
     ap.add_argument("--layer", type=int, default=0, help="swap-heads: layer (default 0)")
     ap.add_argument("--heads", default="0,1", help="swap-heads: the two heads (default 0,1)")
     ap.add_argument("--grad-norm", type=float, help="no-clip: gradient norm before clipping")
-    ap.add_argument("--rank-file", help="stale-shard: the stale rank's file name inside the directories")
+    ap.add_argument("--tp-rank", type=int, default=1, help="stale-shard: tensor-parallel rank (default 1)")
+    ap.add_argument("--pp-rank", type=int, default=0, help="stale-shard: pipeline rank (default 0)")
     args = ap.parse_args()
     try:
         inject(args)

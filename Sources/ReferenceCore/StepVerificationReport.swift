@@ -116,6 +116,15 @@ public struct CheckResult: Codable, Sendable, Hashable {
     /// How far toward (≤ 1) or past (> 1) the limit the value is.
     public var severity: Double
 
+    /// Creates a result.
+    public init(check: String, value: Double, limit: Double, passed: Bool, severity: Double) {
+        self.check = check
+        self.value = value
+        self.limit = limit
+        self.passed = passed
+        self.severity = severity
+    }
+
     /// "check = value (limit ...)".
     public var line: String {
         "\(check) = \(StepVerificationReport.format(value)) (limit \(StepVerificationReport.format(limit)))"

@@ -14,7 +14,7 @@ struct StepCommand: ParsableCommand {
             the loss in user_metadata. Exit status: 0 ok, 2 usage or I/O error.
             """)
 
-    @Option(help: "The checkpoint before the step (a wafer checkpoint file).") var before: String
+    @Option(help: "The checkpoint before the step (wafer file or Megatron directory; the output is a wafer file).") var before: String
     @Option(help: "The batch file (/inputs, /targets int32 [B,T]).") var batch: String
     @Option(help: "Where to write the checkpoint after the step.") var out: String
     @OptionGroup var store: StoreOptions
@@ -23,9 +23,11 @@ struct StepCommand: ParsableCommand {
     func run() throws {
         let t0 = Date()
         let options = try store.writerOptions()
+        let sources = StepSources()
+        defer { sources.removeTemporaries() }
         let outcome: Result<ReferenceStep.Result, ReferenceError>
         do throws(ReferenceError) {
-            outcome = .success(try ReferenceStep.run(before: try CheckpointFileSource(path: before), batchPath: batch, out: out, options: options))
+            outcome = .success(try ReferenceStep.run(before: try sources.open(before), batchPath: batch, out: out, options: options))
         } catch {
             outcome = .failure(error)
         }

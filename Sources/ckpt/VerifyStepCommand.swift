@@ -2,6 +2,7 @@ import ArgumentParser
 import CheckpointStore
 import Foundation
 import ReferenceCore
+import Sharding
 
 /// `ckpt verify-step`: certify or reject an accelerator's training step.
 struct VerifyStepCommand: ParsableCommand {
@@ -46,32 +47,82 @@ struct VerifyStepCommand: ParsableCommand {
     }
 
     func run() throws {
+        let sources = StepSources()
+        defer { sources.removeTemporaries() }
         let outcome: Result<StepVerificationReport, ReferenceError>
         do throws(ReferenceError) {
-            outcome = .success(try StepVerifier(tolerances: tolerances()).verify(
-                before: try Self.open(before), after: try Self.open(after), batchPath: batch))
+            let a = try sources.open(before), b = try sources.open(after)
+            outcome = .success(try StepVerifier(tolerances: tolerances()).verify(before: a, after: b, batchPath: batch))
         } catch {
             outcome = .failure(error)
         }
-        let report: StepVerificationReport
+        var report: StepVerificationReport
         switch outcome {
         case .success(let r): report = r
         case .failure(let e):
             FileHandle.standardError.write(Data("ckpt: \(e)\n".utf8))
             // Damaged data in the after-checkpoint is a failed step; anything else is I/O or usage.
             if case .store(let s) = e, CLIExit.code(for: s) == 1, s.path == after { throw ExitCode(1) }
+            if case .invalidArgument(let m) = e, m.hasPrefix(after + ":"), sources.failedValidation { throw ExitCode(1) }
             throw ExitCode(2)
+        }
+        // Replicated tensors of a Megatron after-checkpoint that differ across TP ranks (a stale
+        // or corrupted rank) fail the step even where rank 0, which the assembly keeps, is right.
+        report.before = before
+        report.after = after
+        let byFile = Dictionary(grouping: sources.divergentReplicas[after] ?? [], by: \.file)
+        for (file, list) in byFile.sorted(by: { $0.key < $1.key }) {
+            let worst = list.map(\.maxAbsDifference).max() ?? 0
+            let names = list.map(\.tensor).sorted()
+            report.global.append(CheckResult(
+                check: "replicas.\(file): \(list.count) replicated tensors differ from rank 0 (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : "")); max |difference|",
+                value: worst, limit: 0, passed: false, severity: .infinity))
+            report.passed = false
         }
         print(json ? report.jsonText() : report.summary(limit: show))
         if !report.passed { throw ExitCode(1) }
     }
+}
 
-    /// Opens a checkpoint as a tensor source.
-    static func open(_ path: String) throws(ReferenceError) -> any TensorSource {
+/// Opens checkpoints for `step` and `verify-step` as tensor sources: a wafer file directly; a
+/// Megatron directory assembled into a temporary wafer file through `Sharding.Converter`
+/// (removed by `removeTemporaries`), remembering replicated tensors that differ across ranks.
+final class StepSources {
+    /// Temporary directories created.
+    private(set) var temporaries: [String] = []
+    /// Divergent replicas found per opened path.
+    private(set) var divergentReplicas: [String: [DivergentReplica]] = [:]
+    /// Whether the last failure was a Megatron directory failing validation (exit 1).
+    private(set) var failedValidation = false
+
+    /// Opens `path` (file or Megatron directory).
+    func open(_ path: String) throws(ReferenceError) -> any TensorSource {
         var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw .invalidArgument("\(path): is a directory; verify-step reads a checkpoint file (megatron directories are read through the Sharding assembler)")
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            return try CheckpointFileSource(path: path)
         }
-        return try CheckpointFileSource(path: path)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-step-\(UUID().uuidString)").path
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw .invalidArgument("\(dir): cannot create a temporary directory (\(error))")
+        }
+        temporaries.append(dir)
+        let wafer = dir + "/assembled.h5"
+        let options = ConvertOptions(writer: WriterOptions(codec: .none), allowDivergentReplicas: true)
+        do {
+            let report = try Converter(options: options).convert(path, to: .wafer, output: wafer)
+            divergentReplicas[path] = report.divergentReplicas
+        } catch {
+            failedValidation = error.isValidationFailure
+            throw .invalidArgument("\(path): \(error)")
+        }
+        return try CheckpointFileSource(path: wafer)
+    }
+
+    /// Deletes the temporary assembled files.
+    func removeTemporaries() {
+        for d in temporaries { try? FileManager.default.removeItem(atPath: d) }
+        temporaries.removeAll()
     }
 }
