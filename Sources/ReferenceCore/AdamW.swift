@@ -34,7 +34,8 @@ public struct AdamW: Sendable {
             throw .unsupportedModel(path: path, detail: "optimizer decay '\(config.decay)' (expected all or matrices)")
         }
         guard config.lr.isFinite, config.eps >= 0, config.beta1 >= 0, config.beta1 < 1, config.beta2 >= 0, config.beta2 < 1 else {
-            throw .unsupportedModel(path: path, detail: "optimizer hyperparameters out of range (lr \(config.lr), betas \(config.beta1), \(config.beta2), eps \(config.eps))")
+            throw .unsupportedModel(
+                path: path, detail: "optimizer hyperparameters out of range (lr \(config.lr), betas \(config.beta1), \(config.beta2), eps \(config.eps))")
         }
         self.config = config
         variant = v

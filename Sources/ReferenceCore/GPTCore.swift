@@ -70,9 +70,12 @@ struct GPTCore<T: ReferenceScalar> {
             LayerNormKernel.forward(
                 x: x.pointer, w: p(pre + "attn_norm.weight"), b: pb(pre + "attn_norm.bias"), y: cache.h1.pointer,
                 mean: cache.ln1Mean.pointer, rstd: cache.ln1Rstd.pointer, rows: n, columns: c, eps: eps)
-            LinearKernel.forward(x: cache.h1.pointer, w: p(pre + "attn.q.weight"), bias: pb(pre + "attn.q.bias"), y: cache.q.pointer, rows: n, inFeatures: c, outFeatures: c)
-            LinearKernel.forward(x: cache.h1.pointer, w: p(pre + "attn.k.weight"), bias: pb(pre + "attn.k.bias"), y: cache.k.pointer, rows: n, inFeatures: c, outFeatures: kv)
-            LinearKernel.forward(x: cache.h1.pointer, w: p(pre + "attn.v.weight"), bias: pb(pre + "attn.v.bias"), y: cache.v.pointer, rows: n, inFeatures: c, outFeatures: kv)
+            LinearKernel.forward(
+                x: cache.h1.pointer, w: p(pre + "attn.q.weight"), bias: pb(pre + "attn.q.bias"), y: cache.q.pointer, rows: n, inFeatures: c, outFeatures: c)
+            LinearKernel.forward(
+                x: cache.h1.pointer, w: p(pre + "attn.k.weight"), bias: pb(pre + "attn.k.bias"), y: cache.k.pointer, rows: n, inFeatures: c, outFeatures: kv)
+            LinearKernel.forward(
+                x: cache.h1.pointer, w: p(pre + "attn.v.weight"), bias: pb(pre + "attn.v.bias"), y: cache.v.pointer, rows: n, inFeatures: c, outFeatures: kv)
             attention.forward(q: cache.q.pointer, k: cache.k.pointer, v: cache.v.pointer, probs: cache.probs.pointer, out: cache.att.pointer)
             LinearKernel.forwardResidual(
                 x: cache.att.pointer, w: p(pre + "attn.out.weight"), bias: pb(pre + "attn.out.bias"), residual: x.pointer,
@@ -80,7 +83,8 @@ struct GPTCore<T: ReferenceScalar> {
             LayerNormKernel.forward(
                 x: cache.xMid.pointer, w: p(pre + "mlp_norm.weight"), b: pb(pre + "mlp_norm.bias"), y: cache.h2.pointer,
                 mean: cache.ln2Mean.pointer, rstd: cache.ln2Rstd.pointer, rows: n, columns: c, eps: eps)
-            LinearKernel.forward(x: cache.h2.pointer, w: p(pre + "mlp.up.weight"), bias: pb(pre + "mlp.up.bias"), y: cache.u.pointer, rows: n, inFeatures: c, outFeatures: f)
+            LinearKernel.forward(
+                x: cache.h2.pointer, w: p(pre + "mlp.up.weight"), bias: pb(pre + "mlp.up.bias"), y: cache.u.pointer, rows: n, inFeatures: c, outFeatures: f)
             GELUKernel.forward(gelu, u: cache.u.pointer, out: cache.g.pointer, count: n * f)
             let next = ScalarBuffer<T>(count: n * c)
             LinearKernel.forwardResidual(

@@ -19,7 +19,8 @@ public enum ReferenceStep {
     /// `out` tensor by tensor (parameter in its stored dtype, exp_avg, exp_avg_sq, master when
     /// `before` has one), releasing each gradient once written. Metadata is copied with
     /// `step` + 1 and `loss`/`grad_norm` recorded in `user_metadata`.
-    public static func run(before: any TensorSource, batchPath: String, out: String, options: WriterOptions = WriterOptions()) throws(ReferenceError) -> Result {
+    public static func run(before: any TensorSource, batchPath: String, out: String, options: WriterOptions = WriterOptions()) throws(ReferenceError) -> Result
+    {
         let batch = try BatchFile.read(path: batchPath)
         let state = try ReferenceState(source: before)
         let g = try state.gradients(batch: batch, batchPath: batchPath)

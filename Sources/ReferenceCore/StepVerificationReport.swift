@@ -29,8 +29,10 @@ public struct StepVerificationReport: Codable, Sendable {
     }
 
     /// Creates a report.
-    public init(passed: Bool, tolerances: VerifyTolerances, before: String, after: String, batch: String, stepBefore: Int64,
-                referenceLoss: Double, gradNorm: Double, clipCoefficient: Double, global: [CheckResult], tensors: [TensorVerdict]) {
+    public init(
+        passed: Bool, tolerances: VerifyTolerances, before: String, after: String, batch: String, stepBefore: Int64,
+        referenceLoss: Double, gradNorm: Double, clipCoefficient: Double, global: [CheckResult], tensors: [TensorVerdict]
+    ) {
         self.passed = passed
         self.tolerances = tolerances
         self.before = before
@@ -83,7 +85,9 @@ public struct StepVerificationReport: Codable, Sendable {
     /// A short human-readable summary: verdict, failed global checks, then up to `limit`
     /// tensors (failing ones first) with their first failing check.
     public func summary(limit: Int = 10) -> String {
-        var lines = ["verify-step: \(verdict.uppercased()) (\(tolerances.profile) tolerances; step \(stepBefore) -> \(stepBefore + 1); reference loss \(referenceLoss), grad norm \(gradNorm), clip \(clipCoefficient))"]
+        var lines = [
+            "verify-step: \(verdict.uppercased()) (\(tolerances.profile) tolerances; step \(stepBefore) -> \(stepBefore + 1); reference loss \(referenceLoss), grad norm \(gradNorm), clip \(clipCoefficient))"
+        ]
         for g in global { lines.append("  \(g.passed ? "ok  " : "FAIL") \(g.line)") }
         let failing = tensors.filter { !$0.passed }
         lines.append("  \(failing.count) of \(tensors.count) tensors failed")

@@ -20,7 +20,10 @@ public struct StepVerifier: Sendable {
         let state = try ReferenceState(source: before)
         let g = try state.gradients(batch: batch, batchPath: batchPath)
         var global: [CheckResult] = []
-        global.append(Self.check("step", Double(after.metadata.step), limit: Double(before.metadata.step + 1), passed: after.metadata.step == before.metadata.step + 1, severity: after.metadata.step == before.metadata.step + 1 ? 0 : .infinity))
+        global.append(
+            Self.check(
+                "step", Double(after.metadata.step), limit: Double(before.metadata.step + 1), passed: after.metadata.step == before.metadata.step + 1,
+                severity: after.metadata.step == before.metadata.step + 1 ? 0 : .infinity))
         if let recorded = StepRecord.recordedLoss(after.metadata.userJSON) {
             let rel = abs(recorded - g.loss) / max(abs(g.loss), 1e-30)
             global.append(Self.limited("loss.relative_error", rel, tolerances.lossRelative))
@@ -47,8 +50,9 @@ public struct StepVerifier: Sendable {
     func compare(_ u: TensorUpdate, state: ReferenceState, after: any TensorSource) throws(ReferenceError) -> TensorVerdict {
         var checks: [CheckResult] = []
         func structural(_ what: String) -> TensorVerdict {
-            TensorVerdict(name: u.name, passed: false, severity: .infinity,
-                          checks: [Self.check(what, .nan, limit: 0, passed: false, severity: .infinity)], worstElement: nil)
+            TensorVerdict(
+                name: u.name, passed: false, severity: .infinity,
+                checks: [Self.check(what, .nan, limit: 0, passed: false, severity: .infinity)], worstElement: nil)
         }
         let paramKey = TensorKey.model(u.name)
         guard let pd = after.describe(paramKey) else { return structural("missing parameter") }
@@ -102,9 +106,11 @@ public struct StepVerifier: Sendable {
         let s = b.withUnsafeBufferPointer { bp in
             ref.withUnsafeBufferPointer { rp in
                 a.withUnsafeBufferPointer { ap in
-                    let (x, y, z) = (SharedPointer(UnsafeMutablePointer(mutating: bp.baseAddress!)),
-                                     SharedPointer(UnsafeMutablePointer(mutating: rp.baseAddress!)),
-                                     SharedPointer(UnsafeMutablePointer(mutating: ap.baseAddress!)))
+                    let (x, y, z) = (
+                        SharedPointer(UnsafeMutablePointer(mutating: bp.baseAddress!)),
+                        SharedPointer(UnsafeMutablePointer(mutating: rp.baseAddress!)),
+                        SharedPointer(UnsafeMutablePointer(mutating: ap.baseAddress!))
+                    )
                     return Reductions.blockSums(b.count) { r in
                         var acc = SIMD8<Double>.zero
                         for i in r {
@@ -146,8 +152,10 @@ public struct StepVerifier: Sendable {
     }
 
     /// Relative L2, scale, decay scale and the elementwise bound of Δθ.
-    func updateChecks(a: [Float], b: [Float], ref: [Float], storage: DType, decayed: Bool, completedSteps: Int64,
-                      optimizer: AdamW, elementLimit: Double) -> ([CheckResult], String?) {
+    func updateChecks(
+        a: [Float], b: [Float], ref: [Float], storage: DType, decayed: Bool, completedSteps: Int64,
+        optimizer: AdamW, elementLimit: Double
+    ) -> ([CheckResult], String?) {
         let lr = optimizer.config.lr
         let lambda = decayed ? optimizer.config.weightDecay : 0
         let unit = lr > 0 ? lr * optimizer.elementBound(completedSteps: completedSteps) : 1e-30
@@ -155,9 +163,11 @@ public struct StepVerifier: Sendable {
         let s = a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 ref.withUnsafeBufferPointer { rp in
-                    let (x, y, z) = (SharedPointer(UnsafeMutablePointer(mutating: ap.baseAddress!)),
-                                     SharedPointer(UnsafeMutablePointer(mutating: bp.baseAddress!)),
-                                     SharedPointer(UnsafeMutablePointer(mutating: rp.baseAddress!)))
+                    let (x, y, z) = (
+                        SharedPointer(UnsafeMutablePointer(mutating: ap.baseAddress!)),
+                        SharedPointer(UnsafeMutablePointer(mutating: bp.baseAddress!)),
+                        SharedPointer(UnsafeMutablePointer(mutating: rp.baseAddress!))
+                    )
                     let sums = Reductions.blockSums(a.count) { r in
                         var acc = SIMD8<Double>.zero
                         for i in r {

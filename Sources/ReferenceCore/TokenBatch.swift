@@ -26,7 +26,10 @@ public struct TokenBatch: Sendable, Equatable {
     public func validate(vocab: Int, maxSeq: Int, path: String) throws(ReferenceError) {
         let n = batchSize * sequenceLength
         guard batchSize > 0, sequenceLength > 0, inputs.count == n, targets.count == n else {
-            throw .badBatch(path: path, detail: "inputs/targets must both be [B,T] with B,T > 0 (B=\(batchSize), T=\(sequenceLength), \(inputs.count) inputs, \(targets.count) targets)")
+            throw .badBatch(
+                path: path,
+                detail: "inputs/targets must both be [B,T] with B,T > 0 (B=\(batchSize), T=\(sequenceLength), \(inputs.count) inputs, \(targets.count) targets)"
+            )
         }
         guard sequenceLength <= maxSeq else {
             throw .badBatch(path: path, detail: "T=\(sequenceLength) exceeds the model's max_seq \(maxSeq)")

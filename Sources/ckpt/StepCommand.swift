@@ -40,11 +40,17 @@ struct StepCommand: ParsableCommand {
         }
         let secs = Date().timeIntervalSince(t0)
         if json {
-            struct Out: Encodable { var out: String; var step: Int64; var loss: Double; var gradNorm: Double; var clipCoefficient: Double; var seconds: Double
-                enum CodingKeys: String, CodingKey { case out, step, loss, seconds; case gradNorm = "grad_norm"; case clipCoefficient = "clip_coefficient" } }
-            print(Format.json(Out(out: out, step: result.step, loss: result.loss, gradNorm: result.gradNorm, clipCoefficient: result.clipCoefficient, seconds: secs)))
+            struct Out: Encodable {
+                var out: String; var step: Int64; var loss: Double; var gradNorm: Double; var clipCoefficient: Double; var seconds: Double
+                enum CodingKeys: String, CodingKey { case out, step, loss, seconds; case gradNorm = "grad_norm"; case clipCoefficient = "clip_coefficient" }
+            }
+            print(
+                Format.json(
+                    Out(out: out, step: result.step, loss: result.loss, gradNorm: result.gradNorm, clipCoefficient: result.clipCoefficient, seconds: secs)))
         } else {
-            print("step \(result.step - 1) -> \(result.step): loss \(result.loss), grad norm \(result.gradNorm), clip \(result.clipCoefficient); wrote \(out) in " + String(format: "%.2fs", secs))
+            print(
+                "step \(result.step - 1) -> \(result.step): loss \(result.loss), grad norm \(result.gradNorm), clip \(result.clipCoefficient); wrote \(out) in "
+                    + String(format: "%.2fs", secs))
         }
     }
 }

@@ -29,8 +29,10 @@ struct VerifyStepCommand: ParsableCommand {
 
     func validate() throws {
         guard VerifyTolerances.profile(precision) != nil else { throw ValidationError("--precision must be fp32 or bf16") }
-        for (flag, v) in [("loss-rtol", lossRelative), ("state-rtol", stateRelativeL2), ("update-rtol", updateRelativeL2),
-                          ("scale-tol", updateScale), ("element-bound", elementBound)] {
+        for (flag, v) in [
+            ("loss-rtol", lossRelative), ("state-rtol", stateRelativeL2), ("update-rtol", updateRelativeL2),
+            ("scale-tol", updateScale), ("element-bound", elementBound),
+        ] {
             if let v, !(v >= 0) { throw ValidationError("--\(flag) must be a non-negative number") }
         }
     }
@@ -74,9 +76,11 @@ struct VerifyStepCommand: ParsableCommand {
         for (file, list) in byFile.sorted(by: { $0.key < $1.key }) {
             let worst = list.map(\.maxAbsDifference).max() ?? 0
             let names = list.map(\.tensor).sorted()
-            report.global.append(CheckResult(
-                check: "replicas.\(file): \(list.count) replicated tensors differ from rank 0 (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : "")); max |difference|",
-                value: worst, limit: 0, passed: false, severity: .infinity))
+            report.global.append(
+                CheckResult(
+                    check:
+                        "replicas.\(file): \(list.count) replicated tensors differ from rank 0 (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : "")); max |difference|",
+                    value: worst, limit: 0, passed: false, severity: .infinity))
             report.passed = false
         }
         print(json ? report.jsonText() : report.summary(limit: show))

@@ -1,18 +1,22 @@
 import CheckpointStore
 import Foundation
 import Testing
+
 @testable import ReferenceCore
 
 /// The optimizer variants against values worked out by hand.
 @Suite struct AdamWTests {
     /// One element through `AdamW.update`.
-    func step(_ cfg: OptimizerConfig, theta: Float, grad: Float, m: Float, v: Float, completed: Int64,
-              decay: Bool = true, scale: Float = 1) throws -> (theta: Float, m: Float, v: Float, bf16: UInt16) {
+    func step(
+        _ cfg: OptimizerConfig, theta: Float, grad: Float, m: Float, v: Float, completed: Int64,
+        decay: Bool = true, scale: Float = 1
+    ) throws -> (theta: Float, m: Float, v: Float, bf16: UInt16) {
         let opt = try AdamW(config: cfg)
         var th = theta, g = grad, mm = m, vv = v
         var r: UInt16 = 0
-        opt.update(theta: &th, grad: &g, expAvg: &mm, expAvgSq: &vv, count: 1, decay: decay, gradScale: scale,
-                   completedSteps: completed, roundedOut: &r)
+        opt.update(
+            theta: &th, grad: &g, expAvg: &mm, expAvgSq: &vv, count: 1, decay: decay, gradScale: scale,
+            completedSteps: completed, roundedOut: &r)
         return (th, mm, vv, r)
     }
 

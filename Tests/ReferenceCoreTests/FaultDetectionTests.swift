@@ -1,6 +1,7 @@
 import CheckpointStore
 import Foundation
 import Testing
+
 @testable import ReferenceCore
 
 /// Faults injected by tools/ref_inject_fault.py into the PyTorch fixtures are detected and
@@ -63,8 +64,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (status, stderr) = try Fixtures.runTool(
             "ref_inject_fault.py",
-            ["--fault", "no-clip", "--before", Fixtures.path("fp32", "before.h5"), "--after", Fixtures.path("fp32", "after.h5"),
-             "--out", dir + "/f.h5", "--grad-norm", "0.5"])
+            [
+                "--fault", "no-clip", "--before", Fixtures.path("fp32", "before.h5"), "--after", Fixtures.path("fp32", "after.h5"),
+                "--out", dir + "/f.h5", "--grad-norm", "0.5",
+            ])
         #expect(status == 2)
         #expect(stderr.contains("clipping was not active"))
     }

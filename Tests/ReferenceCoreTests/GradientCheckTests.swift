@@ -1,5 +1,6 @@
 import CheckpointStore
 import Testing
+
 @testable import ReferenceCore
 
 /// Finite-difference checks of the hand-written backward pass, in Float64 through the same

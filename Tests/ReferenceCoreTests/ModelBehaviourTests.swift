@@ -1,5 +1,6 @@
 import CheckpointStore
 import Testing
+
 @testable import ReferenceCore
 
 /// Causal masking, ignored targets and tied heads.

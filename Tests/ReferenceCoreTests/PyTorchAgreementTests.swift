@@ -1,6 +1,7 @@
 import CheckpointStore
 import Foundation
 import Testing
+
 @testable import ReferenceCore
 
 /// The reference core against PyTorch on the committed fixtures.

@@ -1,6 +1,7 @@
 import CheckpointStore
 import Foundation
 import Testing
+
 @testable import ReferenceCore
 
 /// `ReferenceStep` end to end through real checkpoint files.
@@ -46,8 +47,9 @@ import Testing
         for (name, shape) in config.canonicalTensors() {
             var th = try a.readFloats(.model(name)), m = try a.readFloats(.optimizer("exp_avg", name))
             var v = try a.readFloats(.optimizer("exp_avg_sq", name))
-            adam.update(theta: &th, grad: grads[name]!.pointer, expAvg: &m, expAvgSq: &v, count: th.count,
-                        decay: shape.count >= 2, gradScale: Float(result.clipCoefficient), completedSteps: 3)
+            adam.update(
+                theta: &th, grad: grads[name]!.pointer, expAvg: &m, expAvgSq: &v, count: th.count,
+                decay: shape.count >= 2, gradScale: Float(result.clipCoefficient), completedSteps: 3)
             #expect(try b.readFloats(.model(name)) == th, "\(name)")
             #expect(try b.readFloats(.optimizer("exp_avg", name)) == m, "\(name)")
             #expect(try b.readFloats(.optimizer("exp_avg_sq", name)) == v, "\(name)")

@@ -1,6 +1,7 @@
 import CheckpointStore
 import Foundation
 import Testing
+
 @testable import ReferenceCore
 
 /// `StepVerifier` on steps produced by `ReferenceStep`, clean and with faults.
@@ -13,8 +14,9 @@ import Testing
         let dir = TestModels.temporaryDirectory()
         try TestCheckpoints.write(config, optimizer: opt, step: 3, dtype: dtype, to: dir + "/a.h5")
         try BatchFile.write(TestModels.batch(config, b: 2, t: 6, seed: 4, ignored: [0]), to: dir + "/batch.h5")
-        _ = try ReferenceStep.run(before: CheckpointFileSource(path: dir + "/a.h5"), batchPath: dir + "/batch.h5", out: dir + "/b.h5",
-                                  options: WriterOptions(codec: .none, threads: 1))
+        _ = try ReferenceStep.run(
+            before: CheckpointFileSource(path: dir + "/a.h5"), batchPath: dir + "/batch.h5", out: dir + "/b.h5",
+            options: WriterOptions(codec: .none, threads: 1))
         return dir
     }
 
@@ -52,9 +54,11 @@ import Testing
         let dir = try setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let target = "layers.1.mlp.up.weight"
-        try TestCheckpoints.rewrite(dir + "/b.h5", to: dir + "/f.h5", edit: { key, v in
-            if key == .model(target) { v[17] = Float(bitPattern: v[17].bitPattern ^ (1 << 30)) }
-        })
+        try TestCheckpoints.rewrite(
+            dir + "/b.h5", to: dir + "/f.h5",
+            edit: { key, v in
+                if key == .model(target) { v[17] = Float(bitPattern: v[17].bitPattern ^ (1 << 30)) }
+            })
         let r = try verify(dir, "f.h5")
         #expect(!r.passed)
         #expect(r.failingTensors == [target], "\(r.summary())")
@@ -86,10 +90,12 @@ import Testing
         let dir = try setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let target = "layers.0.attn.q.weight", hd = config.headDim, c = config.hidden
-        try TestCheckpoints.rewrite(dir + "/b.h5", to: dir + "/f.h5", edit: { key, v in
-            guard key == .model(target) else { return }
-            for row in 0..<hd { for j in 0..<c { v.swapAt(row * c + j, (hd + row) * c + j) } }
-        })
+        try TestCheckpoints.rewrite(
+            dir + "/b.h5", to: dir + "/f.h5",
+            edit: { key, v in
+                guard key == .model(target) else { return }
+                for row in 0..<hd { for j in 0..<c { v.swapAt(row * c + j, (hd + row) * c + j) } }
+            })
         let r = try verify(dir, "f.h5")
         #expect(r.failingTensors == [target], "\(r.summary())")
     }
@@ -100,9 +106,11 @@ import Testing
         let a = try CheckpointReader(path: dir + "/a.h5")
         let target = "layers.1.attn.v.weight"
         let old = try a.readFloats(.optimizer("exp_avg_sq", target))
-        try TestCheckpoints.rewrite(dir + "/b.h5", to: dir + "/f.h5", edit: { key, v in
-            if key == .optimizer("exp_avg_sq", target) { v = old }
-        })
+        try TestCheckpoints.rewrite(
+            dir + "/b.h5", to: dir + "/f.h5",
+            edit: { key, v in
+                if key == .optimizer("exp_avg_sq", target) { v = old }
+            })
         let r = try verify(dir, "f.h5")
         #expect(r.failingTensors == [target], "\(r.summary())")
         #expect(r.tensors[0].firstFailure?.check.hasPrefix("exp_avg_sq") == true)
@@ -121,10 +129,12 @@ import Testing
     @Test func wrongLossAndStepAreGlobalFailures() throws {
         let dir = try setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try TestCheckpoints.rewrite(dir + "/b.h5", to: dir + "/f.h5", meta: { m in
-            m.userJSON = StepRecord.userJSON(merging: m.userJSON, loss: 99, gradNorm: 1)
-            m.step = 7
-        })
+        try TestCheckpoints.rewrite(
+            dir + "/b.h5", to: dir + "/f.h5",
+            meta: { m in
+                m.userJSON = StepRecord.userJSON(merging: m.userJSON, loss: 99, gradNorm: 1)
+                m.step = 7
+            })
         let r = try verify(dir, "f.h5")
         #expect(!r.passed)
         #expect(r.tensors.allSatisfy { $0.passed })

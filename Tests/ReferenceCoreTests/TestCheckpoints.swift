@@ -1,5 +1,6 @@
 import CheckpointStore
 import Foundation
+
 @testable import ReferenceCore
 
 /// Writes small random checkpoints for tests.

@@ -1,5 +1,6 @@
 import CheckpointStore
 import Foundation
+
 @testable import ReferenceCore
 
 /// Deterministic SplitMix64 numbers for test data.
