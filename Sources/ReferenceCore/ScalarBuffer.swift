@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A fixed-size, zero-initialised heap buffer of scalars with a stable address, freed on deinit.
 ///
 /// `@unchecked Sendable`: the buffer is shared with parallel kernels only through
@@ -8,11 +14,14 @@ public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
     /// Number of elements.
     public let count: Int
 
-    /// Allocates `count` elements, all zero.
+    /// Allocates `count` elements, all zero. Uses `calloc`, so large buffers come as fresh
+    /// zero pages from the kernel without a separate clearing pass.
     public init(count: Int) {
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        guard let raw = calloc(max(count, 1), MemoryLayout<T>.stride) else {
+            fatalError("out of memory allocating \(count) elements")
+        }
+        pointer = raw.bindMemory(to: T.self, capacity: max(count, 1))
     }
 
     /// Allocates a buffer holding a copy of `values`.
@@ -23,7 +32,7 @@ public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
         }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(pointer) }
 
     /// The elements as an array (a copy).
     public var array: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }

@@ -40,10 +40,19 @@ public final class CheckpointFileSource: TensorSource {
         return (i.dtype, i.shape)
     }
 
-    /// Reads and widens one tensor (xxh3_64 verified).
+    /// Reads and widens one tensor (xxh3_64 verified). float32 tensors are read straight into
+    /// the returned array (no intermediate byte copy).
     public func readFloats(_ key: TensorKey) throws(ReferenceError) -> [Float] {
-        do {
-            return try reader.readFloats(key)
+        do throws(StoreError) {
+            let info = try reader.info(key)
+            guard info.dtype == .float32 else { return try reader.readFloats(key) }
+            var out = [Float](repeating: 0, count: info.elementCount)
+            var failure: StoreError?
+            out.withUnsafeMutableBytes { b in
+                do throws(StoreError) { try reader.read(key, selection: nil, into: b) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            return out
         } catch {
             throw .store(error)
         }
