@@ -54,23 +54,32 @@ public final class ReferenceState {
     /// The reference update of one parameter: reads its master (if any), exp_avg and
     /// exp_avg_sq from the source (zeros for a checkpoint at step 0 without them), applies
     /// AdamW with `gradient · clipCoefficient` and rounds the new value to the parameter's
-    /// stored dtype.
-    public func referenceUpdate(name: String, gradient: ScalarBuffer<Float>, clipCoefficient: Double) throws(ReferenceError) -> TensorUpdate {
+    /// stored dtype. `rows` restricts the update to rows of dimension 0 (nil = all), so callers
+    /// can stream a large tensor in blocks.
+    public func referenceUpdate(
+        name: String, gradient: ScalarBuffer<Float>, clipCoefficient: Double, rows: Range<Int>? = nil
+    ) throws(ReferenceError) -> TensorUpdate {
         guard let shape = parameters.shapes[name], let dtype = parameterDTypes[name], let current = parameters[name] else {
             throw .missingTensor(path: source.path, tensor: name)
         }
-        let count = current.count
+        let rowElements = shape.dropFirst().reduce(1, *)
+        let r = rows ?? 0..<(shape.first ?? 1)
+        let offset = r.lowerBound * rowElements, count = r.count * rowElements
+        let blockShape = shape.isEmpty ? shape : [r.count] + shape.dropFirst()
         let hasMaster = source.describe(.optimizer("master", name)) != nil
-        var theta = hasMaster ? try readState("master", name, shape) : current.array
+        var theta =
+            hasMaster
+            ? try readState("master", name, shape, rows: rows)
+            : Array(UnsafeBufferPointer(start: current.pointer + offset, count: count))
         let before = theta
-        var m = try readState("exp_avg", name, shape)
-        var v = try readState("exp_avg_sq", name, shape)
+        var m = try readState("exp_avg", name, shape, rows: rows)
+        var v = try readState("exp_avg_sq", name, shape, rows: rows)
         let decay = optimizer.decays(shape: shape)
         theta.withUnsafeMutableBufferPointer { tb in
             m.withUnsafeMutableBufferPointer { mb in
                 v.withUnsafeMutableBufferPointer { vb in
                     optimizer.update(
-                        theta: tb.baseAddress!, grad: gradient.pointer, expAvg: mb.baseAddress!, expAvgSq: vb.baseAddress!,
+                        theta: tb.baseAddress!, grad: gradient.pointer + offset, expAvg: mb.baseAddress!, expAvgSq: vb.baseAddress!,
                         count: count, decay: decay, gradScale: Float(clipCoefficient), completedSteps: completedSteps)
                 }
             }
@@ -82,17 +91,26 @@ public final class ReferenceState {
         default: stored = theta
         }
         return TensorUpdate(
-            name: name, shape: shape, parameterDType: dtype, hasMaster: hasMaster, decayed: decay,
+            name: name, shape: blockShape, parameterDType: dtype, hasMaster: hasMaster, decayed: decay,
             thetaBefore: before, theta: theta, expAvg: m, expAvgSq: v, parameter: stored)
     }
 
-    private func readState(_ state: String, _ name: String, _ shape: [Int]) throws(ReferenceError) -> [Float] {
+    /// An optimizer state of `name` before the step (rows of it when `rows` is given); zeros
+    /// for a step-0 checkpoint without Adam state.
+    public func stateBefore(_ state: String, _ name: String, rows: Range<Int>? = nil) throws(ReferenceError) -> [Float] {
+        guard let shape = parameters.shapes[name] else { throw .missingTensor(path: source.path, tensor: name) }
+        return try readState(state, name, shape, rows: rows)
+    }
+
+    private func readState(_ state: String, _ name: String, _ shape: [Int], rows: Range<Int>?) throws(ReferenceError) -> [Float] {
         let key = TensorKey.optimizer(state, name)
+        let count = rows.map { $0.count * shape.dropFirst().reduce(1, *) } ?? shape.reduce(1, *)
         guard let d = source.describe(key) else {
-            if completedSteps == 0 && state != "master" { return [Float](repeating: 0, count: shape.reduce(1, *)) }
+            if completedSteps == 0 && state != "master" { return [Float](repeating: 0, count: count) }
             throw .missingTensor(path: source.path, tensor: key.description)
         }
         guard d.shape == shape else { throw .shapeMismatch(path: source.path, tensor: key.description, expected: shape, found: d.shape) }
+        if let rows { return try source.readFloats(key, rows: rows) }
         return try source.readFloats(key)
     }
 }

@@ -11,8 +11,15 @@ public struct StepVerifier: Sendable {
     /// The limits applied.
     public var tolerances: VerifyTolerances
 
+    /// About how many elements of a tensor are compared at a time (whole rows of dimension 0);
+    /// the default 4 Mi elements (16 MiB per array) keeps the per-tensor working set small.
+    public var streamElements: Int
+
     /// A verifier with the given limits.
-    public init(tolerances: VerifyTolerances) { self.tolerances = tolerances }
+    public init(tolerances: VerifyTolerances, streamElements: Int = 1 << 22) {
+        self.tolerances = tolerances
+        self.streamElements = max(1, streamElements)
+    }
 
     /// Verifies `after` as the step from `before` on the batch at `batchPath`.
     public func verify(before: any TensorSource, after: any TensorSource, batchPath: String) throws(ReferenceError) -> StepVerificationReport {
@@ -31,9 +38,9 @@ public struct StepVerifier: Sendable {
         var verdicts: [TensorVerdict] = []
         for name in state.parameters.names {
             guard let grad = g.gradients[name] else { continue }
-            let u = try state.referenceUpdate(name: name, gradient: grad, clipCoefficient: g.clipCoefficient)
+            verdicts.append(try compare(name, gradient: grad, clipCoefficient: g.clipCoefficient, state: state, after: after))
             g.gradients.release(name)
-            verdicts.append(try compare(u, state: state, after: after))
+            state.parameters.release(name)
         }
         verdicts.sort { a, b in
             if a.passed != b.passed { return !a.passed }
@@ -46,64 +53,99 @@ public struct StepVerifier: Sendable {
             global: global, tensors: verdicts)
     }
 
-    /// Compares one parameter of `after` with its reference update.
-    func compare(_ u: TensorUpdate, state: ReferenceState, after: any TensorSource) throws(ReferenceError) -> TensorVerdict {
-        var checks: [CheckResult] = []
+    /// Compares one parameter of `after` with its reference update, streaming the tensor in
+    /// row blocks of about `streamElements` elements: per block the reference state and update
+    /// are recomputed and the sums and worst elements accumulated, so only a few blocks are in
+    /// memory besides the parameters and gradients.
+    func compare(
+        _ name: String, gradient: ScalarBuffer<Float>, clipCoefficient: Double, state: ReferenceState, after: any TensorSource
+    ) throws(ReferenceError) -> TensorVerdict {
         func structural(_ what: String) -> TensorVerdict {
             TensorVerdict(
-                name: u.name, passed: false, severity: .infinity,
+                name: name, passed: false, severity: .infinity,
                 checks: [Self.check(what, .nan, limit: 0, passed: false, severity: .infinity)], worstElement: nil)
         }
-        let paramKey = TensorKey.model(u.name)
+        guard let shape = state.parameters.shapes[name] else { throw .missingTensor(path: state.source.path, tensor: name) }
+        let paramKey = TensorKey.model(name)
         guard let pd = after.describe(paramKey) else { return structural("missing parameter") }
-        guard pd.shape == u.shape else { return structural("shape \(pd.shape) differs from \(u.shape)") }
-        let paramB = try after.readFloats(paramKey)
+        guard pd.shape == shape else { return structural("shape \(pd.shape) differs from \(shape)") }
+        let hasMaster = state.source.describe(.optimizer("master", name)) != nil
+        var keysB = [TensorKey.optimizer("exp_avg", name), .optimizer("exp_avg_sq", name)]
+        if hasMaster { keysB.append(.optimizer("master", name)) }
+        for key in keysB {
+            guard let d = after.describe(key), d.shape == shape else { return structural("missing or misshapen \(key)") }
+        }
+        // A tensor whose exact gradient is zero gets gradients of pure rounding noise on any
+        // machine, which Adam normalises to lr-sized steps of random sign: only finiteness and
+        // the per-element bound of a valid step are checked for it.
+        let noiseOnly = Self.hasZeroExactGradient(name)
+        let storage = hasMaster ? DType.float32 : pd.dtype
+        let lr = state.optimizer.config.lr
+        let unit = lr > 0 ? lr * state.optimizer.elementBound(completedSteps: state.completedSteps) : 1e-30
 
-        // Adam state. A tensor whose exact gradient is zero gets gradients of pure rounding
-        // noise on any machine, which Adam normalises to lr-sized steps of random sign: only
-        // finiteness and the per-element bound of a valid step are checked for it.
-        let noiseOnly = Self.hasZeroExactGradient(u.name)
-        for (state_, ref) in [("exp_avg", u.expAvg), ("exp_avg_sq", u.expAvgSq)] {
-            let key = TensorKey.optimizer(state_, u.name)
-            guard let d = after.describe(key), d.shape == u.shape else { return structural("missing or misshapen \(key)") }
-            let sB = try after.readFloats(key)
-            let sA: [Float]
-            if state.source.describe(key) != nil { sA = try state.source.readFloats(key) } else { sA = [Float](repeating: 0, count: ref.count) }
-            if noiseOnly {
-                let bad = sB.contains { !$0.isFinite } || (state_ == "exp_avg_sq" && sB.contains { $0 < 0 })
-                checks.append(Self.check("\(state_).finite", bad ? 1 : 0, limit: 0, passed: !bad, severity: bad ? .infinity : 0))
+        var acc = TensorAccumulator()
+        let rowsTotal = shape.first ?? 1
+        let rowElements = max(1, shape.dropFirst().reduce(1, *))
+        let rowsPerBlock = max(1, streamElements / rowElements)
+        var row = 0
+        while row < rowsTotal {
+            let rows = row..<min(rowsTotal, row + rowsPerBlock)
+            let offset = row * rowElements
+            let u = try state.referenceUpdate(name: name, gradient: gradient, clipCoefficient: clipCoefficient, rows: rows)
+            let paramB = try after.readFloats(paramKey, rows: rows)
+            for (i, (stateName, ref)) in [("exp_avg", u.expAvg), ("exp_avg_sq", u.expAvgSq)].enumerated() {
+                let sB = try after.readFloats(.optimizer(stateName, name), rows: rows)
+                if noiseOnly {
+                    acc.stateBad[i] = acc.stateBad[i] || sB.contains { !$0.isFinite } || (i == 1 && sB.contains { $0 < 0 })
+                } else {
+                    let sA = try state.stateBefore(stateName, name, rows: rows)
+                    acc.stateSums[i] += Self.stateSums(b: sB, ref: ref, a: sA)
+                }
+            }
+            let thetaB: [Float]
+            if hasMaster {
+                thetaB = try after.readFloats(.optimizer("master", name), rows: rows)
+                acc.rounding.merge(Self.roundingWorst(param: paramB, master: thetaB, dtype: pd.dtype), offset: offset)
             } else {
-                checks += stateChecks(state_, b: sB, ref: ref, a: sA)
+                thetaB = paramB
+            }
+            let thetaRef = hasMaster ? u.theta : u.parameter
+            let (sums, worst) = updateSums(
+                a: u.thetaBefore, b: thetaB, ref: thetaRef, storage: storage, decayed: u.decayed, optimizer: state.optimizer,
+                unit: unit)
+            acc.updateSums += sums
+            if worst.value > acc.worst.value || acc.worst.index < 0 {
+                acc.worst = (worst.value, worst.index + offset, thetaB[worst.index], thetaRef[worst.index], u.thetaBefore[worst.index])
+            }
+            acc.count += u.thetaBefore.count
+            row = rows.upperBound
+        }
+
+        var checks: [CheckResult] = []
+        for (i, stateName) in ["exp_avg", "exp_avg_sq"].enumerated() {
+            if noiseOnly {
+                let bad = acc.stateBad[i]
+                checks.append(Self.check("\(stateName).finite", bad ? 1 : 0, limit: 0, passed: !bad, severity: bad ? .infinity : 0))
+            } else {
+                checks += stateChecks(stateName, acc.stateSums[i])
             }
         }
-
-        // Update: on the master when the step keeps one, else on the parameter.
-        let thetaB: [Float]
-        let storage: DType
-        if u.hasMaster {
-            let key = TensorKey.optimizer("master", u.name)
-            guard let d = after.describe(key), d.shape == u.shape else { return structural("missing or misshapen \(key)") }
-            thetaB = try after.readFloats(key)
-            storage = .float32
-            checks.append(roundingCheck(param: paramB, master: thetaB, dtype: pd.dtype))
-        } else {
-            thetaB = paramB
-            storage = pd.dtype
+        if hasMaster {
+            checks.append(Self.limited("param.rounding_ulps", acc.rounding.value, max(tolerances.roundingULPs, 1)))
         }
-        let thetaRef = u.hasMaster ? u.theta : u.parameter
-        var (updateChecks, worst) = updateChecks(
-            a: u.thetaBefore, b: thetaB, ref: thetaRef, storage: storage, decayed: u.decayed, completedSteps: state.completedSteps,
-            optimizer: state.optimizer, elementLimit: noiseOnly ? max(tolerances.elementBound, 2) : tolerances.elementBound)
-        if noiseOnly { updateChecks = updateChecks.filter { $0.check == "update.element_bound" } }
-        checks += updateChecks
-        if checks.allSatisfy(\.passed) { worst = nil }
-        let severity = checks.map(\.severity).max() ?? 0
-        return TensorVerdict(name: u.name, passed: checks.allSatisfy(\.passed), severity: severity, checks: checks, worstElement: worst)
+        let elementLimit = noiseOnly ? max(tolerances.elementBound, 2) : tolerances.elementBound
+        var update = updateChecks(acc.updateSums, count: acc.count, worst: acc.worst.value, elementLimit: elementLimit)
+        if noiseOnly { update = update.filter { $0.check == "update.element_bound" } }
+        checks += update
+        let passed = checks.allSatisfy(\.passed)
+        let w = acc.worst
+        let detail = passed ? nil : "index \(w.index): after \(w.b), reference \(w.ref), before \(w.a)"
+        return TensorVerdict(name: name, passed: passed, severity: checks.map(\.severity).max() ?? 0, checks: checks, worstElement: detail)
     }
 
-    /// relative L2, cosine and step scale of one optimizer state.
-    func stateChecks(_ name: String, b: [Float], ref: [Float], a: [Float]) -> [CheckResult] {
-        let s = b.withUnsafeBufferPointer { bp in
+    /// Sums for the state checks of one block: Σe², Σr², Σb·r, Σb², Σ(b−a)(r−a), Σ(r−a)².
+    static func stateSums(b: [Float], ref: [Float], a: [Float]) -> SIMD8<Double> {
+        b.withUnsafeBufferPointer { bp in
             ref.withUnsafeBufferPointer { rp in
                 a.withUnsafeBufferPointer { ap in
                     let (x, y, z) = (
@@ -123,6 +165,10 @@ public struct StepVerifier: Sendable {
                 }
             }
         }
+    }
+
+    /// relative L2, cosine and step scale of one optimizer state from its sums.
+    func stateChecks(_ name: String, _ s: SIMD8<Double>) -> [CheckResult] {
         let rel = s[1] > 0 ? (s[0] / s[1]).squareRoot() : (s[0] == 0 ? 0 : .infinity)
         let cos = (s[1] > 0 && s[3] > 0) ? s[2] / (s[1] * s[3]).squareRoot() : (s[0] == 0 ? 1 : 0)
         var out = [
@@ -135,32 +181,33 @@ public struct StepVerifier: Sendable {
         return out
     }
 
-    /// B's parameter must be its master rounded to the parameter dtype (within rounding ulps).
-    func roundingCheck(param: [Float], master: [Float], dtype: DType) -> CheckResult {
-        let (p, m) = (param, master)
-        let worst = p.withUnsafeBufferPointer { pp in
-            m.withUnsafeBufferPointer { mp in
-                let (x, y) = (SharedPointer(UnsafeMutablePointer(mutating: pp.baseAddress!)), SharedPointer(UnsafeMutablePointer(mutating: mp.baseAddress!)))
-                return Reductions.argmax(p.count) { i in
+    /// B's parameter must be its master rounded to the parameter dtype: the largest distance
+    /// in ulps of that dtype and its index within the block.
+    static func roundingWorst(param: [Float], master: [Float], dtype: DType) -> (value: Double, index: Int) {
+        param.withUnsafeBufferPointer { pp in
+            master.withUnsafeBufferPointer { mp in
+                let (x, y) = (
+                    SharedPointer(UnsafeMutablePointer(mutating: pp.baseAddress!)),
+                    SharedPointer(UnsafeMutablePointer(mutating: mp.baseAddress!))
+                )
+                return Reductions.argmax(param.count) { i in
                     let r = Self.rounded(y.p[i], to: dtype)
-                    let ulp = Self.ulp(r, dtype)
-                    return abs(Double(x.p[i]) - Double(r)) / ulp
+                    return abs(Double(x.p[i]) - Double(r)) / Self.ulp(r, dtype)
                 }
             }
         }
-        return Self.limited("param.rounding_ulps", worst.value, max(tolerances.roundingULPs, 1))
     }
 
-    /// Relative L2, scale, decay scale and the elementwise bound of Δθ.
-    func updateChecks(
-        a: [Float], b: [Float], ref: [Float], storage: DType, decayed: Bool, completedSteps: Int64,
-        optimizer: AdamW, elementLimit: Double
-    ) -> ([CheckResult], String?) {
+    /// Sums for the update checks of one block (Σe², Σr², Σb·r, Σe·d, Σd², Σb² with b = Δθ_B,
+    /// r = Δθ_ref, e = b − r, d = −lr·λ·θ_A) and its worst element in units of `unit` beyond
+    /// the rounding allowance.
+    func updateSums(
+        a: [Float], b: [Float], ref: [Float], storage: DType, decayed: Bool, optimizer: AdamW, unit: Double
+    ) -> (SIMD8<Double>, (value: Double, index: Int)) {
         let lr = optimizer.config.lr
         let lambda = decayed ? optimizer.config.weightDecay : 0
-        let unit = lr > 0 ? lr * optimizer.elementBound(completedSteps: completedSteps) : 1e-30
         let ulps = tolerances.roundingULPs
-        let s = a.withUnsafeBufferPointer { ap in
+        return a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 ref.withUnsafeBufferPointer { rp in
                     let (x, y, z) = (
@@ -187,7 +234,10 @@ public struct StepVerifier: Sendable {
                 }
             }
         }
-        let (sum, worst) = s
+    }
+
+    /// Relative L2, scale, decay scale and the elementwise bound of Δθ from the tensor's sums.
+    func updateChecks(_ sum: SIMD8<Double>, count: Int, worst: Double, elementLimit: Double) -> [CheckResult] {
         var out: [CheckResult] = []
         let rel = sum[1] > 0 ? (sum[0] / sum[1]).squareRoot() : (sum[0] == 0 ? 0 : .infinity)
         out.append(Self.limited("update.relative_l2", rel, tolerances.updateRelativeL2))
@@ -198,14 +248,11 @@ public struct StepVerifier: Sendable {
         if sum[4] > 0 {
             let alpha = sum[3] / sum[4]
             let resid = max(0, sum[0] - sum[3] * sum[3] / sum[4])
-            let se = (resid / Double(max(a.count, 1))).squareRoot() / sum[4].squareRoot()
-            let dev = abs(alpha)
-            let limit = max(tolerances.decayScale, 4 * se)
-            out.append(Self.limited("update.decay_scale", dev, limit, reported: 1 + alpha))
+            let se = (resid / Double(max(count, 1))).squareRoot() / sum[4].squareRoot()
+            out.append(Self.limited("update.decay_scale", abs(alpha), max(tolerances.decayScale, 4 * se), reported: 1 + alpha))
         }
-        out.append(Self.limited("update.element_bound", worst.value, elementLimit))
-        let detail = "index \(worst.index): after \(b[worst.index]), reference \(ref[worst.index]), before \(a[worst.index])"
-        return (out, out.last!.passed ? nil : detail)
+        out.append(Self.limited("update.element_bound", worst, elementLimit))
+        return out
     }
 
     /// Whether the exact gradient of the named parameter is identically zero: the key bias of
@@ -251,6 +298,34 @@ public struct StepVerifier: Sendable {
         case .float16: return Double(max(abs(Float16(x)), Float16.leastNormalMagnitude).ulp)
         case .float64: return f32
         default: return f32
+        }
+    }
+}
+
+/// Running totals of one tensor's comparison across its row blocks.
+struct TensorAccumulator {
+    /// State sums for exp_avg and exp_avg_sq.
+    var stateSums: [SIMD8<Double>] = [.zero, .zero]
+    /// Non-finite (or negative second moment) seen, for noise-only tensors.
+    var stateBad = [false, false]
+    /// Update sums.
+    var updateSums = SIMD8<Double>.zero
+    /// Elements seen.
+    var count = 0
+    /// Worst element of the bound check: value, flat index, after, reference, before.
+    var worst: (value: Double, index: Int, b: Float, ref: Float, a: Float) = (-.infinity, -1, 0, 0, 0)
+    /// Worst rounding distance and its flat index.
+    var rounding = Worst()
+
+    /// A running maximum with its index.
+    struct Worst {
+        var value = 0.0
+        var index = -1
+        mutating func merge(_ w: (value: Double, index: Int), offset: Int) {
+            if w.value > value || index < 0 {
+                value = w.value
+                index = w.index + offset
+            }
         }
     }
 }

@@ -13,6 +13,8 @@ public protocol TensorSource: AnyObject {
     func describe(_ key: TensorKey) -> (dtype: DType, shape: [Int])?
     /// The whole tensor widened to Float (checksums verified by the implementation).
     func readFloats(_ key: TensorKey) throws(ReferenceError) -> [Float]
+    /// Rows `rows` (along dimension 0, all of the other dimensions) widened to Float.
+    func readFloats(_ key: TensorKey, rows: Range<Int>) throws(ReferenceError) -> [Float]
 }
 
 /// A single-file (wafer layout) checkpoint read through `CheckpointReader`.
@@ -53,6 +55,16 @@ public final class CheckpointFileSource: TensorSource {
             }
             if let failure { throw failure }
             return out
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// Reads rows of one tensor (chunk checksums verified; the whole-tensor xxh3_64 needs a
+    /// full read).
+    public func readFloats(_ key: TensorKey, rows: Range<Int>) throws(ReferenceError) -> [Float] {
+        do {
+            return try reader.read(key, rows: rows).floats()
         } catch {
             throw .store(error)
         }

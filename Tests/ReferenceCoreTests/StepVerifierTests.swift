@@ -155,3 +155,31 @@ extension StepVerifierTests {
         #expect(!back.passed)
     }
 }
+
+extension StepVerifierTests {
+    @Test func streamingInSmallBlocksGivesTheSameVerdicts() throws {
+        let dir = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let target = "embed.tokens.weight"
+        try TestCheckpoints.rewrite(
+            dir + "/b.h5", to: dir + "/f.h5",
+            edit: { key, v in
+                if key == .model(target) { v[50] = Float(bitPattern: v[50].bitPattern ^ (1 << 30)) }
+            })
+        func run(_ block: Int) throws -> StepVerificationReport {
+            try StepVerifier(tolerances: .fp32, streamElements: block).verify(
+                before: CheckpointFileSource(path: dir + "/a.h5"), after: CheckpointFileSource(path: dir + "/f.h5"),
+                batchPath: dir + "/batch.h5")
+        }
+        let whole = try run(1 << 22), blocks = try run(24)  // 3 rows of 8 per block
+        #expect(whole.failingTensors == [target] && blocks.failingTensors == [target])
+        #expect(whole.tensors[0].worstElement == blocks.tensors[0].worstElement)
+        #expect(blocks.tensors[0].worstElement?.hasPrefix("index 50:") == true)
+        for (x, y) in zip(whole.tensors, blocks.tensors) {
+            #expect(x.name == y.name)
+            for (c, d) in zip(x.checks, y.checks) {
+                #expect(c.check == d.check && abs(c.value - d.value) <= 1e-9 * max(1, abs(c.value)), "\(x.name) \(c.check)")
+            }
+        }
+    }
+}
