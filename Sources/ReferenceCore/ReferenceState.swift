@@ -1,4 +1,5 @@
 import CheckpointStore
+import Dispatch
 
 /// The state a step starts from, loaded from a checkpoint: the model and optimizer from its
 /// metadata and every parameter widened to fp32 in RAM. Optimizer state is not loaded here;
@@ -16,6 +17,8 @@ public final class ReferenceState {
     public let parameters: TensorBuffers<Float>
     /// Stored dtype of each parameter.
     public let parameterDTypes: [String: DType]
+    /// Time spent in the AdamW passes of `referenceUpdate` so far.
+    public private(set) var optimizerNanoseconds: UInt64 = 0
 
     /// Loads metadata and parameters from `source`, checking every canonical tensor is present
     /// with its canonical shape.
@@ -75,6 +78,8 @@ public final class ReferenceState {
         var m = try readState("exp_avg", name, shape, rows: rows)
         var v = try readState("exp_avg_sq", name, shape, rows: rows)
         let decay = optimizer.decays(shape: shape)
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { optimizerNanoseconds += DispatchTime.now().uptimeNanoseconds - start }
         theta.withUnsafeMutableBufferPointer { tb in
             m.withUnsafeMutableBufferPointer { mb in
                 v.withUnsafeMutableBufferPointer { vb in

@@ -1,4 +1,5 @@
 import CheckpointStore
+import Foundation
 
 /// `ckpt step`: one reference training step from a checkpoint and a batch to a new checkpoint
 /// at step t+1, streaming optimizer state per tensor.
@@ -13,6 +14,11 @@ public enum ReferenceStep {
         public var clipCoefficient: Double
         /// Steps completed by the written checkpoint.
         public var step: Int64
+        /// Wall-clock seconds: reading parameters, forward + backward (with the gradient norm),
+        /// and the optimizer update with writing the new checkpoint.
+        public var loadSeconds = 0.0, computeSeconds = 0.0, updateSeconds = 0.0
+        /// Of `updateSeconds`, the time in the AdamW passes themselves.
+        public var optimizerSeconds = 0.0
     }
 
     /// Runs the step: loads `before`, computes loss and gradients on `batchPath`, and writes
@@ -22,8 +28,11 @@ public enum ReferenceStep {
     public static func run(before: any TensorSource, batchPath: String, out: String, options: WriterOptions = WriterOptions()) throws(ReferenceError) -> Result
     {
         let batch = try BatchFile.read(path: batchPath)
+        let t0 = Date()
         let state = try ReferenceState(source: before)
+        let t1 = Date()
         let g = try state.gradients(batch: batch, batchPath: batchPath)
+        let t2 = Date()
         do {
             let writer = try CheckpointWriter(path: out, options: options)
             var meta = before.metadata
@@ -47,7 +56,10 @@ public enum ReferenceStep {
         } catch {
             throw .invalidArgument("\(out): \(error)")
         }
-        return Result(loss: g.loss, gradNorm: g.globalNorm, clipCoefficient: g.clipCoefficient, step: before.metadata.step + 1)
+        return Result(
+            loss: g.loss, gradNorm: g.globalNorm, clipCoefficient: g.clipCoefficient, step: before.metadata.step + 1,
+            loadSeconds: t1.timeIntervalSince(t0), computeSeconds: t2.timeIntervalSince(t1), updateSeconds: Date().timeIntervalSince(t2),
+            optimizerSeconds: Double(state.optimizerNanoseconds) / 1e9)
     }
 
     static func writeParameter(_ writer: CheckpointWriter, _ u: TensorUpdate) throws(StoreError) {

@@ -41,16 +41,36 @@ struct StepCommand: ParsableCommand {
         let secs = Date().timeIntervalSince(t0)
         if json {
             struct Out: Encodable {
-                var out: String; var step: Int64; var loss: Double; var gradNorm: Double; var clipCoefficient: Double; var seconds: Double
-                enum CodingKeys: String, CodingKey { case out, step, loss, seconds; case gradNorm = "grad_norm"; case clipCoefficient = "clip_coefficient" }
+                var out: String
+                var step: Int64
+                var loss: Double
+                var gradNorm: Double
+                var clipCoefficient: Double
+                var seconds: Double
+                var loadSeconds: Double
+                var computeSeconds: Double
+                var updateSeconds: Double
+                var optimizerSeconds: Double
+                enum CodingKeys: String, CodingKey {
+                    case out, step, loss, seconds
+                    case gradNorm = "grad_norm", clipCoefficient = "clip_coefficient", loadSeconds = "load_seconds"
+                    case computeSeconds = "compute_seconds", updateSeconds = "update_write_seconds"
+                    case optimizerSeconds = "optimizer_seconds"
+                }
             }
             print(
                 Format.json(
-                    Out(out: out, step: result.step, loss: result.loss, gradNorm: result.gradNorm, clipCoefficient: result.clipCoefficient, seconds: secs)))
+                    Out(
+                        out: out, step: result.step, loss: result.loss, gradNorm: result.gradNorm,
+                        clipCoefficient: result.clipCoefficient, seconds: secs, loadSeconds: result.loadSeconds,
+                        computeSeconds: result.computeSeconds, updateSeconds: result.updateSeconds,
+                        optimizerSeconds: result.optimizerSeconds)))
         } else {
             print(
                 "step \(result.step - 1) -> \(result.step): loss \(result.loss), grad norm \(result.gradNorm), clip \(result.clipCoefficient); wrote \(out) in "
-                    + String(format: "%.2fs", secs))
+                    + String(
+                        format: "%.2fs (load %.2fs, forward+backward %.2fs, update+write %.2fs)", secs, result.loadSeconds,
+                        result.computeSeconds, result.updateSeconds))
         }
     }
 }
