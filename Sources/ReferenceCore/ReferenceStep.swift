@@ -43,6 +43,7 @@ public enum ReferenceStep {
                 guard let grad = g.gradients[name] else { throw ReferenceError.missingTensor(path: before.path, tensor: name) }
                 let u = try state.referenceUpdate(name: name, gradient: grad, clipCoefficient: g.clipCoefficient)
                 g.gradients.release(name)
+                state.parameters.release(name)
                 try writeParameter(writer, u)
                 try writer.write(.optimizer("exp_avg", name), shape: u.shape, floats: u.expAvg)
                 try writer.write(.optimizer("exp_avg_sq", name), shape: u.shape, floats: u.expAvgSq)
