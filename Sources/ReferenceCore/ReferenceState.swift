@@ -119,39 +119,3 @@ public final class ReferenceState {
         return try source.readFloats(key)
     }
 }
-
-/// Loss, gradients and global norm of one batch.
-public struct StepGradients {
-    /// Mean cross-entropy (Float64).
-    public var loss: Double
-    /// ∂loss/∂θ per parameter, before clipping.
-    public var gradients: TensorBuffers<Float>
-    /// Global L2 norm of the gradients (Float64).
-    public var globalNorm: Double
-    /// The clipping coefficient applied in the update (1 = no clipping).
-    public var clipCoefficient: Double
-}
-
-/// The reference result of one parameter's optimizer step.
-public struct TensorUpdate: Sendable {
-    /// Canonical name.
-    public var name: String
-    /// Shape.
-    public var shape: [Int]
-    /// Stored dtype of the parameter.
-    public var parameterDType: DType
-    /// Whether the checkpoint keeps an fp32 master copy.
-    public var hasMaster: Bool
-    /// Whether weight decay applied.
-    public var decayed: Bool
-    /// θ before the step (master if present, else the parameter).
-    public var thetaBefore: [Float]
-    /// θ after the step in fp32 (the new master, or the new parameter before rounding).
-    public var theta: [Float]
-    /// New exp_avg.
-    public var expAvg: [Float]
-    /// New exp_avg_sq.
-    public var expAvgSq: [Float]
-    /// New parameter values as stored (θ rounded to `parameterDType`).
-    public var parameter: [Float]
-}

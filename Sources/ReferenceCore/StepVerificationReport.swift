@@ -107,58 +107,6 @@ public struct StepVerificationReport: Codable, Sendable {
     }
 }
 
-/// One comparison: a value, its limit and whether it passed.
-public struct CheckResult: Codable, Sendable, Hashable {
-    /// `loss`, `exp_avg.relative_l2`, `update.scale`, ...
-    public var check: String
-    /// Measured value.
-    public var value: Double
-    /// The limit it was held to (meaning per check, see `formats/verify-step.md`).
-    public var limit: Double
-    /// Whether it passed.
-    public var passed: Bool
-    /// How far toward (≤ 1) or past (> 1) the limit the value is.
-    public var severity: Double
-
-    /// Creates a result.
-    public init(check: String, value: Double, limit: Double, passed: Bool, severity: Double) {
-        self.check = check
-        self.value = value
-        self.limit = limit
-        self.passed = passed
-        self.severity = severity
-    }
-
-    /// "check = value (limit ...)".
-    public var line: String {
-        "\(check) = \(StepVerificationReport.format(value)) (limit \(StepVerificationReport.format(limit)))"
-    }
-}
-
-/// Results for one parameter tensor.
-public struct TensorVerdict: Codable, Sendable {
-    /// Canonical name.
-    public var name: String
-    /// Whether every check passed.
-    public var passed: Bool
-    /// The highest severity of its checks.
-    public var severity: Double
-    /// Checks in evaluation order.
-    public var checks: [CheckResult]
-    /// The element with the largest bound excess: "index i: after x, reference y".
-    public var worstElement: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name, passed, severity, checks
-        case worstElement = "worst_element"
-    }
-
-    /// The first failing check, if any.
-    public var firstFailure: CheckResult? { checks.first { !$0.passed } }
-    /// The check with the highest severity.
-    public var worst: CheckResult { checks.max { $0.severity < $1.severity } ?? CheckResult(check: "none", value: 0, limit: 0, passed: true, severity: 0) }
-}
-
 extension StepVerificationReport {
     /// The encoder for reports: sorted keys, and non-finite numbers (an infinite severity, a
     /// NaN in a corrupted tensor) as the strings "inf", "-inf", "nan".
