@@ -27,7 +27,7 @@ let package = Package(
         .target(
             name: "Sharding", dependencies: ["CheckpointStore"],
             resources: [.embedInCode("Layouts/megatron-gpt.json")]),
-        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS"]),
+        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS", "CHDF5"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [
@@ -39,7 +39,7 @@ let package = Package(
 
         .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5"]),
         .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore"]),
-        .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"]),
+        .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointStore", "ckpt", "ckpt-example"]),
     ]
 )

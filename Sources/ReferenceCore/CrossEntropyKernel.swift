@@ -1,0 +1,49 @@
+/// Mean cross-entropy over the targets that are not -1, computed from logits in place.
+enum CrossEntropyKernel {
+    /// Returns the mean loss (Float64: each row's log-sum-exp is accumulated in Float64 and the
+    /// row losses are summed in row order). When `gradient` is true, overwrites `logits` with
+    /// ∂loss/∂logits = (softmax − onehot)/count (zero rows for ignored targets).
+    static func lossAndGradient<T: ReferenceScalar>(
+        logits: UnsafeMutablePointer<T>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool
+    ) -> Double {
+        let count = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
+        let rowLoss = ScalarBuffer<Double>(count: rows)
+        let lp = SharedPointer(logits), rl = SharedPointer(rowLoss.pointer)
+        let inv = T(1.0 / Double(max(count, 1)))
+        targets.withUnsafeBufferPointer { tb in
+            let tp = SharedPointer(UnsafeMutablePointer(mutating: tb.baseAddress!))
+            Parallel.forRanges(rows, grain: 1) { r in
+                for i in r {
+                    let row = lp.p + i * vocab
+                    let target = Int(tp.p[i])
+                    if target < 0 {
+                        if gradient { row.update(repeating: 0, count: vocab) }
+                        continue
+                    }
+                    var mx = row[0]
+                    for j in 1..<max(vocab, 1) where row[j] > mx { mx = row[j] }
+                    let zt = row[target]
+                    var s: Double = 0
+                    if gradient {
+                        for j in 0..<vocab {
+                            let e = T.exp(row[j] - mx)
+                            row[j] = e
+                            s += Double(e)
+                        }
+                    } else {
+                        for j in 0..<vocab { s += Double(T.exp(row[j] - mx)) }
+                    }
+                    rl.p[i] = Double.log(s) + Double(mx) - Double(zt)
+                    if gradient {
+                        let scale = T(1 / s) * inv
+                        for j in 0..<vocab { row[j] *= scale }
+                        row[target] -= inv
+                    }
+                }
+            }
+        }
+        var total: Double = 0
+        for i in 0..<rows { total += rowLoss[i] }
+        return total / Double(max(count, 1))
+    }
+}

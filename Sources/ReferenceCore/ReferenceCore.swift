@@ -1,2 +1,0 @@
-/// The CPU reference training step.
-public enum ReferenceCoreModule {}
