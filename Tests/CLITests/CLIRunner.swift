@@ -31,6 +31,19 @@ enum CLI {
             p.arguments = args
         }
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        return try collect(p)
+    }
+
+    /// Runs `python3 args...` (the cross-check tools).
+    static func python(_ args: [String]) throws -> CLIResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3"] + args
+        return try collect(p)
+    }
+
+    /// Runs a configured process to completion, capturing its output.
+    static func collect(_ p: Process) throws -> CLIResult {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
