@@ -29,6 +29,12 @@ public struct Converter: Sendable {
                         progress: ((Int64, Int64) -> Void)? = nil) throws(ShardingError) -> ConversionReport {
         let start = Date()
         let source = try CheckpointSource(path: sourcePath)
+        if case .megatron(let shape) = target, source.config.validationProblem() == nil {
+            // A target shape that cannot shard the model is a usage error, not bad input.
+            do { try shape.validate(source.config) } catch {
+                throw .invalidParallelism("target layout \(target.description): \(error.description)")
+            }
+        }
         let plan = try planner.plan(source.config, from: source.layout, to: target)
         let sections = try SourceValidator(source: source, plan: plan).validate()
         var sourceSections: [ShardFile: [String: [SectionDType]]] = [:]

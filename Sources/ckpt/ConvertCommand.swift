@@ -68,6 +68,7 @@ struct ConvertCommand: ParsableCommand {
             } else {
                 FileHandle.standardError.write(Data("ckpt: \(error)\n".utf8))
             }
+            if case .store(let e) = error { throw ExitCode(CLIExit.code(for: e)) }
             throw ExitCode(error.isValidationFailure ? 1 : 2)
         }
         for d in report.divergentReplicas where !json {
