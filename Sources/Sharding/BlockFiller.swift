@@ -6,6 +6,18 @@ import CheckpointStore
 struct BlockFiller {
     let cache: SourceWindowCache
 
+    /// The source rows that `fill` will read for rows `rows` of `tensor`'s `section`.
+    func requests(_ tensor: PlannedTensor, _ section: SectionDType, rows: Range<Int>) -> [SourceWindowCache.Request] {
+        var out: [SourceWindowCache.Request] = []
+        for p in tensor.pieces {
+            let lo = max(rows.lowerBound, p.destRow), hi = min(rows.upperBound, p.destRows.upperBound)
+            if hi <= lo { continue }
+            let srcLo = p.sourceRows.lowerBound + lo - p.destRow
+            out.append(.init(file: p.source, tensor: TensorKey(section: section.section, name: p.sourceTensor), rows: srcLo ..< srcLo + (hi - lo)))
+        }
+        return out
+    }
+
     /// Writes rows `rows` of `tensor`'s `section` into `block` (row-major, `rows.count` rows of
     /// the target's columns).
     func fill(_ tensor: PlannedTensor, _ section: SectionDType, rows: Range<Int>, into block: UnsafeMutableRawPointer) throws(ShardingError) {

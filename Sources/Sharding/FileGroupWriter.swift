@@ -94,6 +94,8 @@ struct FileGroupWriter {
         var r0 = 0
         while r0 < target.rows {
             let r1 = min(target.rows, r0 + rowsPerBlock)
+            // Every window this round needs, loaded in parallel.
+            try filler.cache.prefetch(outputs.flatMap { filler.requests($0.planned.tensors[i], s, rows: r0 ..< r1) })
             for (o, stream) in zip(outputs, streams) {
                 try filler.fill(o.planned.tensors[i], s, rows: r0 ..< r1, into: block)
                 let n = (r1 - r0) * rowBytes

@@ -13,8 +13,8 @@ struct ReplicaVerifier {
     func verify(allowDivergent: Bool) throws(ShardingError) -> [DivergentReplica] {
         var found: [DivergentReplica] = []
         for check in plan.replicaChecks {
-            let replicaReader = source.reader(check.replica)
-            let refReader = source.reader(check.reference.source)
+            let replicaReader = try source.reader(check.replica)
+            let refReader = try source.reader(check.reference.source)
             for s in sections(check.replica, check.replicaTensor) {
                 let rKey = TensorKey(section: s.section, name: check.replicaTensor)
                 let pKey = TensorKey(section: s.section, name: check.reference.sourceTensor)

@@ -1,4 +1,6 @@
 import CheckpointStore
+import Dispatch
+import Foundation
 
 /// Decoded windows of source tensors — runs of whole rows that start and end on stored chunk
 /// boundaries — shared by every output tensor being written, so each stored chunk is decoded
@@ -9,7 +11,16 @@ import CheckpointStore
 /// decoded once per rank or per piece. Windows of one tensor never overlap (a new window stops
 /// where the next cached one starts), and the least recently used windows are dropped when
 /// `budgetBytes` would be exceeded, so memory stays bounded independently of model size.
+/// `prefetch` loads the windows a row block needs in parallel (one serial queue per core, each
+/// read decoding its chunks on all cores).
 final class SourceWindowCache {
+    /// Rows of one source tensor that a block needs.
+    struct Request {
+        var file: ShardFile
+        var tensor: TensorKey
+        var rows: Range<Int>
+    }
+
     private struct Key: Hashable {
         var file: ShardFile
         var tensor: TensorKey
@@ -39,9 +50,41 @@ final class SourceWindowCache {
         }
     }
 
+    /// A window being loaded by a loader queue. `@unchecked Sendable`: each load is written by
+    /// exactly one queue between `enter` and `leave`, and read by the caller after `wait()`.
+    private final class Load: @unchecked Sendable {
+        let key: Key
+        let geometry: Geometry
+        let rows: Range<Int>
+        let buffer: UnsafeMutableRawPointer
+        let capacity: Int
+        let reader: CheckpointReader
+        var failure: ShardingError?
+
+        init(key: Key, geometry: Geometry, rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, reader: CheckpointReader) {
+            self.key = key
+            self.geometry = geometry
+            self.rows = rows
+            self.buffer = buffer
+            self.capacity = capacity
+            self.reader = reader
+        }
+
+        func run() {
+            do {
+                try RectangleReader.read(reader, key.tensor, shape: geometry.shape, rows: rows, cols: 0 ..< geometry.cols,
+                                         into: UnsafeMutableRawBufferPointer(start: buffer, count: max(1, rows.count * geometry.rowBytes)))
+            } catch {
+                failure = error
+            }
+        }
+    }
+
     private let source: CheckpointSource
     private let windowBytes: Int
     private let budgetBytes: Int
+    private let loaders: [DispatchQueue]
+    private var infos: [ShardFile: [TensorKey: TensorInfo]] = [:]
     private var windows: [Key: [Window]] = [:]
     private var geometry: [Key: Geometry] = [:]
     private var spare: [UnsafeMutableRawPointer] = []
@@ -52,16 +95,71 @@ final class SourceWindowCache {
     private(set) var decodedBytes: Int64 = 0
 
     /// A cache over `source` loading windows of about `windowBytes` (rounded to whole chunks) and
-    /// keeping at most `budgetBytes` of them (at least one window).
+    /// keeping at most `budgetBytes` of them (at least the windows of one block).
     init(source: CheckpointSource, windowBytes: Int, budgetBytes: Int) {
         self.source = source
         self.windowBytes = max(1, windowBytes)
         self.budgetBytes = max(0, budgetBytes)
+        // Serial queues run on their own threads, so a load may wait for its decode jobs on the
+        // shared global queue without starving it.
+        loaders = (0 ..< max(2, ProcessInfo.processInfo.activeProcessorCount)).map { DispatchQueue(label: "ckpt.window-loader.\($0)") }
     }
 
     deinit {
-        for list in windows.values { for w in list { w.buffer.deallocate() } }
+        for list in windows.values { for w in list { release(w.buffer, capacity: w.capacity, keep: false) } }
         for p in spare { p.deallocate() }
+    }
+
+    /// Loads, in parallel, every window the `requests` need that is not cached yet.
+    func prefetch(_ requests: [Request]) throws(ShardingError) {
+        clock += 1
+        var planned: [Key: [Range<Int>]] = [:]
+        var loads: [(Key, Geometry, Range<Int>)] = []
+        for q in requests where !q.rows.isEmpty {
+            let key = Key(file: q.file, tensor: q.tensor)
+            let g = try geometry(key)
+            var r = q.rows.lowerBound
+            while r < q.rows.upperBound {
+                if let w = windows[key]?.first(where: { $0.rows.contains(r) }) {
+                    w.lastUse = clock
+                    r = w.rows.upperBound
+                } else if let p = planned[key]?.first(where: { $0.contains(r) }) {
+                    r = p.upperBound
+                } else {
+                    let rows = span(key, g, from: r, alsoAvoiding: planned[key] ?? [])
+                    planned[key, default: []].append(rows)
+                    loads.append((key, g, rows))
+                    r = rows.upperBound
+                }
+            }
+        }
+        guard !loads.isEmpty else { return }
+        let capacities = loads.map { capacity(forBytes: $0.2.count * $0.1.rowBytes) }
+        evict(toFit: capacities.reduce(0, +))
+        var jobs: [Load] = []
+        for ((key, g, rows), cap) in zip(loads, capacities) {
+            let reader: CheckpointReader
+            do { reader = try source.reader(key.file) } catch {
+                for j in jobs { release(j.buffer, capacity: j.capacity, keep: true) }
+                throw error
+            }
+            jobs.append(Load(key: key, geometry: g, rows: rows, buffer: buffer(capacity: cap), capacity: cap, reader: reader))
+        }
+        let group = DispatchGroup()
+        for (i, job) in jobs.enumerated() {
+            loaders[i % loaders.count].async(group: group) { job.run() }
+        }
+        group.wait()
+        var firstFailure: ShardingError?
+        for j in jobs {
+            if let f = j.failure {
+                if firstFailure == nil { firstFailure = f }
+                release(j.buffer, capacity: j.capacity, keep: true)
+            } else {
+                insert(j.key, Window(rows: j.rows, buffer: j.buffer, capacity: j.capacity, lastUse: clock), bytes: j.rows.count * j.geometry.rowBytes)
+            }
+        }
+        if let firstFailure { throw firstFailure }
     }
 
     /// Copies rows `rows`, columns `cols` (matrix view) of `tensor` in `file` to `dst`, one
@@ -89,8 +187,10 @@ final class SourceWindowCache {
 
     private func geometry(_ key: Key) throws(ShardingError) -> Geometry {
         if let g = geometry[key] { return g }
-        let info: TensorInfo
-        do { info = try source.reader(key.file).info(key.tensor) } catch { throw .store(error) }
+        if infos[key.file] == nil {
+            infos[key.file] = Dictionary((source.inventories[key.file] ?? []).map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        guard let info = infos[key.file]?[key.tensor] else { throw .missingTensor(path: source.path(key.file), tensor: key.tensor.description) }
         let rows = info.shape.first ?? 1
         let cols = info.shape.dropFirst().reduce(1, *)
         let es = info.dtype.size
@@ -102,59 +202,66 @@ final class SourceWindowCache {
         return g
     }
 
+    /// The rows of a new window holding `row`: from the chunk boundary at or before it, about
+    /// `windowBytes` of whole chunks, stopping where a cached or planned window starts.
+    private func span(_ key: Key, _ g: Geometry, from row: Int, alsoAvoiding planned: [Range<Int>]) -> Range<Int> {
+        let start = row - row % g.chunkRows
+        let chunkBytes = max(1, g.chunkRows * g.rowBytes)
+        var end = min(g.rows, start + max(1, windowBytes / chunkBytes) * g.chunkRows)
+        for s in (windows[key] ?? []).map(\.rows.lowerBound) + planned.map(\.lowerBound) where s > start { end = min(end, s) }
+        return start ..< end
+    }
+
     private func window(_ key: Key, _ g: Geometry, containing row: Int) throws(ShardingError) -> Window {
         clock += 1
-        let list = windows[key] ?? []
-        if let w = list.first(where: { $0.rows.contains(row) }) {
+        if let w = windows[key]?.first(where: { $0.rows.contains(row) }) {
             w.lastUse = clock
             return w
         }
-        let start = row - row % g.chunkRows
-        let chunkBytes = max(1, g.chunkRows * g.rowBytes)
-        let rowsPerWindow = max(1, windowBytes / chunkBytes) * g.chunkRows
-        var end = min(g.rows, start + rowsPerWindow)
-        if let next = list.filter({ $0.rows.lowerBound > start }).map(\.rows.lowerBound).min() { end = min(end, next) }
-        let bytes = (end - start) * g.rowBytes
-        let pooled = bytes <= windowBytes
-        let capacity = pooled ? windowBytes : bytes
-        evict(toFit: capacity)
-        let buffer: UnsafeMutableRawPointer
-        if pooled, let p = spare.popLast() {
-            buffer = p
-        } else {
-            buffer = .allocate(byteCount: max(1, capacity), alignment: 64)
+        try prefetch([Request(file: key.file, tensor: key.tensor, rows: row ..< row + 1)])
+        guard let w = windows[key]?.first(where: { $0.rows.contains(row) }) else {
+            throw .layoutMismatch("row \(row) of \(key.tensor) in \(source.path(key.file)) could not be loaded")
         }
-        do {
-            try RectangleReader.read(source.reader(key.file), key.tensor, shape: g.shape, rows: start ..< end, cols: 0 ..< g.cols,
-                                     into: UnsafeMutableRawBufferPointer(start: buffer, count: max(1, bytes)))
-        } catch {
-            release(buffer, capacity: capacity)
-            throw error
-        }
-        decodedBytes += Int64(bytes)
-        let w = Window(rows: start ..< end, buffer: buffer, capacity: capacity, lastUse: clock)
-        windows[key, default: []].append(w)
-        residentBytes += capacity
         return w
     }
 
-    /// Drops least recently used windows until `capacity` more bytes fit the budget.
+    /// Window buffers of up to `windowBytes` come from (and return to) a pool; smaller ones are
+    /// allocated to size so the budget is not spent on unused capacity.
+    private func capacity(forBytes bytes: Int) -> Int {
+        bytes * 2 > windowBytes && bytes <= windowBytes ? windowBytes : max(64, bytes)
+    }
+
+    private func buffer(capacity: Int) -> UnsafeMutableRawPointer {
+        if capacity == windowBytes, let p = spare.popLast() { return p }
+        return .allocate(byteCount: capacity, alignment: 64)
+    }
+
+    private func insert(_ key: Key, _ w: Window, bytes: Int) {
+        windows[key, default: []].append(w)
+        residentBytes += w.capacity
+        decodedBytes += Int64(bytes)
+    }
+
+    /// Drops least recently used windows until `capacity` more bytes fit the budget; windows
+    /// used by the current block (`lastUse == clock`) stay.
     private func evict(toFit capacity: Int) {
         while residentBytes + capacity > budgetBytes {
             var victim: (Key, Int, Int)?
             for (k, list) in windows {
-                for (i, w) in list.enumerated() where victim == nil || w.lastUse < victim!.2 { victim = (k, i, w.lastUse) }
+                for (i, w) in list.enumerated() where w.lastUse < clock && (victim == nil || w.lastUse < victim!.2) {
+                    victim = (k, i, w.lastUse)
+                }
             }
             guard let (k, i, _) = victim else { return }
             let w = windows[k]!.remove(at: i)
             if windows[k]!.isEmpty { windows[k] = nil }
             residentBytes -= w.capacity
-            release(w.buffer, capacity: w.capacity)
+            release(w.buffer, capacity: w.capacity, keep: true)
         }
     }
 
-    private func release(_ p: UnsafeMutableRawPointer, capacity: Int) {
-        if capacity == windowBytes && residentBytes + (spare.count + 1) * windowBytes <= budgetBytes {
+    private func release(_ p: UnsafeMutableRawPointer, capacity: Int, keep: Bool) {
+        if keep && capacity == windowBytes && residentBytes + (spare.count + 1) * windowBytes <= budgetBytes {
             spare.append(p)
         } else {
             p.deallocate()
