@@ -87,7 +87,8 @@ final class SourceWindowCache {
     private var infos: [ShardFile: [TensorKey: TensorInfo]] = [:]
     private var windows: [Key: [Window]] = [:]
     private var geometry: [Key: Geometry] = [:]
-    private var spare: [UnsafeMutableRawPointer] = []
+    private var spare: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var spareBytes = 0
     private var residentBytes = 0
     private var clock = 0
 
@@ -107,7 +108,7 @@ final class SourceWindowCache {
 
     deinit {
         for list in windows.values { for w in list { release(w.buffer, capacity: w.capacity, keep: false) } }
-        for p in spare { p.deallocate() }
+        for list in spare.values { for p in list { p.deallocate() } }
     }
 
     /// Loads, in parallel, every window the `requests` need that is not cached yet.
@@ -135,7 +136,7 @@ final class SourceWindowCache {
         }
         guard !loads.isEmpty else { return }
         let capacities = loads.map { capacity(forBytes: $0.2.count * $0.1.rowBytes) }
-        evict(toFit: capacities.reduce(0, +))
+        evict(toFit: capacities)
         var jobs: [Load] = []
         for ((key, g, rows), cap) in zip(loads, capacities) {
             let reader: CheckpointReader
@@ -225,14 +226,19 @@ final class SourceWindowCache {
         return w
     }
 
-    /// Window buffers of up to `windowBytes` come from (and return to) a pool; smaller ones are
-    /// allocated to size so the budget is not spent on unused capacity.
+    /// Window buffers come in power-of-two capacities (at least 64 KiB) and are reused, so
+    /// decoding does not fault in fresh pages for every window.
     private func capacity(forBytes bytes: Int) -> Int {
-        bytes * 2 > windowBytes && bytes <= windowBytes ? windowBytes : max(64, bytes)
+        var c = 64 << 10
+        while c < bytes { c <<= 1 }
+        return c
     }
 
     private func buffer(capacity: Int) -> UnsafeMutableRawPointer {
-        if capacity == windowBytes, let p = spare.popLast() { return p }
+        if let p = spare[capacity]?.popLast() {
+            spareBytes -= capacity
+            return p
+        }
         return .allocate(byteCount: capacity, alignment: 64)
     }
 
@@ -242,27 +248,43 @@ final class SourceWindowCache {
         decodedBytes += Int64(bytes)
     }
 
-    /// Drops least recently used windows until `capacity` more bytes fit the budget; windows
-    /// used by the current block (`lastUse == clock`) stay.
-    private func evict(toFit capacity: Int) {
-        while residentBytes + capacity > budgetBytes {
+    /// Drops least recently used windows until `capacities` more bytes fit the budget (windows
+    /// used by the current block, `lastUse == clock`, stay), then spare buffers that the coming
+    /// loads cannot reuse, so resident plus spare memory stays within the budget.
+    private func evict(toFit capacities: [Int]) {
+        let needed = capacities.reduce(0, +)
+        while residentBytes + needed > budgetBytes {
             var victim: (Key, Int, Int)?
             for (k, list) in windows {
                 for (i, w) in list.enumerated() where w.lastUse < clock && (victim == nil || w.lastUse < victim!.2) {
                     victim = (k, i, w.lastUse)
                 }
             }
-            guard let (k, i, _) = victim else { return }
+            guard let (k, i, _) = victim else { break }
             let w = windows[k]!.remove(at: i)
             if windows[k]!.isEmpty { windows[k] = nil }
             residentBytes -= w.capacity
             release(w.buffer, capacity: w.capacity, keep: true)
         }
+        var reusable: [Int: Int] = [:]
+        for c in capacities { reusable[c, default: 0] += 1 }
+        for c in spare.keys.sorted(by: { (reusable[$0] ?? 0, $1) < (reusable[$1] ?? 0, $0) }) {
+            while residentBytes + spareBytes + needed > budgetBytes + min(needed, reusableBytes(reusable)), let p = spare[c]?.popLast() {
+                p.deallocate()
+                spareBytes -= c
+            }
+        }
     }
 
+    private func reusableBytes(_ reusable: [Int: Int]) -> Int {
+        reusable.reduce(0) { $0 + min($1.value, spare[$1.key]?.count ?? 0) * $1.key }
+    }
+
+    /// Keeps a freed buffer for reuse while resident plus spare buffers fit the budget.
     private func release(_ p: UnsafeMutableRawPointer, capacity: Int, keep: Bool) {
-        if keep && capacity == windowBytes && residentBytes + (spare.count + 1) * windowBytes <= budgetBytes {
-            spare.append(p)
+        if keep && residentBytes + spareBytes + capacity <= budgetBytes {
+            spare[capacity, default: []].append(p)
+            spareBytes += capacity
         } else {
             p.deallocate()
         }
