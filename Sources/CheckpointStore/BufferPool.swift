@@ -10,13 +10,18 @@ final class BufferPool: @unchecked Sendable {
     private var free: [UnsafeMutableRawPointer] = []
     private let lock = NSLock()
     private let keep: Int
+    /// Buffers allocated over the pool's life (diagnostics).
+    private(set) var allocations = 0
 
     init(capacity: Int, keep: Int) {
         self.capacity = max(capacity, 64)
         self.keep = keep
     }
 
-    deinit { for p in free { p.deallocate() } }
+    deinit {
+        if getenv("CKPT_DEBUG_POOLS") != nil { FileHandle.standardError.write(Data("pool \(capacity) B: \(allocations) allocations\n".utf8)) }
+        for p in free { p.deallocate() }
+    }
 
     /// A buffer of `capacity` bytes; contents undefined.
     func take() -> UnsafeMutableRawPointer {
@@ -25,6 +30,7 @@ final class BufferPool: @unchecked Sendable {
             lock.unlock()
             return p
         }
+        allocations += 1
         lock.unlock()
         return UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
     }

@@ -79,7 +79,8 @@ enum ByteShuffle {
             i += 8
         }
         while i < n {
-            let v = UInt32(src.load(fromByteOffset: i, as: UInt8.self))
+            let v =
+                UInt32(src.load(fromByteOffset: i, as: UInt8.self))
                 | UInt32(src.load(fromByteOffset: n + i, as: UInt8.self)) << 8
                 | UInt32(src.load(fromByteOffset: 2 * n + i, as: UInt8.self)) << 16
                 | UInt32(src.load(fromByteOffset: 3 * n + i, as: UInt8.self)) << 24

@@ -16,8 +16,10 @@ public struct CheckpointMetadata: Sendable, Equatable {
     public var userJSON: String?
 
     /// Creates metadata; every field can be set afterwards.
-    public init(step: Int64 = 0, modelConfig: ModelConfig? = nil, optimizer: OptimizerConfig? = nil,
-                layoutJSON: String = #"{"kind":"wafer"}"#, rng: [String: [UInt8]] = [:], userJSON: String? = nil) {
+    public init(
+        step: Int64 = 0, modelConfig: ModelConfig? = nil, optimizer: OptimizerConfig? = nil,
+        layoutJSON: String = #"{"kind":"wafer"}"#, rng: [String: [UInt8]] = [:], userJSON: String? = nil
+    ) {
         self.step = step
         self.modelConfig = modelConfig
         self.optimizer = optimizer

@@ -28,6 +28,11 @@ public final class CheckpointReader: @unchecked Sendable {
     public let recordedCounts: (tensors: Int64?, parameters: Int64?)
 
     private let file: H5Object
+    /// A plain descriptor on the same file: workers `pread` raw chunks in parallel, outside
+    /// HDF5's global lock, at the addresses HDF5's chunk index gives.
+    private let fd: Int32
+    /// File offset of HDF5 address 0 (the user-block size).
+    private let baseAddress: UInt64
     private let index: [TensorKey: Int]
     private let threads: Int
     private let poolLock = NSLock()
@@ -50,6 +55,11 @@ public final class CheckpointReader: @unchecked Sendable {
             throw .corruptFile(path: path, detail: "HDF5 cannot open it; the file is likely truncated")
         }
         file = f
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw .io(path: path, operation: "open", errno: errno) }
+        var ub: hsize_t = 0
+        if let fcpl = H5Object(H5Fget_create_plist(f.id), .plist) { H5Pget_userblock(fcpl.id, &ub) }
+        baseAddress = UInt64(ub)
         guard let root = H5Object(H5Gopen2(f.id, "/", ckpt_H5P_DEFAULT()), .group) else {
             throw .corruptFile(path: path, detail: "root group unreadable")
         }
@@ -96,6 +106,8 @@ public final class CheckpointReader: @unchecked Sendable {
         index = idx
     }
 
+    deinit { close(fd) }
+
     /// Dataset paths below `group`, relative to it. The corresponding C function is `H5Lvisit`.
     private static func datasetPaths(file: hid_t, group: String, path: String) throws(StoreError) -> [String] {
         final class Collector { var names: [String] = [] }
@@ -104,16 +116,18 @@ public final class CheckpointReader: @unchecked Sendable {
         }
         let c = Collector()
         let rc = withExtendedLifetime(c) { () -> herr_t in
-            H5Lvisit(g.id, H5_INDEX_NAME, H5_ITER_INC, { gid, name, info, op in
-                guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
-                let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
-                if obj < 0 { return -1 }
-                defer { H5Oclose(obj) }
-                if H5Iget_type(obj) == H5I_DATASET {
-                    Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
-                }
-                return 0
-            }, Unmanaged.passUnretained(c).toOpaque())
+            H5Lvisit(
+                g.id, H5_INDEX_NAME, H5_ITER_INC,
+                { gid, name, info, op in
+                    guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
+                    let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
+                    if obj < 0 { return -1 }
+                    defer { H5Oclose(obj) }
+                    if H5Iget_type(obj) == H5I_DATASET {
+                        Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
+                    }
+                    return 0
+                }, Unmanaged.passUnretained(c).toOpaque())
         }
         if rc < 0 { throw .corruptFile(path: path, detail: "cannot list /\(group)") }
         return c.names
@@ -205,7 +219,8 @@ public final class CheckpointReader: @unchecked Sendable {
         let sel = try normalized(selection, i)
         let count = sel.reduce(1) { $0 * $1.count }
         guard buffer.count >= count * i.dtype.size else {
-            throw .invalidShape(path: path, tensor: key.description, detail: "buffer of \(buffer.count) bytes is smaller than the \(count * i.dtype.size) selected")
+            throw .invalidShape(
+                path: path, tensor: key.description, detail: "buffer of \(buffer.count) bytes is smaller than the \(count * i.dtype.size) selected")
         }
         guard count > 0, let out = buffer.baseAddress else { return }
         HDF5Library.prepareThread()
@@ -229,12 +244,14 @@ public final class CheckpointReader: @unchecked Sendable {
     private func normalized(_ selection: [DimSelection]?, _ i: TensorInfo) throws(StoreError) -> [DimSelection] {
         guard let selection else { return i.shape.map { .all($0) } }
         guard selection.count == i.shape.count else {
-            throw .invalidShape(path: path, tensor: i.key.description, detail: "selection has \(selection.count) dimensions, tensor has \(i.shape.count) (shape \(i.shape))")
+            throw .invalidShape(
+                path: path, tensor: i.key.description, detail: "selection has \(selection.count) dimensions, tensor has \(i.shape.count) (shape \(i.shape))")
         }
         for (k, (s, n)) in zip(selection, i.shape).enumerated() {
             if s.count < 0 || s.stride < 1 || s.start < 0 || (s.count > 0 && (s.last >= n)) {
-                throw .invalidShape(path: path, tensor: i.key.description,
-                                    detail: "selection \(s.start):\(s.start + s.count * s.stride):\(s.stride) is outside dimension \(k) of extent \(n)")
+                throw .invalidShape(
+                    path: path, tensor: i.key.description,
+                    detail: "selection \(s.start):\(s.start + s.count * s.stride):\(s.stride) is outside dimension \(k) of extent \(n)")
             }
         }
         return selection
@@ -250,11 +267,14 @@ public final class CheckpointReader: @unchecked Sendable {
         return p
     }
 
-    /// Reads the needed chunks raw, in batches, and decodes them on all cores while the next
-    /// batch is read. For whole reads of flat-contiguous chunking the checksum is fed as the
-    /// output prefix completes.
-    private func fastRead(_ ds: StoredDataset, decoder: ChunkDecoder, layout: ChunkLayout, selection: [DimSelection],
-                          out: UnsafeMutableRawPointer, hasher: inout XXH3Hasher?) throws(StoreError) {
+    /// Finds the needed chunks in HDF5's chunk index (this thread), then reads (`pread`) and
+    /// decodes them with `concurrentPerform`, the calling thread included, in groups of a few
+    /// chunks per core. For whole reads of flat-contiguous chunking the checksum is fed, on a
+    /// serial queue, as each group's output prefix completes.
+    private func fastRead(
+        _ ds: StoredDataset, decoder: ChunkDecoder, layout: ChunkLayout, selection: [DimSelection],
+        out: UnsafeMutableRawPointer, hasher: inout XXH3Hasher?
+    ) throws(StoreError) {
         let t = ds.info.key.description
         let esize = ds.info.dtype.size
         let geo = ReadGeometry(out: out, selection: selection, shape: layout.shape, chunk: layout.chunk, elementSize: esize)
@@ -265,124 +285,123 @@ public final class CheckpointReader: @unchecked Sendable {
             let c = layout.chunk[k]
             perDim.append((s.start / c...(s.last / c)).filter { !geo.selectedRange(k, origin: $0 * c).isEmpty })
         }
-        let flatOrder = layout.isFlatContiguous
-        let hashInline = hasher != nil && flatOrder
-        if !hashInline && hasher != nil { hasher = nil }
+        if perDim.contains(where: { $0.isEmpty }) { return }
+        let hashInline = hasher != nil && layout.isFlatContiguous
+        if !hashInline { hasher = nil }
+
+        // Every chunk origin in C order, located through the chunk index.
+        var jobs: [ChunkReadJob] = []
+        var idx = [Int](repeating: 0, count: perDim.count)
+        outer: while true {
+            let origin = (0..<perDim.count).map { perDim[$0][idx[$0]] * layout.chunk[$0] }
+            let j = ChunkReadJob(origin: origin)
+            let off = origin.map { hsize_t($0) }
+            var mask: UInt32 = 0
+            var addr: haddr_t = 0
+            var size: hsize_t = 0
+            let rc = off.withUnsafeBufferPointer { H5Dget_chunk_info_by_coord(ds.object.id, $0.baseAddress, &mask, &addr, &size) }
+            if rc < 0 {
+                j.failure = "chunk index unreadable"
+            } else if addr != haddr_t.max && size > 0 {  // else never written: reads as the fill value
+                j.address = baseAddress + UInt64(addr)
+                j.rawCount = Int(size)
+                j.mask = mask
+            }
+            jobs.append(j)
+            var k = perDim.count - 1
+            while k >= 0 {
+                idx[k] += 1
+                if idx[k] < perDim[k].count { break }
+                idx[k] = 0
+                k -= 1
+            }
+            if k < 0 { break outer }
+        }
+
         let chunkBytes = decoder.chunkBytes
         let work = pool(chunkBytes + 64)
         let rawPool = pool(ChunkEncoder.outputCapacity(rawBytes: chunkBytes))
-        let batch = threads
-        let group = DispatchGroup()
-        let queue = DispatchQueue.global()
-        var inflight: [ChunkReadJob] = []
-        var hashed = 0
+        let fill = ds.fill
+        let fd = self.fd
         let totalOut = selection.reduce(1) { $0 * $1.count } * esize
-        var firstError: StoreError?
-
-        func finishInflight() {
-            group.wait()
-            for j in inflight {
-                if firstError == nil, let f = j.failure {
-                    firstError = .corruptChunk(path: path, tensor: t, detail: "chunk at \(j.origin): \(f)")
-                }
-                if let r = j.raw, j.rawOwned {
-                    if j.rawCount <= rawPool.capacity { rawPool.give(r) } else { r.deallocate() }
-                }
-                j.raw = nil
+        let hashQueue = DispatchQueue(label: "ckpt.read.hash")
+        let hashGroup = DispatchGroup()
+        let hashing = hasher.map { UncheckedBox($0) }
+        var hashed = 0
+        let groupSize = 4 * threads
+        var first = 0
+        var failure: StoreError?
+        while first < jobs.count && failure == nil {
+            let group = Array(jobs[first..<min(jobs.count, first + groupSize)])
+            DispatchQueue.concurrentPerform(iterations: group.count) { i in
+                Self.decode(group[i], fd: fd, decoder: decoder, geo: geo, work: work, rawPool: rawPool, fill: fill)
             }
-            if hashInline, let h = hasher, let lastJob = inflight.last {
-                // The output prefix up to the end of the last chunk in this batch is final.
+            if let f = group.first(where: { $0.failure != nil }) {
+                failure = .corruptChunk(path: path, tensor: t, detail: "chunk at \(f.origin): \(f.failure!)")
+                break
+            }
+            if let box = hashing, let lastJob = group.last {
+                // The output prefix up to the end of this group's last chunk is final.
                 let lastFlat = zip(lastJob.origin, geo.outStrides).reduce(0) { $0 + $1.0 * $1.1 }
                 let valid = (0..<layout.shape.count).reduce(esize) { $0 * min(layout.chunk[$1], layout.shape[$1] - lastJob.origin[$1]) }
                 let end = min(totalOut, lastFlat + valid)
                 if end > hashed {
-                    h.update(UnsafeRawBufferPointer(start: out + hashed, count: end - hashed))
+                    let range = UncheckedBox(UnsafeRawBufferPointer(start: out + hashed, count: end - hashed))
+                    hashQueue.async(group: hashGroup) { box.value.update(range.value) }
                     hashed = end
                 }
             }
-            inflight = []
+            first += group.count
         }
+        hashGroup.wait()
+        if let failure { throw failure }
+        if let box = hashing, hashed < totalOut {
+            box.value.update(UnsafeRawBufferPointer(start: out + hashed, count: totalOut - hashed))
+        }
+    }
 
-        var idx = [Int](repeating: 0, count: perDim.count)
-        if perDim.contains(where: { $0.isEmpty }) { return }
-        var more = true
-        var pending: [ChunkReadJob] = []
-        while more {
-            // Gather the next batch of chunk origins in C order.
-            pending.removeAll(keepingCapacity: true)
-            while more && pending.count < batch {
-                let origin = (0..<perDim.count).map { perDim[$0][idx[$0]] * layout.chunk[$0] }
-                pending.append(ChunkReadJob(origin: origin))
-                var k = perDim.count - 1
-                while k >= 0 {
-                    idx[k] += 1
-                    if idx[k] < perDim[k].count { break }
-                    idx[k] = 0
-                    k -= 1
+    /// Reads one chunk's stored bytes and decodes them into the output (runs on any thread).
+    private static func decode(
+        _ j: ChunkReadJob, fd: Int32, decoder: ChunkDecoder, geo: ReadGeometry, work: BufferPool, rawPool: BufferPool, fill: [UInt8]
+    ) {
+        if j.failure != nil { return }
+        let chunkBytes = decoder.chunkBytes
+        let direct = geo.directTarget(origin: j.origin)
+        let dst = direct ?? work.take()
+        defer { if direct == nil { work.give(dst) } }
+        if j.rawCount > 0 {
+            let pooled = j.rawCount <= rawPool.capacity
+            let raw = pooled ? rawPool.take() : UnsafeMutableRawPointer.allocate(byteCount: j.rawCount, alignment: 64)
+            defer { if pooled { rawPool.give(raw) } else { raw.deallocate() } }
+            var got = 0
+            while got < j.rawCount {
+                let n = pread(fd, raw + got, j.rawCount - got, off_t(j.address) + off_t(got))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    j.failure = "unreadable at byte \(j.address) (the file may be truncated)"
+                    return
                 }
-                if k < 0 { more = false }
+                got += n
             }
-            // Read them raw (HDF5, this thread).
-            for j in pending {
-                let off = j.origin.map { hsize_t($0) }
-                var size: hsize_t = 0
-                let rc = off.withUnsafeBufferPointer { H5Dget_chunk_storage_size(ds.object.id, $0.baseAddress, &size) }
-                if rc < 0 || size == 0 { continue }  // never written: reads as the fill value
-                let n = Int(size)
-                let buf = n <= rawPool.capacity ? rawPool.take() : UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
-                j.raw = buf
-                j.rawCount = n
-                j.rawOwned = true
-                var mask: UInt32 = 0
-                let r = off.withUnsafeBufferPointer { H5Dread_chunk(ds.object.id, ckpt_H5P_DEFAULT(), $0.baseAddress, &mask, buf) }
-                if r < 0 { j.failure = "unreadable (the file may be truncated)" }
-                j.mask = mask
-            }
-            finishInflight()
-            if let e = firstError {
-                for j in pending where j.rawOwned { if let r = j.raw { if j.rawCount <= rawPool.capacity { rawPool.give(r) } else { r.deallocate() } } }
-                throw e
-            }
-            inflight = pending
-            pending = []
-            let fill = ds.fill
-            for j in inflight {
-                group.enter()
-                queue.async {
-                    defer { group.leave() }
-                    if j.failure != nil { return }
-                    let direct = geo.directTarget(origin: j.origin)
-                    let dst = direct ?? work.take()
-                    defer { if direct == nil { work.give(dst) } }
-                    if let raw = j.raw {
-                        let scratch = work.take()
-                        defer { work.give(scratch) }
-                        if let f = decoder.decode(src: raw, count: j.rawCount, mask: j.mask, scratch: scratch, dst: dst) {
-                            switch f {
-                            case .checksum(let s, let c):
-                                j.failure = "Fletcher32 checksum mismatch (stored \(String(s, radix: 16)), computed \(String(c, radix: 16)))"
-                            case .decompress: j.failure = "zstd could not decompress it"
-                            case .size(let n): j.failure = "decoded to \(n) bytes, expected \(chunkBytes)"
-                            }
-                            return
-                        }
-                    } else {
-                        let allZero = fill.allSatisfy { $0 == 0 }
-                        if allZero { dst.initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes) } else {
-                            for e in 0..<(chunkBytes / fill.count) {
-                                fill.withUnsafeBytes { (dst + e * fill.count).copyMemory(from: $0.baseAddress!, byteCount: fill.count) }
-                            }
-                        }
-                    }
-                    if direct == nil { geo.scatter(decoded: dst, origin: j.origin) }
+            let scratch = work.take()
+            defer { work.give(scratch) }
+            if let f = decoder.decode(src: raw, count: j.rawCount, mask: j.mask, scratch: scratch, dst: dst) {
+                switch f {
+                case .checksum(let s, let c):
+                    j.failure = "Fletcher32 checksum mismatch (stored \(String(s, radix: 16)), computed \(String(c, radix: 16)))"
+                case .decompress: j.failure = "zstd could not decompress it"
+                case .size(let n): j.failure = "decoded to \(n) bytes, expected \(chunkBytes)"
                 }
+                return
+            }
+        } else if fill.allSatisfy({ $0 == 0 }) {
+            dst.initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes)
+        } else {
+            fill.withUnsafeBytes { f in
+                for e in 0..<(chunkBytes / f.count) { (dst + e * f.count).copyMemory(from: f.baseAddress!, byteCount: f.count) }
             }
         }
-        finishInflight()
-        if let e = firstError { throw e }
-        if hashInline, let h = hasher, hashed < totalOut {
-            h.update(UnsafeRawBufferPointer(start: out + hashed, count: totalOut - hashed))
-        }
+        if direct == nil { geo.scatter(decoded: dst, origin: j.origin) }
     }
 
     /// Reads through HDF5 itself (contiguous data, or filters ckpt does not decode directly).
@@ -408,4 +427,13 @@ public final class CheckpointReader: @unchecked Sendable {
             throw .corruptChunk(path: path, tensor: t, detail: "HDF5 could not read or decode it (checksum failure or damaged data)")
         }
     }
+}
+
+/// Carries a value into a closure that runs on another thread.
+///
+/// `@unchecked Sendable`: used only where the value is handed to one serial queue at a time
+/// (the read checksum) or names memory that no other thread writes meanwhile.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

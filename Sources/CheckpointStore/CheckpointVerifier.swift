@@ -29,8 +29,10 @@ public struct CheckpointVerifier: Sendable {
                 report.tensorsChecked += 1
                 report.bytesChecked += info.rawBytes
                 if nonFinite > 0 && rejectNonFinite {
-                    report.failures.append(.init(tensor: info.key.description, check: "nonfinite",
-                                                 message: "\(path): tensor \(info.key): \(nonFinite) NaN/Inf values"))
+                    report.failures.append(
+                        .init(
+                            tensor: info.key.description, check: "nonfinite",
+                            message: "\(path): tensor \(info.key): \(nonFinite) NaN/Inf values"))
                 }
             } catch {
                 let kind: String
@@ -54,7 +56,9 @@ public struct CheckpointVerifier: Sendable {
         let esize = info.dtype.size
         if info.shape.isEmpty || info.elementCount == 0 {
             let d = try reader.read(info.key)
-            d.bytes.withUnsafeBytes { h.update($0); nonFinite = Self.countNonFinite($0, info.dtype) }
+            d.bytes.withUnsafeBytes {
+                h.update($0); nonFinite = Self.countNonFinite($0, info.dtype)
+            }
         } else {
             let rowBytes = info.shape.dropFirst().reduce(1, *) * esize
             var rowsPer = max(1, blockBytes / max(1, rowBytes))
@@ -125,12 +129,16 @@ public struct CheckpointVerifier: Sendable {
         for t in r.tensors where !t.key.isModel {
             if let s = params[t.key.name] {
                 if s != t.shape {
-                    report.failures.append(.init(tensor: t.key.description, check: "shape",
-                                                 message: "\(r.path): tensor \(t.key): shape \(t.shape) differs from its parameter's \(s)"))
+                    report.failures.append(
+                        .init(
+                            tensor: t.key.description, check: "shape",
+                            message: "\(r.path): tensor \(t.key): shape \(t.shape) differs from its parameter's \(s)"))
                 }
             } else {
-                report.failures.append(.init(tensor: t.key.description, check: "unexpected",
-                                             message: "\(r.path): tensor \(t.key): optimizer state without a parameter"))
+                report.failures.append(
+                    .init(
+                        tensor: t.key.description, check: "unexpected",
+                        message: "\(r.path): tensor \(t.key): optimizer state without a parameter"))
             }
         }
         guard r.metadata.layoutKind == "wafer" else {
@@ -146,14 +154,18 @@ public struct CheckpointVerifier: Sendable {
                 continue
             }
             if s != shape {
-                report.failures.append(.init(tensor: name, check: "shape",
-                                             message: "\(r.path): tensor \(name): shape \(s) contradicts model_config (expects \(shape))"))
+                report.failures.append(
+                    .init(
+                        tensor: name, check: "shape",
+                        message: "\(r.path): tensor \(name): shape \(s) contradicts model_config (expects \(shape))"))
             }
         }
         // Format v1 allows further tensors (buffers, extra state) beside the parameters.
         let extra = params.keys.filter { !seen.contains($0) }.sorted(by: naturalLess)
         if !extra.isEmpty {
-            report.notes.append("\(extra.count) tensor(s) under /model are not parameters of model_config: " + extra.prefix(5).joined(separator: ", ") + (extra.count > 5 ? ", ..." : ""))
+            report.notes.append(
+                "\(extra.count) tensor(s) under /model are not parameters of model_config: " + extra.prefix(5).joined(separator: ", ")
+                    + (extra.count > 5 ? ", ..." : ""))
         }
     }
 }

@@ -52,7 +52,8 @@ public final class CheckpointWriter {
         file = H5Fcreate(temporaryPath, ckpt_H5F_ACC_EXCL(), ckpt_H5P_DEFAULT(), fapl.id)
         if file < 0 {
             let e = errno
-            throw e != 0 ? .io(path: path, operation: "creating \(temporaryPath)", errno: e)
+            throw e != 0
+                ? .io(path: path, operation: "creating \(temporaryPath)", errno: e)
                 : .hdf5(path: path, tensor: nil, operation: "H5Fcreate")
         }
     }
@@ -78,7 +79,8 @@ public final class CheckpointWriter {
         let layout = chunked ? ChunkLayout(shape: shape, elementSize: dtype.size, chunkBytes: options.chunkBytes) : nil
         guard let ftype = H5Datatypes.fileType(dtype) else { throw .hdf5(path: path, tensor: key.description, operation: "H5Tcopy") }
         let dims = shape.map { hsize_t($0) }
-        let space: H5Object? = shape.isEmpty
+        let space: H5Object? =
+            shape.isEmpty
             ? H5Object(H5Screate(H5S_SCALAR), .dataspace)
             : dims.withUnsafeBufferPointer { H5Object(H5Screate_simple(Int32(dims.count), $0.baseAddress, $0.baseAddress), .dataspace) }
         guard let space, let dcpl = H5Object(H5Pcreate(ckpt_H5P_DATASET_CREATE()), .plist),
@@ -111,8 +113,9 @@ public final class CheckpointWriter {
         }
         names.insert(key)
         if key.isModel { parameterCount += Int64(elements) }
-        let stream = TensorStream(writer: self, key: key, dtype: dtype, shape: shape, dataset: dataset, layout: layout,
-                                  encoder: ChunkEncoder(zstdLevel: zstdLevel, elementSize: dtype.size))
+        let stream = TensorStream(
+            writer: self, key: key, dtype: dtype, shape: shape, dataset: dataset, layout: layout,
+            encoder: ChunkEncoder(zstdLevel: zstdLevel, elementSize: dtype.size))
         openStream = stream
         return stream
     }
@@ -157,7 +160,8 @@ public final class CheckpointWriter {
             let rc = H5Fclose(file)
             file = -1
             if rc < 0 {
-                throw errno != 0 ? StoreError.io(path: path, operation: "closing \(temporaryPath)", errno: errno)
+                throw errno != 0
+                    ? StoreError.io(path: path, operation: "closing \(temporaryPath)", errno: errno)
                     : .hdf5(path: path, tensor: nil, operation: "H5Fclose")
             }
             try AtomicFile.publish(temporaryPath, as: path)
@@ -192,7 +196,8 @@ public final class CheckpointWriter {
         let m = metadata
         let iso = ISO8601DateFormatter()
         iso.formatOptions = [.withInternetDateTime]
-        var ok = H5Attributes.writeString(root.id, "format", "ckpt")
+        var ok =
+            H5Attributes.writeString(root.id, "format", "ckpt")
             && H5Attributes.writeInt64(root.id, "format_version", 1)
             && H5Attributes.writeString(root.id, "writer", "ckpt \(CheckpointFormat.writerVersion)")
             && H5Attributes.writeString(root.id, "created", iso.string(from: Date()))
@@ -210,8 +215,11 @@ public final class CheckpointWriter {
                 let space = H5Object(H5Screate_simple(1, dims, dims), .dataspace)
             else { throw .hdf5(path: path, tensor: "rng/\(name)", operation: "H5Screate") }
             H5Pset_create_intermediate_group(lcpl.id, 1)
-            guard let ds = H5Object(H5Dcreate2(file, "/rng/\(name)", ckpt_H5T_STD_U8LE(), space.id, lcpl.id,
-                                               ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT()), .dataset)
+            guard
+                let ds = H5Object(
+                    H5Dcreate2(
+                        file, "/rng/\(name)", ckpt_H5T_STD_U8LE(), space.id, lcpl.id,
+                        ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT()), .dataset)
             else { throw .hdf5(path: path, tensor: "rng/\(name)", operation: "H5Dcreate") }
             if !bytes.isEmpty {
                 let rc = bytes.withUnsafeBytes { H5Dwrite(ds.id, ckpt_H5T_NATIVE_UINT8(), ckpt_H5S_ALL(), ckpt_H5S_ALL(), ckpt_H5P_DEFAULT(), $0.baseAddress) }

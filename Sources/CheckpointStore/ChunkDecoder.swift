@@ -16,8 +16,10 @@ struct ChunkDecoder: Sendable {
 
     /// Decodes `n` bytes at `src` into `dst` (`chunkBytes` long), using `scratch`
     /// (`chunkBytes` long) between the zstd and shuffle stages.
-    func decode(src: UnsafeMutableRawPointer, count n: Int, mask: UInt32, scratch: UnsafeMutableRawPointer,
-                dst: UnsafeMutableRawPointer) -> Failure? {
+    func decode(
+        src: UnsafeMutableRawPointer, count n: Int, mask: UInt32, scratch: UnsafeMutableRawPointer,
+        dst: UnsafeMutableRawPointer
+    ) -> Failure? {
         let active = steps.indices.reversed().filter { mask & (1 << UInt32($0)) == 0 }.map { steps[$0] }
         let moving = active.filter { $0 != .fletcher32 }.count
         var cur = UnsafeMutableRawPointer(src)

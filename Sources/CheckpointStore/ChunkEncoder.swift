@@ -14,8 +14,10 @@ struct ChunkEncoder: Sendable {
 
     /// Encodes `n` bytes at `raw` into `out` (capacity `outputCapacity`), using `scratch`
     /// (at least `n` bytes) for the shuffle. Returns the encoded length, or nil if zstd failed.
-    func encode(raw: UnsafeMutableRawPointer, count n: Int, scratch: UnsafeMutableRawPointer,
-                out: UnsafeMutableRawPointer, capacity: Int) -> Int? {
+    func encode(
+        raw: UnsafeMutableRawPointer, count n: Int, scratch: UnsafeMutableRawPointer,
+        out: UnsafeMutableRawPointer, capacity: Int
+    ) -> Int? {
         var len: Int
         if let level = zstdLevel {
             ByteShuffle.shuffle(raw, scratch, count: n, elementSize: elementSize)

@@ -25,9 +25,7 @@ struct ChunkLayout: Sendable, Equatable {
         }
         d = innerProducts.firstIndex(where: { $0 <= target }) ?? (shape.count - 1)
         for k in 0..<shape.count {
-            if k < d { chunk[k] = 1 }
-            else if k == d { chunk[k] = min(shape[k], max(1, target / innerProducts[k])) }
-            else { chunk[k] = shape[k] }
+            if k < d { chunk[k] = 1 } else if k == d { chunk[k] = min(shape[k], max(1, target / innerProducts[k])) } else { chunk[k] = shape[k] }
         }
         self.chunk = chunk
     }

@@ -10,6 +10,8 @@ final class ChunkReadJob: @unchecked Sendable {
     /// The stored bytes (nil for a chunk never written: it reads as the fill value).
     var raw: UnsafeMutableRawPointer?
     var rawCount = 0
+    /// File offset of the stored chunk.
+    var address: UInt64 = 0
     var rawOwned = false
     var mask: UInt32 = 0
     var failure: String?

@@ -143,8 +143,10 @@ final class ChunkWritePipeline: @unchecked Sendable {
                 H5Dwrite_chunk(job.dataset.id, ckpt_H5P_DEFAULT(), 0, off.baseAddress, job.outCount, out)
             }
             if rc < 0 {
-                fail(errno != 0 ? .io(path: path, operation: "writing tensor \(job.tensor)", errno: errno)
-                     : .hdf5(path: path, tensor: job.tensor, operation: "H5Dwrite_chunk"))
+                fail(
+                    errno != 0
+                        ? .io(path: path, operation: "writing tensor \(job.tensor)", errno: errno)
+                        : .hdf5(path: path, tensor: job.tensor, operation: "H5Dwrite_chunk"))
                 return
             }
         }

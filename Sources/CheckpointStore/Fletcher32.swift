@@ -34,7 +34,8 @@ enum Fletcher32 {
                 t = vt.wrappedSum()
             } else {
                 while i < n {
-                    let word = UInt32(p.load(fromByteOffset: 2 * i, as: UInt8.self)) << 8
+                    let word =
+                        UInt32(p.load(fromByteOffset: 2 * i, as: UInt8.self)) << 8
                         | UInt32(p.load(fromByteOffset: 2 * i + 1, as: UInt8.self))
                     s &+= word
                     t &+= word &* UInt32(n - i)

@@ -14,17 +14,21 @@ extension ModelConfig {
         case ("gpt2", "13b"): return gpt(layers: 40, hidden: 5120, heads: 40, maxSeq: 2048)
         case ("gpt2", "20b"): return gpt(layers: 44, hidden: 6144, heads: 64, maxSeq: 2048)
         case ("llama", "tiny"):
-            return ModelConfig(family: "llama", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 160,
-                               vocab: 96, maxSeq: 32, normEps: 1e-5)
+            return ModelConfig(
+                family: "llama", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 160,
+                vocab: 96, maxSeq: 32, normEps: 1e-5)
         case ("llama", "1b"):
-            return ModelConfig(family: "llama", layers: 16, hidden: 2048, heads: 32, kvHeads: 8, ffn: 5632,
-                               vocab: 32000, maxSeq: 2048, normEps: 1e-5)
+            return ModelConfig(
+                family: "llama", layers: 16, hidden: 2048, heads: 32, kvHeads: 8, ffn: 5632,
+                vocab: 32000, maxSeq: 2048, normEps: 1e-5)
         case ("llama", "7b"):
-            return ModelConfig(family: "llama", layers: 32, hidden: 4096, heads: 32, kvHeads: 32, ffn: 11008,
-                               vocab: 32000, maxSeq: 4096, normEps: 1e-5)
+            return ModelConfig(
+                family: "llama", layers: 32, hidden: 4096, heads: 32, kvHeads: 32, ffn: 11008,
+                vocab: 32000, maxSeq: 4096, normEps: 1e-5)
         case ("llama", "13b"):
-            return ModelConfig(family: "llama", layers: 40, hidden: 5120, heads: 40, kvHeads: 40, ffn: 13824,
-                               vocab: 32000, maxSeq: 4096, normEps: 1e-5)
+            return ModelConfig(
+                family: "llama", layers: 40, hidden: 5120, heads: 40, kvHeads: 40, ffn: 13824,
+                vocab: 32000, maxSeq: 4096, normEps: 1e-5)
         default: return nil
         }
     }

@@ -93,8 +93,10 @@ public struct ModelConfig: Codable, Sendable, Hashable {
     /// known family/activation/norm); returns a message for the first problem.
     public func validationProblem() -> String? {
         if !["gpt2", "llama"].contains(family) { return "unknown family '\(family)' (expected gpt2 or llama)" }
-        for (n, v) in [("layers", layers), ("hidden", hidden), ("heads", heads), ("kv_heads", kvHeads),
-                       ("ffn", ffn), ("vocab", vocab), ("max_seq", maxSeq)] where v <= 0 {
+        for (n, v) in [
+            ("layers", layers), ("hidden", hidden), ("heads", heads), ("kv_heads", kvHeads),
+            ("ffn", ffn), ("vocab", vocab), ("max_seq", maxSeq),
+        ] where v <= 0 {
             return "\(n) must be positive (got \(v))"
         }
         if hidden % heads != 0 { return "heads (\(heads)) must divide hidden (\(hidden))" }

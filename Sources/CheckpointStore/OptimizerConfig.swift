@@ -23,8 +23,10 @@ public struct OptimizerConfig: Codable, Sendable, Hashable {
     }
 
     /// Creates a configuration with the usual GPT defaults.
-    public init(variant: String = "torch", lr: Double = 6e-4, beta1: Double = 0.9, beta2: Double = 0.95,
-                eps: Double = 1e-8, weightDecay: Double = 0.1, gradClip: Double = 1.0, decay: String = "matrices") {
+    public init(
+        variant: String = "torch", lr: Double = 6e-4, beta1: Double = 0.9, beta2: Double = 0.95,
+        eps: Double = 1e-8, weightDecay: Double = 0.1, gradClip: Double = 1.0, decay: String = "matrices"
+    ) {
         self.variant = variant
         self.lr = lr
         self.beta1 = beta1

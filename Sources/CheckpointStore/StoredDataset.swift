@@ -90,9 +90,10 @@ final class StoredDataset {
             _ = H5Pget_fill_value(dcpl.id, ftype.id, &fill)
         }
         let codec = H5Attributes.readString(ds.id, "codec") ?? (codecParts.isEmpty ? "none" : codecParts.joined(separator: "+"))
-        let info = TensorInfo(key: key, dtype: dtype, shape: shape, chunkShape: chunkShape,
-                              storedBytes: Int(H5Dget_storage_size(ds.id)), codec: codec,
-                              xxh3: H5Attributes.readUInt64(ds.id, "xxh3_64"))
+        let info = TensorInfo(
+            key: key, dtype: dtype, shape: shape, chunkShape: chunkShape,
+            storedBytes: Int(H5Dget_storage_size(ds.id)), codec: codec,
+            xxh3: H5Attributes.readUInt64(ds.id, "xxh3_64"))
         let layout = chunkShape.map { ChunkLayout(shape: shape, chunk: $0) }
         let stored = StoredDataset(object: ds, fileType: ftype, info: info, decoder: decoder, layout: layout, fill: fill)
         stored.unavailableFilter = missingFilter

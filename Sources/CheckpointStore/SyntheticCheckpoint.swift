@@ -1,10 +1,10 @@
 import Dispatch
+import Glibc
 
 /// Deterministic random-initialised checkpoints of a `ModelConfig`, written streaming: the
 /// built-in example for the README, the tests and the benchmarks.
 ///
-/// Weights are approximately N(0, 0.02) (the sum of four uniforms, scaled: fast, bounded and
-/// with the exponent spread of a real initialisation), residual projections (`attn.out`,
+/// Weights are N(0, 0.02) (Box-Muller over SplitMix64), residual projections (`attn.out`,
 /// `mlp.down`) scaled by 1/sqrt(2L) as in GPT-2, biases 0, norm weights 1. With Adam state,
 /// `exp_avg` ~ N(0, 1e-4²) and `exp_avg_sq` = its square plus 1e-12; bf16 parameters get an
 /// fp32 `master` holding the unrounded values. Every value depends only on (seed, tensor name,
@@ -62,10 +62,15 @@ public struct SyntheticCheckpoint: Sendable {
         let residualStd = Float(0.02 / Double(2 * config.layers).squareRoot())
         for (name, shape) in config.canonicalTensors() {
             let kind: Kind
-            if name.hasSuffix(".bias") { kind = .constant(0) }
-            else if name.contains("norm.") { kind = .constant(1) }
-            else if name.hasSuffix("attn.out.weight") || name.hasSuffix("mlp.down.weight") { kind = .normal(residualStd) }
-            else { kind = .normal(0.02) }
+            if name.hasSuffix(".bias") {
+                kind = .constant(0)
+            } else if name.contains("norm.") {
+                kind = .constant(1)
+            } else if name.hasSuffix("attn.out.weight") || name.hasSuffix("mlp.down.weight") {
+                kind = .normal(residualStd)
+            } else {
+                kind = .normal(0.02)
+            }
             out.append(Item(key: .model(name), dtype: dtype, shape: shape, kind: kind))
             if withOptimizer {
                 out.append(Item(key: .optimizer("exp_avg", name), dtype: .float32, shape: shape, kind: .normal(1e-4)))
@@ -83,13 +88,16 @@ public struct SyntheticCheckpoint: Sendable {
 
     /// The metadata recorded in the checkpoint.
     public var metadata: CheckpointMetadata {
-        CheckpointMetadata(step: step, modelConfig: config, optimizer: withOptimizer ? optimizer : nil,
-                           rng: ["synth_seed": withUnsafeBytes(of: seed.littleEndian) { Array($0) }])
+        CheckpointMetadata(
+            step: step, modelConfig: config, optimizer: withOptimizer ? optimizer : nil,
+            rng: ["synth_seed": withUnsafeBytes(of: seed.littleEndian) { Array($0) }])
     }
 
     /// Writes the checkpoint to `path` (atomically); `progress` receives bytes written so far.
-    public func write(to path: String, options: WriterOptions = WriterOptions(),
-                      progress: ((Int) -> Void)? = nil) throws(StoreError) {
+    public func write(
+        to path: String, options: WriterOptions = WriterOptions(),
+        progress: ((Int) -> Void)? = nil
+    ) throws(StoreError) {
         let w = try CheckpointWriter(path: path, options: options)
         w.metadata = metadata
         var done = 0
@@ -157,20 +165,21 @@ public struct SyntheticCheckpoint: Sendable {
                     let b = first + bi
                     var rng = SplitMix64(seed: SplitMix64.mix(nameSeed ^ (UInt64(b) &* 0xD1B5_4A32_D192_ED03)))
                     let lo = max(start, b * sub), hi = min(start + count, (b + 1) * sub)
-                    // Skip to element lo within the block (two draws per element).
-                    for _ in (b * sub)..<lo {
-                        _ = rng.next()
-                        _ = rng.next()
-                    }
-                    let scale = std * 1.7320508  // sum of 4 U(-0.5,0.5) has variance 1/3
-                    let unit: Float = 1.0 / 16_777_216.0
-                    for e in lo..<hi {
-                        // Four 24-bit uniforms, so the values carry a full float mantissa.
-                        let r1 = rng.next(), r2 = rng.next()
-                        let u = Float(r1 & 0xff_ffff) + Float((r1 >> 32) & 0xff_ffff)
-                            + Float(r2 & 0xff_ffff) + Float((r2 >> 32) & 0xff_ffff)
-                        let z = (u * unit - 2.0) * scale
-                        target.p[e - start] = squared ? z * z + 1e-12 : z
+                    // Box-Muller: one 64-bit draw gives a pair of normals for elements 2i, 2i+1
+                    // of the block. Skip to the pair holding element lo.
+                    let firstPair = (lo - b * sub) / 2
+                    for _ in 0..<firstPair { _ = rng.next() }
+                    var e = b * sub + 2 * firstPair
+                    while e < hi {
+                        let r = rng.next()
+                        let u1 = (Float(r >> 40) + 1) * (1.0 / 16_777_216.0)  // (0, 1]
+                        let u2 = Float(r & 0xff_ffff) * (1.0 / 16_777_216.0)  // [0, 1)
+                        let radius = (-2 * logf(u1)).squareRoot() * std
+                        let angle = 2 * Float.pi * u2
+                        let z0 = radius * cosf(angle), z1 = radius * sinf(angle)
+                        if e >= lo { target.p[e - start] = squared ? z0 * z0 + 1e-12 : z0 }
+                        if e + 1 < hi { target.p[e + 1 - start] = squared ? z1 * z1 + 1e-12 : z1 }
+                        e += 2
                     }
                 }
             }

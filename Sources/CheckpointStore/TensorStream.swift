@@ -29,8 +29,10 @@ public final class TensorStream {
     // Contiguous (0-d / empty) tensors are small: collected and written at finish.
     private var smallBuffer: [UInt8] = []
 
-    init(writer: CheckpointWriter, key: TensorKey, dtype: DType, shape: [Int], dataset: H5Object,
-         layout: ChunkLayout?, encoder: ChunkEncoder) {
+    init(
+        writer: CheckpointWriter, key: TensorKey, dtype: DType, shape: [Int], dataset: H5Object,
+        layout: ChunkLayout?, encoder: ChunkEncoder
+    ) {
         self.writer = writer
         self.key = key
         self.dtype = dtype
@@ -51,8 +53,9 @@ public final class TensorStream {
     public func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
         guard !finished else { throw .writerState(path: writer.path, detail: "tensor \(key): append after finish") }
         guard bytes.count <= remainingBytes else {
-            throw .invalidShape(path: writer.path, tensor: key.description,
-                                detail: "received \(received + bytes.count) bytes, shape \(shape) of \(dtype.rawValue) holds \(totalBytes)")
+            throw .invalidShape(
+                path: writer.path, tensor: key.description,
+                detail: "received \(received + bytes.count) bytes, shape \(shape) of \(dtype.rawValue) holds \(totalBytes)")
         }
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         hasher.update(bytes)
@@ -84,8 +87,9 @@ public final class TensorStream {
     public func finish() throws(StoreError) {
         guard !finished else { return }
         guard received == totalBytes else {
-            throw .invalidShape(path: writer.path, tensor: key.description,
-                                detail: "got \(received) of \(totalBytes) bytes for shape \(shape) of \(dtype.rawValue)")
+            throw .invalidShape(
+                path: writer.path, tensor: key.description,
+                detail: "got \(received) of \(totalBytes) bytes for shape \(shape) of \(dtype.rawValue)")
         }
         finished = true
         guard let dataset else { throw .writerState(path: writer.path, detail: "tensor \(key): writer was aborted") }
@@ -99,7 +103,8 @@ public final class TensorStream {
             }
             if rc < 0 { throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dwrite") }
         }
-        let ok = H5Attributes.writeString(dataset.id, "dtype", dtype.rawValue)
+        let ok =
+            H5Attributes.writeString(dataset.id, "dtype", dtype.rawValue)
             && H5Attributes.writeString(dataset.id, "codec", layout == nil ? "none" : writer.options.codec.description)
             && H5Attributes.writeUInt64(dataset.id, "xxh3_64", hasher.digest())
         if !ok { throw .hdf5(path: writer.path, tensor: key.description, operation: "writing attributes") }
@@ -124,8 +129,10 @@ public final class TensorStream {
         let offset = layout.origin(gridIndex).map { hsize_t($0) }
         current = nil
         guard let dataset else { throw .writerState(path: writer.path, detail: "tensor \(key): writer was aborted") }
-        try writer.pipeline.submit(ChunkJob(dataset: dataset, tensor: key.description, offset: offset, raw: buf,
-                                            rawCount: chunkBytes, encoder: encoder))
+        try writer.pipeline.submit(
+            ChunkJob(
+                dataset: dataset, tensor: key.description, offset: offset, raw: buf,
+                rawCount: chunkBytes, encoder: encoder))
         // Next grid position in C order.
         var k = shape.count - 1
         while k >= 0 {

@@ -1,6 +1,6 @@
-import Glibc
 import CHDF5
 import CZstd
+import Glibc
 
 /// The zstd HDF5 filter (id 32015, cd_values `[level]`, one zstd frame per chunk), registered
 /// in-process so that HDF5 itself can decode (and encode) chunks of files written by

@@ -21,7 +21,9 @@ struct InfoCommand: ParsableCommand {
         print("file:        \(file)")
         print("format:      ckpt v\(r.formatVersion) (\(r.writer ?? "unknown writer")\(r.created.map { ", created \($0)" } ?? ""))")
         if let c = m.modelConfig {
-            print("model:       \(c.family), \(c.layers) layers, hidden \(c.hidden), \(c.heads) heads (\(c.kvHeads) kv), ffn \(c.ffn), vocab \(c.vocab), max_seq \(c.maxSeq)")
+            print(
+                "model:       \(c.family), \(c.layers) layers, hidden \(c.hidden), \(c.heads) heads (\(c.kvHeads) kv), ffn \(c.ffn), vocab \(c.vocab), max_seq \(c.maxSeq)"
+            )
             print("             \(c.norm), \(c.activation), \(c.position) positions, \(c.tieEmbeddings ? "tied" : "untied") head")
         } else {
             print("model:       (no model_config)")
@@ -32,7 +34,9 @@ struct InfoCommand: ParsableCommand {
         print("size:        \(Format.bytes(s.rawBytes)) raw, \(Format.bytes(s.storedBytes)) stored, ratio \(String(format: "%.4f", s.ratio))")
         print("step:        \(m.step)")
         if let o = m.optimizer {
-            print("optimizer:   AdamW (\(o.variant)), lr \(o.lr), betas (\(o.beta1), \(o.beta2)), eps \(o.eps), weight_decay \(o.weightDecay) on \(o.decay), grad_clip \(o.gradClip)")
+            print(
+                "optimizer:   AdamW (\(o.variant)), lr \(o.lr), betas (\(o.beta1), \(o.beta2)), eps \(o.eps), weight_decay \(o.weightDecay) on \(o.decay), grad_clip \(o.gradClip)"
+            )
         }
         print("layout:      \(m.layoutJSON)")
         if !m.rng.isEmpty { print("rng:         " + m.rng.keys.sorted().map { "\($0) (\(m.rng[$0]!.count) B)" }.joined(separator: ", ")) }

@@ -28,7 +28,8 @@ struct LsCommand: ParsableCommand {
     func run() throws {
         let r = try CheckpointReader(path: file)
         let rows = r.tensors.map {
-            Row(name: $0.key.description, dtype: $0.dtype.rawValue, shape: $0.shape, rawBytes: $0.rawBytes,
+            Row(
+                name: $0.key.description, dtype: $0.dtype.rawValue, shape: $0.shape, rawBytes: $0.rawBytes,
                 storedBytes: $0.storedBytes, ratio: $0.ratio, chunks: $0.chunkShape, codec: $0.codec)
         }
         if json {
@@ -40,12 +41,14 @@ struct LsCommand: ParsableCommand {
             let p = String(repeating: " ", count: max(0, n - s.count))
             return left ? p + s : s + p
         }
-        print(pad("name", width) + "  " + pad("dtype", 8) + "  " + pad("shape", 16) + "  " + pad("raw", 12, left: true)
-            + "  " + pad("stored", 12, left: true) + "  " + pad("ratio", 6, left: true))
+        print(
+            pad("name", width) + "  " + pad("dtype", 8) + "  " + pad("shape", 16) + "  " + pad("raw", 12, left: true)
+                + "  " + pad("stored", 12, left: true) + "  " + pad("ratio", 6, left: true))
         for row in rows {
             let shape = "[" + row.shape.map(String.init).joined(separator: ", ") + "]"
-            print(pad(row.name, width) + "  " + pad(row.dtype, 8) + "  " + pad(shape, 16) + "  " + pad(String(row.rawBytes), 12, left: true)
-                + "  " + pad(String(row.storedBytes), 12, left: true) + "  " + pad(String(format: "%.3f", row.ratio), 6, left: true))
+            print(
+                pad(row.name, width) + "  " + pad(row.dtype, 8) + "  " + pad(shape, 16) + "  " + pad(String(row.rawBytes), 12, left: true)
+                    + "  " + pad(String(row.storedBytes), 12, left: true) + "  " + pad(String(format: "%.3f", row.ratio), 6, left: true))
         }
     }
 }

@@ -25,8 +25,9 @@ final class Progress {
         let filled = Int(f * Double(width))
         let secs = max(1e-3, now.timeIntervalSince(start))
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        let line = String(format: "\r%@ [%@] %3.0f%% %@ / %@ %.0f MB/s", label, bar, f * 100,
-                          Format.bytes(done), Format.bytes(total), Double(done) / secs / 1e6)
+        let line = String(
+            format: "\r%@ [%@] %3.0f%% %@ / %@ %.0f MB/s", label, bar, f * 100,
+            Format.bytes(done), Format.bytes(total), Double(done) / secs / 1e6)
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -7,7 +7,9 @@ struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Write a deterministic random-initialised checkpoint (the built-in example).",
-        discussion: "Presets: gpt2 \(ModelConfig.presetNames(family: "gpt2").joined(separator: ", ")); llama \(ModelConfig.presetNames(family: "llama").joined(separator: ", ")).")
+        discussion:
+            "Presets: gpt2 \(ModelConfig.presetNames(family: "gpt2").joined(separator: ", ")); llama \(ModelConfig.presetNames(family: "llama").joined(separator: ", "))."
+    )
 
     @Option(help: "Model family: gpt2 or llama.") var family: String = "gpt2"
     @Option(help: "Named shape of the family.") var preset: String = "124m"
@@ -56,8 +58,9 @@ struct SynthCommand: ParsableCommand {
     }
 
     func run() throws {
-        var synth = SyntheticCheckpoint(config: try config(), dtype: try DType(parsing: dtype), withOptimizer: optimizer != nil,
-                                        step: step ?? (optimizer != nil ? 100 : 0), seed: seed)
+        var synth = SyntheticCheckpoint(
+            config: try config(), dtype: try DType(parsing: dtype), withOptimizer: optimizer != nil,
+            step: step ?? (optimizer != nil ? 100 : 0), seed: seed)
         if optimizer == "adamw-decoupled" { synth.optimizer.variant = "decoupled" }
         let total = synth.totalBytes
         let progress = Progress(total: total, label: "synth")
@@ -68,12 +71,16 @@ struct SynthCommand: ParsableCommand {
         let r = try CheckpointReader(path: out)
         let stored = r.tensors.reduce(0) { $0 + $1.storedBytes }
         if json {
-            print(Format.json(SynthSummary(path: out, parameters: synth.config.parameterCount, tensors: r.tensors.count,
-                                           rawBytes: total, storedBytes: stored, seconds: secs)))
+            print(
+                Format.json(
+                    SynthSummary(
+                        path: out, parameters: synth.config.parameterCount, tensors: r.tensors.count,
+                        rawBytes: total, storedBytes: stored, seconds: secs)))
         } else {
-            print("wrote \(out): \(Format.count(synth.config.parameterCount)) parameters, \(r.tensors.count) tensors, "
-                + "\(Format.bytes(total)) raw, \(Format.bytes(stored)) stored, "
-                + String(format: "%.1fs (%.0f MB/s)", secs, Double(total) / secs / 1e6))
+            print(
+                "wrote \(out): \(Format.count(synth.config.parameterCount)) parameters, \(r.tensors.count) tensors, "
+                    + "\(Format.bytes(total)) raw, \(Format.bytes(stored)) stored, "
+                    + String(format: "%.1fs (%.0f MB/s)", secs, Double(total) / secs / 1e6))
         }
     }
 }

@@ -30,8 +30,9 @@ struct VerifyCommand: ParsableCommand {
                 if !json {
                     for fail in r.failures { print("FAIL \(fail.message)") }
                     let secs = Date().timeIntervalSince(t0)
-                    print("\(r.ok ? "ok  " : "FAIL") \(f): \(r.tensorsChecked) tensors, \(Format.bytes(r.bytesChecked)) checked in "
-                        + String(format: "%.2fs", secs) + (r.ok ? "" : ", \(r.failures.count) failure(s)"))
+                    print(
+                        "\(r.ok ? "ok  " : "FAIL") \(f): \(r.tensorsChecked) tensors, \(Format.bytes(r.bytesChecked)) checked in "
+                            + String(format: "%.2fs", secs) + (r.ok ? "" : ", \(r.failures.count) failure(s)"))
                     for n in r.notes { print("     note: \(n)") }
                 }
             } catch {

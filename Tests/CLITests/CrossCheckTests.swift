@@ -22,8 +22,10 @@ import Testing
         return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
-    @Test(arguments: [["--dtype", "fp32"], ["--dtype", "bf16", "--optimizer", "adamw"], ["--family", "llama", "--codec", "none", "--dtype", "fp16"],
-                      ["--codec", "zstd:3", "--chunk-mb", "0.001"]])
+    @Test(arguments: [
+        ["--dtype", "fp32"], ["--dtype", "bf16", "--optimizer", "adamw"], ["--family", "llama", "--codec", "none", "--dtype", "fp16"],
+        ["--codec", "zstd:3", "--chunk-mb", "0.001"],
+    ])
     func h5pyReadsWhatCkptWrites(flags: [String]) throws {
         let dir = CLI.tempDir("xc" + flags.joined())
         let f = dir + "/c.h5"

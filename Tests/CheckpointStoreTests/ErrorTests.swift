@@ -1,6 +1,7 @@
 import CHDF5
 import Foundation
 import Testing
+
 @testable import CheckpointStore
 
 @Suite struct ErrorTests {

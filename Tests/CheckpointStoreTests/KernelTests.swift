@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CheckpointStore
 
 @Suite struct KernelTests {
@@ -28,18 +29,22 @@ import Testing
             let src = randomBytes(count, seed: UInt64(count * 31 + elementSize))
             var shuffled = [UInt8](repeating: 0, count: count)
             var back = [UInt8](repeating: 0, count: count)
-            src.withUnsafeBytes { s in shuffled.withUnsafeMutableBytes { d in
-                ByteShuffle.shuffle(s.baseAddress!, d.baseAddress!, count: count, elementSize: elementSize)
-            } }
+            src.withUnsafeBytes { s in
+                shuffled.withUnsafeMutableBytes { d in
+                    ByteShuffle.shuffle(s.baseAddress!, d.baseAddress!, count: count, elementSize: elementSize)
+                }
+            }
             let n = count / elementSize
             var expected = src
             if n > 1 {
                 for b in 0..<elementSize { for i in 0..<n { expected[b * n + i] = src[i * elementSize + b] } }
             }
             #expect(shuffled == expected, "size \(elementSize) count \(count)")
-            shuffled.withUnsafeBytes { s in back.withUnsafeMutableBytes { d in
-                ByteShuffle.unshuffle(s.baseAddress!, d.baseAddress!, count: count, elementSize: elementSize)
-            } }
+            shuffled.withUnsafeBytes { s in
+                back.withUnsafeMutableBytes { d in
+                    ByteShuffle.unshuffle(s.baseAddress!, d.baseAddress!, count: count, elementSize: elementSize)
+                }
+            }
             #expect(back == src)
         }
     }

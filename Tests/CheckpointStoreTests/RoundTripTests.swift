@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CheckpointStore
 
 @Suite struct RoundTripTests {
@@ -60,8 +61,9 @@ import Testing
         let dir = makeTempDir()
         let path = dir + "/m.h5"
         let w = try CheckpointWriter(path: path)
-        var m = CheckpointMetadata(step: 1234, modelConfig: ModelConfig.preset(family: "llama", name: "tiny"),
-                                   optimizer: OptimizerConfig(variant: "decoupled", lr: 3e-4, weightDecay: 0.01))
+        var m = CheckpointMetadata(
+            step: 1234, modelConfig: ModelConfig.preset(family: "llama", name: "tiny"),
+            optimizer: OptimizerConfig(variant: "decoupled", lr: 3e-4, weightDecay: 0.01))
         m.layoutJSON = #"{"kind":"megatron","pp":1,"pp_rank":0,"tp":2,"tp_rank":1}"#
         m.rng = ["torch_cpu": [1, 2, 3, 255], "empty": []]
         m.userJSON = #"{"note":"hello","loss":2.5}"#

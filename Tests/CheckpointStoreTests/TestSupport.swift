@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import CheckpointStore
 
 /// A fresh temporary directory per test (tests run in parallel).
