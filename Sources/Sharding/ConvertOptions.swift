@@ -15,13 +15,17 @@ public struct ConvertOptions: Sendable {
     /// Output files written in lockstep at most (the TP ranks of one stage).
     public var maxOpenWriters: Int
 
+    /// Source files kept open at most (each open reader keeps its decoding buffers).
+    public var maxOpenReaders: Int
+
     /// Creates options.
     public init(writer: WriterOptions = WriterOptions(), allowDivergentReplicas: Bool = false, blockBytes: Int = 8 << 20,
-                cacheBytes: Int = 256 << 20, maxOpenWriters: Int = 8) {
+                cacheBytes: Int = 256 << 20, maxOpenWriters: Int = 8, maxOpenReaders: Int = 16) {
         self.writer = writer
         self.allowDivergentReplicas = allowDivergentReplicas
         self.blockBytes = blockBytes
         self.cacheBytes = cacheBytes
         self.maxOpenWriters = maxOpenWriters
+        self.maxOpenReaders = maxOpenReaders
     }
 }

@@ -28,7 +28,7 @@ public struct Converter: Sendable {
     public func convert(_ sourcePath: String, to target: CheckpointLayout, output outputPath: String,
                         progress: ((Int64, Int64) -> Void)? = nil) throws(ShardingError) -> ConversionReport {
         let start = Date()
-        let source = try CheckpointSource(path: sourcePath, maxOpenReaders: max(8, options.maxOpenWriters))
+        let source = try CheckpointSource(path: sourcePath, maxOpenReaders: max(options.maxOpenReaders, options.maxOpenWriters))
         if case .megatron(let shape) = target, source.config.validationProblem() == nil {
             // A target shape that cannot shard the model is a usage error, not bad input.
             do { try shape.validate(source.config) } catch { throw .unusableTarget(layout: target.description, reason: error) }

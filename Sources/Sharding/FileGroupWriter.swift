@@ -1,7 +1,7 @@
 import CheckpointStore
 
-/// Writes a group of output files in lockstep: tensor by tensor (all tensors of one section
-/// before the next section), every file's stream open at once, one row block per file per round.
+/// Writes a group of output files in lockstep: tensor by tensor (see `order`), every file's
+/// stream open at once, one row block per file per round.
 ///
 /// The files of one pipeline stage hold the same tensors, and their pieces read the same source
 /// rows (row-parallel weights, replicated tensors) or neighbouring ones (column-parallel
@@ -37,6 +37,29 @@ struct FileGroupWriter {
         }
     }
 
+    /// The order tensors and sections are written in: consecutive tensors filled from the same
+    /// source tensors (Q, K and V from one `linear_qkv`; gate and up from one `linear_fc1`) form
+    /// a cluster written section by section, so the cluster's source windows are decoded once per
+    /// section and the source files of one pipeline stage are read together.
+    static func order(_ output: Output) -> [(Int, SectionDType)] {
+        let tensors = output.planned.tensors
+        func sources(_ t: PlannedTensor) -> Set<String> { Set(t.pieces.map { "\($0.source) \($0.sourceTensor)" }) }
+        var out: [(Int, SectionDType)] = []
+        var k = 0
+        while k < tensors.count {
+            let cluster = sources(tensors[k])
+            var e = k + 1
+            while e < tensors.count && !cluster.isEmpty && sources(tensors[e]) == cluster { e += 1 }
+            var sections: [SectionDType] = []
+            for i in k ..< e { for s in output.sections[tensors[i].target.name] ?? [] where !sections.contains(s) { sections.append(s) } }
+            for s in sections {
+                for i in k ..< e where output.sections[tensors[i].target.name]?.contains(s) == true { out.append((i, s)) }
+            }
+            k = e
+        }
+        return out
+    }
+
     /// Writes and commits every file; on failure aborts them all (no temporary file is left).
     /// `progress` gets the bytes appended.
     func write(progress: (Int) -> Void) throws(ShardingError) {
@@ -64,12 +87,8 @@ struct FileGroupWriter {
             let block = UnsafeMutableRawPointer.allocate(byteCount: blockCapacity, alignment: 64)
             defer { block.deallocate() }
 
-            let sectionOrder = Set(first.sections.values.flatMap { $0.map(\.section) }).sorted()
-            for section in sectionOrder {
-                for (i, t0) in first.planned.tensors.enumerated() {
-                    guard let s = first.sections[t0.target.name]?.first(where: { $0.section == section }) else { continue }
-                    try writeLockstep(tensor: i, section: s, writers: writers, block: block, progress: progress)
-                }
+            for (i, s) in Self.order(first) {
+                try writeLockstep(tensor: i, section: s, writers: writers, block: block, progress: progress)
             }
             for w in writers {
                 do { try w.commit() } catch { throw ShardingError.store(error) }

@@ -12,6 +12,13 @@ struct ReplicaVerifier {
     /// every divergent replica with its maximum absolute difference.
     func verify(allowDivergent: Bool) throws(ShardingError) -> [DivergentReplica] {
         var found: [DivergentReplica] = []
+        // Two block buffers for the whole run, grown when a check needs more.
+        var a = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 64)
+        var b = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 64)
+        defer {
+            a.deallocate()
+            b.deallocate()
+        }
         for check in plan.replicaChecks {
             let replicaReader = try source.reader(check.replica)
             let refReader = try source.reader(check.reference.source)
@@ -29,15 +36,16 @@ struct ReplicaVerifier {
                 var maxDiff = 0.0
                 var differs = false
                 var r0 = 0
+                let needed = max(1, min(rowsPerBlock, ref.sourceRows.count) * cols * s.dtype.size)
+                if needed > a.count {
+                    a.deallocate()
+                    b.deallocate()
+                    a = .allocate(byteCount: needed, alignment: 64)
+                    b = .allocate(byteCount: needed, alignment: 64)
+                }
                 while r0 < ref.sourceRows.count {
                     let n = min(rowsPerBlock, ref.sourceRows.count - r0)
                     let bytes = n * cols * s.dtype.size
-                    let a = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes), alignment: 16)
-                    let b = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes), alignment: 16)
-                    defer {
-                        a.deallocate()
-                        b.deallocate()
-                    }
                     try RectangleReader.read(refReader, pKey, shape: pShape,
                                              rows: ref.sourceRows.lowerBound + r0 ..< ref.sourceRows.lowerBound + r0 + n,
                                              cols: ref.sourceCols, into: a)

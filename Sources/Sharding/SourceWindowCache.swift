@@ -264,7 +264,9 @@ final class SourceWindowCache {
             let w = windows[k]!.remove(at: i)
             if windows[k]!.isEmpty { windows[k] = nil }
             residentBytes -= w.capacity
-            release(w.buffer, capacity: w.capacity, keep: true)
+            // Kept for the coming loads; the trimming below frees what they cannot reuse.
+            spare[w.capacity, default: []].append(w.buffer)
+            spareBytes += w.capacity
         }
         var reusable: [Int: Int] = [:]
         for c in capacities { reusable[c, default: 0] += 1 }
