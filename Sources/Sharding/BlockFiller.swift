@@ -13,7 +13,7 @@ struct BlockFiller {
             let lo = max(rows.lowerBound, p.destRow), hi = min(rows.upperBound, p.destRows.upperBound)
             if hi <= lo { continue }
             let srcLo = p.sourceRows.lowerBound + lo - p.destRow
-            out.append(.init(file: p.source, tensor: TensorKey(section: section.section, name: p.sourceTensor), rows: srcLo ..< srcLo + (hi - lo)))
+            out.append(.init(file: p.source, tensor: TensorKey(section: section.section, name: p.sourceTensor), rows: srcLo..<srcLo + (hi - lo)))
         }
         return out
     }
@@ -28,8 +28,9 @@ struct BlockFiller {
             let lo = max(rows.lowerBound, p.destRow), hi = min(rows.upperBound, p.destRows.upperBound)
             if hi <= lo { continue }
             let srcLo = p.sourceRows.lowerBound + lo - p.destRow
-            try cache.copy(p.source, TensorKey(section: section.section, name: p.sourceTensor), rows: srcLo ..< srcLo + (hi - lo),
-                           cols: p.sourceCols, into: block + (lo - rows.lowerBound) * rowBytes + p.destCol * es, rowStride: rowBytes)
+            try cache.copy(
+                p.source, TensorKey(section: section.section, name: p.sourceTensor), rows: srcLo..<srcLo + (hi - lo),
+                cols: p.sourceCols, into: block + (lo - rows.lowerBound) * rowBytes + p.destCol * es, rowStride: rowBytes)
         }
     }
 }

@@ -81,8 +81,9 @@ public final class CheckpointSource: @unchecked Sendable {
                 throw .ranksDisagree(path: p, field: "step", detail: "\(m.step) vs \(first.metadata.step)")
             }
             if m.optimizer != first.metadata.optimizer {
-                throw .ranksDisagree(path: p, field: "optimizer",
-                                     detail: "\(String(describing: m.optimizer)) vs \(String(describing: first.metadata.optimizer))")
+                throw .ranksDisagree(
+                    path: p, field: "optimizer",
+                    detail: "\(String(describing: m.optimizer)) vs \(String(describing: first.metadata.optimizer))")
             }
             let l = try MegatronRankLayout.parse(m.layoutJSON, path: p)
             let expected = MegatronRankLayout(shape: shape, file: f, layers: c.layers, vocab: c.vocab)

@@ -24,7 +24,8 @@ public struct ConversionReport: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case source, output, files, tensors, bytes, seconds
-        case sourceLayout = "source_layout", sourceBytesDecoded = "source_bytes_decoded", outputLayout = "output_layout", divergentReplicas = "divergent_replicas"
+        case sourceLayout = "source_layout", sourceBytesDecoded = "source_bytes_decoded", outputLayout = "output_layout", divergentReplicas =
+            "divergent_replicas"
     }
 
     /// Throughput in MB/s (10^6 bytes).

@@ -19,8 +19,10 @@ public struct ConvertOptions: Sendable {
     public var maxOpenReaders: Int
 
     /// Creates options.
-    public init(writer: WriterOptions = WriterOptions(), allowDivergentReplicas: Bool = false, blockBytes: Int = 8 << 20,
-                cacheBytes: Int = 256 << 20, maxOpenWriters: Int = 8, maxOpenReaders: Int = 16) {
+    public init(
+        writer: WriterOptions = WriterOptions(), allowDivergentReplicas: Bool = false, blockBytes: Int = 8 << 20,
+        cacheBytes: Int = 256 << 20, maxOpenWriters: Int = 8, maxOpenReaders: Int = 16
+    ) {
         self.writer = writer
         self.allowDivergentReplicas = allowDivergentReplicas
         self.blockBytes = blockBytes

@@ -25,8 +25,10 @@ public struct Converter: Sendable {
 
     /// The target layout of a request: `megatron` shapes are used as given; `wafer` as is.
     /// Converts `sourcePath` into `target` at `outputPath`. `progress` gets (bytes done, total).
-    public func convert(_ sourcePath: String, to target: CheckpointLayout, output outputPath: String,
-                        progress: ((Int64, Int64) -> Void)? = nil) throws(ShardingError) -> ConversionReport {
+    public func convert(
+        _ sourcePath: String, to target: CheckpointLayout, output outputPath: String,
+        progress: ((Int64, Int64) -> Void)? = nil
+    ) throws(ShardingError) -> ConversionReport {
         let start = Date()
         let source = try CheckpointSource(path: sourcePath, maxOpenReaders: max(options.maxOpenReaders, options.maxOpenWriters))
         if case .megatron(let shape) = target, source.config.validationProblem() == nil {
@@ -65,8 +67,9 @@ public struct Converter: Sendable {
             // flight (a few per encoder thread per writer) bounded.
             var writerOptions = options.writer
             writerOptions.threads = max(1, options.writer.threads / group.count)
-            let writer = FileGroupWriter(outputs: group, metadata: source.metadata, writerOptions: writerOptions,
-                                         blockBytes: options.blockBytes, filler: BlockFiller(cache: cache))
+            let writer = FileGroupWriter(
+                outputs: group, metadata: source.metadata, writerOptions: writerOptions,
+                blockBytes: options.blockBytes, filler: BlockFiller(cache: cache))
             try writer.write { n in
                 done += Int64(n)
                 progress?(done, total)
@@ -91,11 +94,11 @@ public struct Converter: Sendable {
                 outputs.append(output(f, path: out.temporaryPath + "/" + rankDir + "/" + MegatronDirectory.rankFile, layoutJSON: layout.json))
             }
             // The TP ranks of a stage are written in lockstep (up to `maxOpenWriters` at once).
-            for stage in 0 ..< shape.pp {
+            for stage in 0..<shape.pp {
                 let ranks = outputs.filter { $0.planned.file.ppRank == stage }
                 var k = 0
                 while k < ranks.count {
-                    let group = Array(ranks[k ..< min(ranks.count, k + max(1, options.maxOpenWriters))])
+                    let group = Array(ranks[k..<min(ranks.count, k + max(1, options.maxOpenWriters))])
                     if FileGroupWriter.canGroup(group) {
                         try write(group)
                     } else {

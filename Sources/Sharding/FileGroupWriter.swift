@@ -51,9 +51,9 @@ struct FileGroupWriter {
             var e = k + 1
             while e < tensors.count && !cluster.isEmpty && sources(tensors[e]) == cluster { e += 1 }
             var sections: [SectionDType] = []
-            for i in k ..< e { for s in output.sections[tensors[i].target.name] ?? [] where !sections.contains(s) { sections.append(s) } }
+            for i in k..<e { for s in output.sections[tensors[i].target.name] ?? [] where !sections.contains(s) { sections.append(s) } }
             for s in sections {
-                for i in k ..< e where output.sections[tensors[i].target.name]?.contains(s) == true { out.append((i, s)) }
+                for i in k..<e where output.sections[tensors[i].target.name]?.contains(s) == true { out.append((i, s)) }
             }
             k = e
         }
@@ -99,13 +99,14 @@ struct FileGroupWriter {
         }
     }
 
-    private func writeLockstep(tensor i: Int, section s: SectionDType, writers: [CheckpointWriter],
-                               block: UnsafeMutableRawPointer, progress: (Int) -> Void) throws(ShardingError) {
+    private func writeLockstep(
+        tensor i: Int, section s: SectionDType, writers: [CheckpointWriter],
+        block: UnsafeMutableRawPointer, progress: (Int) -> Void
+    ) throws(ShardingError) {
         var streams: [TensorStream] = []
         for (o, w) in zip(outputs, writers) {
             let t = o.planned.tensors[i].target
-            do { streams.append(try w.beginTensor(TensorKey(section: s.section, name: t.name), dtype: s.dtype, shape: t.shape)) }
-            catch { throw .store(error) }
+            do { streams.append(try w.beginTensor(TensorKey(section: s.section, name: t.name), dtype: s.dtype, shape: t.shape)) } catch { throw .store(error) }
         }
         let target = outputs[0].planned.tensors[i].target
         let rowBytes = target.cols * s.dtype.size
@@ -114,9 +115,9 @@ struct FileGroupWriter {
         while r0 < target.rows {
             let r1 = min(target.rows, r0 + rowsPerBlock)
             // Every window this round needs, loaded in parallel.
-            try filler.cache.prefetch(outputs.flatMap { filler.requests($0.planned.tensors[i], s, rows: r0 ..< r1) })
+            try filler.cache.prefetch(outputs.flatMap { filler.requests($0.planned.tensors[i], s, rows: r0..<r1) })
             for (o, stream) in zip(outputs, streams) {
-                try filler.fill(o.planned.tensors[i], s, rows: r0 ..< r1, into: block)
+                try filler.fill(o.planned.tensors[i], s, rows: r0..<r1, into: block)
                 let n = (r1 - r0) * rowBytes
                 do { try stream.append(UnsafeRawBufferPointer(start: block, count: n)) } catch { throw .store(error) }
                 progress(n)

@@ -46,17 +46,19 @@ struct ReplicaVerifier {
                 while r0 < ref.sourceRows.count {
                     let n = min(rowsPerBlock, ref.sourceRows.count - r0)
                     let bytes = n * cols * s.dtype.size
-                    try RectangleReader.read(refReader, pKey, shape: pShape,
-                                             rows: ref.sourceRows.lowerBound + r0 ..< ref.sourceRows.lowerBound + r0 + n,
-                                             cols: ref.sourceCols, into: a)
-                    try RectangleReader.read(replicaReader, rKey, shape: rShape,
-                                             rows: ref.destRow + r0 ..< ref.destRow + r0 + n,
-                                             cols: ref.destCol ..< ref.destCol + cols, into: b)
+                    try RectangleReader.read(
+                        refReader, pKey, shape: pShape,
+                        rows: ref.sourceRows.lowerBound + r0..<ref.sourceRows.lowerBound + r0 + n,
+                        cols: ref.sourceCols, into: a)
+                    try RectangleReader.read(
+                        replicaReader, rKey, shape: rShape,
+                        rows: ref.destRow + r0..<ref.destRow + r0 + n,
+                        cols: ref.destCol..<ref.destCol + cols, into: b)
                     if memcmp(a.baseAddress!, b.baseAddress!, bytes) != 0 {
                         differs = true
-                        let x = TensorData(dtype: s.dtype, shape: [n * cols], bytes: Array(a[0 ..< bytes])).floats()
-                        let y = TensorData(dtype: s.dtype, shape: [n * cols], bytes: Array(b[0 ..< bytes])).floats()
-                        for k in 0 ..< x.count {
+                        let x = TensorData(dtype: s.dtype, shape: [n * cols], bytes: Array(a[0..<bytes])).floats()
+                        let y = TensorData(dtype: s.dtype, shape: [n * cols], bytes: Array(b[0..<bytes])).floats()
+                        for k in 0..<x.count {
                             let d = abs(Double(x[k]) - Double(y[k]))
                             if d > maxDiff || d.isNaN { maxDiff = d.isNaN ? .nan : d }
                         }
@@ -68,8 +70,9 @@ struct ReplicaVerifier {
                         file: replicaReader.path, tensor: rKey.description,
                         reference: "\(refReader.path): \(pKey.description)", maxAbsDifference: maxDiff)
                     if !allowDivergent {
-                        throw .divergentReplica(path: entry.file, tensor: entry.tensor, reference: entry.reference,
-                                                maxAbsDifference: maxDiff)
+                        throw .divergentReplica(
+                            path: entry.file, tensor: entry.tensor, reference: entry.reference,
+                            maxAbsDifference: maxDiff)
                     }
                     found.append(entry)
                 }

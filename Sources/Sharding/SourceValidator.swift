@@ -38,8 +38,9 @@ struct SourceValidator {
         }
         for check in plan.replicaChecks {
             let reference = inventory[check.reference.source]![check.reference.sourceTensor]!
-            try compare(inventory[check.replica]![check.replicaTensor]!, file: check.replica, name: check.replicaTensor,
-                        reference: reference)
+            try compare(
+                inventory[check.replica]![check.replicaTensor]!, file: check.replica, name: check.replicaTensor,
+                reference: reference)
         }
         return out
     }
@@ -51,8 +52,9 @@ struct SourceValidator {
                 throw .missingTensor(path: path, tensor: TensorKey(section: r.section, name: name).description)
             }
             if mine.dtype != r.dtype {
-                throw .dtypeMismatch(path: path, tensor: TensorKey(section: r.section, name: name).description,
-                                     expected: r.dtype.rawValue, actual: mine.dtype.rawValue)
+                throw .dtypeMismatch(
+                    path: path, tensor: TensorKey(section: r.section, name: name).description,
+                    expected: r.dtype.rawValue, actual: mine.dtype.rawValue)
             }
         }
         for mine in s where !reference.contains(where: { $0.section == mine.section }) {

@@ -72,8 +72,9 @@ final class SourceWindowCache {
 
         func run() {
             do {
-                try RectangleReader.read(reader, key.tensor, shape: geometry.shape, rows: rows, cols: 0 ..< geometry.cols,
-                                         into: UnsafeMutableRawBufferPointer(start: buffer, count: max(1, rows.count * geometry.rowBytes)))
+                try RectangleReader.read(
+                    reader, key.tensor, shape: geometry.shape, rows: rows, cols: 0..<geometry.cols,
+                    into: UnsafeMutableRawBufferPointer(start: buffer, count: max(1, rows.count * geometry.rowBytes)))
             } catch {
                 failure = error
             }
@@ -103,7 +104,7 @@ final class SourceWindowCache {
         self.budgetBytes = max(0, budgetBytes)
         // Serial queues run on their own threads, so a load may wait for its decode jobs on the
         // shared global queue without starving it.
-        loaders = (0 ..< max(2, ProcessInfo.processInfo.activeProcessorCount)).map { DispatchQueue(label: "ckpt.window-loader.\($0)") }
+        loaders = (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map { DispatchQueue(label: "ckpt.window-loader.\($0)") }
     }
 
     deinit {
@@ -165,8 +166,10 @@ final class SourceWindowCache {
 
     /// Copies rows `rows`, columns `cols` (matrix view) of `tensor` in `file` to `dst`, one
     /// output row every `rowStride` bytes.
-    func copy(_ file: ShardFile, _ tensor: TensorKey, rows: Range<Int>, cols: Range<Int>,
-              into dst: UnsafeMutableRawPointer, rowStride: Int) throws(ShardingError) {
+    func copy(
+        _ file: ShardFile, _ tensor: TensorKey, rows: Range<Int>, cols: Range<Int>,
+        into dst: UnsafeMutableRawPointer, rowStride: Int
+    ) throws(ShardingError) {
         let key = Key(file: file, tensor: tensor)
         let g = try geometry(key)
         let span = cols.count * g.elementSize
@@ -180,7 +183,7 @@ final class SourceWindowCache {
             if span == g.rowBytes && rowStride == g.rowBytes {
                 out.copyMemory(from: src, byteCount: n * span)
             } else {
-                for i in 0 ..< n { (out + i * rowStride).copyMemory(from: src + i * g.rowBytes, byteCount: span) }
+                for i in 0..<n { (out + i * rowStride).copyMemory(from: src + i * g.rowBytes, byteCount: span) }
             }
             r += n
         }
@@ -210,7 +213,7 @@ final class SourceWindowCache {
         let chunkBytes = max(1, g.chunkRows * g.rowBytes)
         var end = min(g.rows, start + max(1, windowBytes / chunkBytes) * g.chunkRows)
         for s in (windows[key] ?? []).map(\.rows.lowerBound) + planned.map(\.lowerBound) where s > start { end = min(end, s) }
-        return start ..< end
+        return start..<end
     }
 
     private func window(_ key: Key, _ g: Geometry, containing row: Int) throws(ShardingError) -> Window {
@@ -219,7 +222,7 @@ final class SourceWindowCache {
             w.lastUse = clock
             return w
         }
-        try prefetch([Request(file: key.file, tensor: key.tensor, rows: row ..< row + 1)])
+        try prefetch([Request(file: key.file, tensor: key.tensor, rows: row..<row + 1)])
         guard let w = windows[key]?.first(where: { $0.rows.contains(row) }) else {
             throw .layoutMismatch("row \(row) of \(key.tensor) in \(source.path(key.file)) could not be loaded")
         }

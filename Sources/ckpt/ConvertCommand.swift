@@ -78,8 +78,9 @@ struct ConvertCommand: ParsableCommand {
             throw ExitCode(error.isValidationFailure ? 1 : 2)
         }
         for d in report.divergentReplicas where !json {
-            FileHandle.standardError.write(Data(
-                "ckpt: warning: \(d.file): \(d.tensor) differs from \(d.reference) (max |difference| \(d.maxAbsDifference)); kept rank 0\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "ckpt: warning: \(d.file): \(d.tensor) differs from \(d.reference) (max |difference| \(d.maxAbsDifference)); kept rank 0\n".utf8))
         }
         if json {
             struct Summary: Encodable {
@@ -90,9 +91,10 @@ struct ConvertCommand: ParsableCommand {
             }
             print(Format.json(Summary(report: report, mbPerSecond: report.megabytesPerSecond)))
         } else {
-            print("\(report.source) (\(report.sourceLayout)) -> \(report.output) (\(report.outputLayout)): "
-                + "\(report.files) file(s), \(report.tensors) tensors, \(Format.bytes(Int(report.bytes))) in "
-                + String(format: "%.2fs (%.0f MB/s)", report.seconds, report.megabytesPerSecond))
+            print(
+                "\(report.source) (\(report.sourceLayout)) -> \(report.output) (\(report.outputLayout)): "
+                    + "\(report.files) file(s), \(report.tensors) tensors, \(Format.bytes(Int(report.bytes))) in "
+                    + String(format: "%.2fs (%.0f MB/s)", report.seconds, report.megabytesPerSecond))
         }
     }
 }

@@ -21,8 +21,11 @@ import Testing
     static let ranks22 = ["mp_rank_00_000", "mp_rank_01_000", "mp_rank_00_001", "mp_rank_01_001"]
 
     static func synth(_ m: Model, _ path: String) throws {
-        let s = try CLI.run(["synth", "--family", m.family, "--preset", "tiny", "--dtype", m.dtype, "--optimizer", "adamw",
-                             "--seed", "7", "--out", path] + m.extra)
+        let s = try CLI.run(
+            [
+                "synth", "--family", m.family, "--preset", "tiny", "--dtype", m.dtype, "--optimizer", "adamw",
+                "--seed", "7", "--out", path,
+            ] + m.extra)
         #expect(s.status == 0, "\(s.stderr)")
     }
 
