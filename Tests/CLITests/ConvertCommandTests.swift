@@ -54,6 +54,7 @@ import Testing
     @Test(arguments: models)
     func waferToMegatronToWaferIsBitExact(_ m: Model) throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let src = dir + "/src.h5", meg = dir + "/meg", back = dir + "/back.h5"
         try Self.synth(m, src)
 
@@ -93,6 +94,7 @@ import Testing
 
     @Test func directReshardEqualsTheWaferRoute() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let m = Self.models[1]
         let src = dir + "/src.h5", meg = dir + "/meg", meg12 = dir + "/meg12", back = dir + "/back.h5"
         try Self.synth(m, src)
@@ -108,6 +110,7 @@ import Testing
 
     @Test func missingRankExitsOneNamingTheRankFile() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let src = dir + "/src.h5", meg = dir + "/meg", out = dir + "/out.h5"
         try Self.synth(Self.models[0], src)
         #expect(try CLI.run(["convert", src, "--to", "megatron", "--tp", "2", "--pp", "2", "--out", meg]).status == 0)
@@ -129,6 +132,7 @@ import Testing
 
     @Test func badParallelSizesExitTwo() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let src = dir + "/src.h5"
         try Self.synth(Self.models[0], src)
         let before = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
@@ -152,6 +156,7 @@ import Testing
 
     @Test func existingOutputIsRefusedAndLeftUntouched() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let src = dir + "/src.h5", meg = dir + "/meg", taken = dir + "/taken.h5"
         try Self.synth(Self.models[0], src)
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: taken))
@@ -170,6 +175,7 @@ import Testing
 
     @Test func corruptRankFailsMidWayWithoutPartialOutput() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let src = dir + "/src.h5", meg = dir + "/meg"
         try Self.synth(Self.models[0], src)
         #expect(try CLI.run(["convert", src, "--to", "megatron", "--tp", "2", "--pp", "2", "--out", meg]).status == 0)
