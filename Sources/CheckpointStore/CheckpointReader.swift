@@ -262,7 +262,9 @@ public final class CheckpointReader: @unchecked Sendable {
         defer { poolLock.unlock() }
         if let p = pools[capacity] { return p }
         let p = BufferPool(capacity: capacity, keep: 4 * threads + 4)
-        if pools.count > 8 { pools.removeAll() }
+        // A Megatron rank file has about six chunk sizes, each with a decode and a raw pool;
+        // dropping all pools at 8 made every other tensor allocate (and fault in) fresh buffers.
+        if pools.count >= 32 { pools.removeAll() }
         pools[capacity] = p
         return p
     }

@@ -3,6 +3,10 @@ import Foundation
 
 /// An opened source checkpoint: a wafer file or every rank file of a Megatron directory, with
 /// the rank files' metadata checked against each other.
+///
+/// At most `maxOpenReaders` files are open at once (least recently used closed first): a reader
+/// keeps decoding buffers for as long as it is open, so with hundreds of rank files memory would
+/// otherwise grow with the rank count.
 public final class CheckpointSource: @unchecked Sendable {
     /// The path given (file or directory).
     public let path: String
@@ -12,14 +16,23 @@ public final class CheckpointSource: @unchecked Sendable {
     public let config: ModelConfig
     /// The metadata of the wafer file or of rank tp0/pp0.
     public let metadata: CheckpointMetadata
-    /// A reader per file. `@unchecked Sendable`: readers are thread-safe and the dictionary is
-    /// immutable after `init`.
-    public let readers: [ShardFile: CheckpointReader]
+    /// The path of each file.
+    public let paths: [ShardFile: String]
+    /// The tensors of each file, as listed when the source was opened.
+    public let inventories: [ShardFile: [TensorInfo]]
+    /// Files kept open at most.
+    public let maxOpenReaders: Int
+
+    // `@unchecked Sendable`: readers are thread-safe; the open set is guarded by `lock`.
+    private let lock = NSLock()
+    private var open: [ShardFile: (reader: CheckpointReader, lastUse: Int)] = [:]
+    private var clock = 0
 
     /// Opens `path`: a checkpoint file in the wafer layout, or a Megatron checkpoint directory
     /// (its root with `latest_checkpointed_iteration.txt`, or an `iter_*` directory).
-    public init(path: String) throws(ShardingError) {
+    public init(path: String, maxOpenReaders: Int = 8) throws(ShardingError) {
         self.path = path
+        self.maxOpenReaders = max(1, maxOpenReaders)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw .io(path: path, detail: "no such file or directory")
@@ -34,7 +47,9 @@ public final class CheckpointSource: @unchecked Sendable {
             layout = .wafer
             config = c
             metadata = r.metadata
-            readers = [.wafer: r]
+            paths = [.wafer: path]
+            inventories = [.wafer: r.tensors]
+            open = [.wafer: (r, 0)]
             return
         }
         let iter = try MegatronDirectory.iterationDirectory(of: path)
@@ -53,7 +68,8 @@ public final class CheckpointSource: @unchecked Sendable {
         let expectedNames = Set(shape.files.map { shape.rankDirectoryName($0) })
         for d in rankDirs where !expectedNames.contains(d) { throw .unexpectedRank(path: iter + "/" + d) }
 
-        var readers: [ShardFile: CheckpointReader] = [:]
+        var paths: [ShardFile: String] = [:]
+        var inventories: [ShardFile: [TensorInfo]] = [:]
         for f in shape.files {
             let p = iter + "/" + shape.rankDirectoryName(f) + "/" + MegatronDirectory.rankFile
             guard FileManager.default.fileExists(atPath: p) else { throw .missingRank(path: p, rank: f.description) }
@@ -65,22 +81,44 @@ public final class CheckpointSource: @unchecked Sendable {
                 throw .ranksDisagree(path: p, field: "step", detail: "\(m.step) vs \(first.metadata.step)")
             }
             if m.optimizer != first.metadata.optimizer {
-                throw .ranksDisagree(path: p, field: "optimizer",
-                                     detail: "\(String(describing: m.optimizer)) vs \(String(describing: first.metadata.optimizer))")
+                throw .ranksDisagree(
+                    path: p, field: "optimizer",
+                    detail: "\(String(describing: m.optimizer)) vs \(String(describing: first.metadata.optimizer))")
             }
             let l = try MegatronRankLayout.parse(m.layoutJSON, path: p)
             let expected = MegatronRankLayout(shape: shape, file: f, layers: c.layers, vocab: c.vocab)
             if l != expected { throw .badRankLayout(path: p, detail: "found \(l.json), expected \(expected.json)") }
-            readers[f] = r
+            paths[f] = p
+            inventories[f] = r.tensors
         }
         layout = .megatron(shape)
         config = c
         metadata = first.metadata
-        self.readers = readers
+        self.paths = paths
+        self.inventories = inventories
+        open = [ShardFile(tpRank: 0, ppRank: 0): (first, 0)]
     }
 
-    /// The reader of `file`.
-    public func reader(_ file: ShardFile) -> CheckpointReader { readers[file]! }
+    /// The path of `file` (a file of this source).
+    public func path(_ file: ShardFile) -> String { paths[file] ?? path }
+
+    /// A reader of `file`, opening it (and closing the least recently used one) when needed.
+    public func reader(_ file: ShardFile) throws(ShardingError) -> CheckpointReader {
+        lock.lock()
+        defer { lock.unlock() }
+        clock += 1
+        if let o = open[file] {
+            open[file] = (o.reader, clock)
+            return o.reader
+        }
+        guard let p = paths[file] else { throw .missingRank(path: path, rank: file.description) }
+        while open.count >= maxOpenReaders, let victim = open.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
+            open[victim] = nil
+        }
+        let r = try Self.open(p)
+        open[file] = (r, clock)
+        return r
+    }
 
     private static func open(_ p: String) throws(ShardingError) -> CheckpointReader {
         do { return try CheckpointReader(path: p) } catch { throw .store(error) }

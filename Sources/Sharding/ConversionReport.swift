@@ -14,6 +14,9 @@ public struct ConversionReport: Sendable, Codable {
     public var tensors: Int
     /// Logical bytes written.
     public var bytes: Int64
+    /// Source bytes decoded to produce them (each stored chunk counts once per time it was
+    /// decoded; replica checks not included).
+    public var sourceBytesDecoded: Int64
     /// Wall time in seconds.
     public var seconds: Double
     /// Replicas that differed and were accepted.
@@ -21,7 +24,8 @@ public struct ConversionReport: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case source, output, files, tensors, bytes, seconds
-        case sourceLayout = "source_layout", outputLayout = "output_layout", divergentReplicas = "divergent_replicas"
+        case sourceLayout = "source_layout", sourceBytesDecoded = "source_bytes_decoded", outputLayout = "output_layout", divergentReplicas =
+            "divergent_replicas"
     }
 
     /// Throughput in MB/s (10^6 bytes).

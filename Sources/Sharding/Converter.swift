@@ -25,15 +25,21 @@ public struct Converter: Sendable {
 
     /// The target layout of a request: `megatron` shapes are used as given; `wafer` as is.
     /// Converts `sourcePath` into `target` at `outputPath`. `progress` gets (bytes done, total).
-    public func convert(_ sourcePath: String, to target: CheckpointLayout, output outputPath: String,
-                        progress: ((Int64, Int64) -> Void)? = nil) throws(ShardingError) -> ConversionReport {
+    public func convert(
+        _ sourcePath: String, to target: CheckpointLayout, output outputPath: String,
+        progress: ((Int64, Int64) -> Void)? = nil
+    ) throws(ShardingError) -> ConversionReport {
         let start = Date()
-        let source = try CheckpointSource(path: sourcePath)
+        let source = try CheckpointSource(path: sourcePath, maxOpenReaders: max(options.maxOpenReaders, options.maxOpenWriters))
+        if case .megatron(let shape) = target, source.config.validationProblem() == nil {
+            // A target shape that cannot shard the model is a usage error, not bad input.
+            do { try shape.validate(source.config) } catch { throw .unusableTarget(layout: target.description, reason: error) }
+        }
         let plan = try planner.plan(source.config, from: source.layout, to: target)
         let sections = try SourceValidator(source: source, plan: plan).validate()
         var sourceSections: [ShardFile: [String: [SectionDType]]] = [:]
         for f in plan.source.files {
-            for info in source.reader(f).tensors {
+            for info in source.inventories[f] ?? [] {
                 sourceSections[f, default: [:]][info.key.name, default: []].append(SectionDType(section: info.key.section, dtype: info.dtype))
             }
         }
@@ -52,44 +58,54 @@ public struct Converter: Sendable {
             }
         }
         var done: Int64 = 0
-        let copier = TensorCopier(source: source, blockBytes: options.blockBytes)
-        func writeFile(_ planned: PlannedFile, path: String, layoutJSON: String) throws(ShardingError) {
-            let writer: CheckpointWriter
-            do { writer = try CheckpointWriter(path: path, options: options.writer) } catch { throw .store(error) }
-            var metadata = source.metadata
-            metadata.layoutJSON = layoutJSON
-            writer.metadata = metadata
-            do throws(ShardingError) {
-                for t in planned.tensors {
-                    for s in sections[planned.file]![t.target.name]! {
-                        try copier.copy(t, s, to: writer) { n in
-                            done += Int64(n)
-                            progress?(done, total)
-                        }
-                    }
-                }
-                do { try writer.commit() } catch { throw ShardingError.store(error) }
-            } catch {
-                writer.abort()
-                throw error
+        let cache = SourceWindowCache(source: source, windowBytes: options.blockBytes, budgetBytes: options.cacheBytes)
+        func output(_ f: PlannedFile, path: String, layoutJSON: String) -> FileGroupWriter.Output {
+            FileGroupWriter.Output(planned: f, path: path, layoutJSON: layoutJSON, sections: sections[f.file] ?? [:])
+        }
+        func write(_ group: [FileGroupWriter.Output]) throws(ShardingError) {
+            // Writers of a group share the cores: fewer encoder threads each keeps the chunks in
+            // flight (a few per encoder thread per writer) bounded.
+            var writerOptions = options.writer
+            writerOptions.threads = max(1, options.writer.threads / group.count)
+            let writer = FileGroupWriter(
+                outputs: group, metadata: source.metadata, writerOptions: writerOptions,
+                blockBytes: options.blockBytes, filler: BlockFiller(cache: cache))
+            try writer.write { n in
+                done += Int64(n)
+                progress?(done, total)
             }
         }
 
         switch target {
         case .wafer:
             if FileManager.default.fileExists(atPath: outputPath) { throw .outputExists(path: outputPath) }
-            try writeFile(plan.files[0], path: outputPath, layoutJSON: #"{"kind":"wafer"}"#)
+            try write([output(plan.files[0], path: outputPath, layoutJSON: #"{"kind":"wafer"}"#)])
         case .megatron(let shape):
             let out = try OutputDirectory(path: outputPath)
             let step = source.metadata.step
             let iter = MegatronDirectory.iterationDirectory(step: step)
             var dirs: [String] = []
+            var outputs: [FileGroupWriter.Output] = []
             for f in plan.files {
                 let rankDir = iter + "/" + shape.rankDirectoryName(f.file)
                 try out.makeDirectory(rankDir)
                 dirs.append(rankDir)
                 let layout = MegatronRankLayout(shape: shape, file: f.file, layers: source.config.layers, vocab: source.config.vocab)
-                try writeFile(f, path: out.temporaryPath + "/" + rankDir + "/" + MegatronDirectory.rankFile, layoutJSON: layout.json)
+                outputs.append(output(f, path: out.temporaryPath + "/" + rankDir + "/" + MegatronDirectory.rankFile, layoutJSON: layout.json))
+            }
+            // The TP ranks of a stage are written in lockstep (up to `maxOpenWriters` at once).
+            for stage in 0..<shape.pp {
+                let ranks = outputs.filter { $0.planned.file.ppRank == stage }
+                var k = 0
+                while k < ranks.count {
+                    let group = Array(ranks[k..<min(ranks.count, k + max(1, options.maxOpenWriters))])
+                    if FileGroupWriter.canGroup(group) {
+                        try write(group)
+                    } else {
+                        for o in group { try write([o]) }
+                    }
+                    k += group.count
+                }
             }
             try out.writeText(MegatronDirectory.trackerFile, String(step) + "\n")
             try out.publish(syncing: dirs + [iter])
@@ -97,6 +113,7 @@ public struct Converter: Sendable {
         return ConversionReport(
             source: sourcePath, sourceLayout: source.layout.description, output: outputPath,
             outputLayout: target.description, files: plan.files.count, tensors: tensorCount, bytes: done,
+            sourceBytesDecoded: cache.decodedBytes,
             seconds: Date().timeIntervalSince(start), divergentReplicas: divergent)
     }
 }

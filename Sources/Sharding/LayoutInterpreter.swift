@@ -1,4 +1,3 @@
-
 import CheckpointStore
 import Foundation
 
@@ -30,8 +29,11 @@ public struct LayoutInterpreter: Sendable {
                 let rows = t.shape.first ?? 1, cols = t.shape.dropFirst().reduce(1, *)
                 return LocalTensor(
                     file: .wafer, name: t.name, shape: t.shape,
-                    segments: [TensorSegment(canonical: t.name, canonicalRows: 0 ..< rows, canonicalCols: 0 ..< cols,
-                                             localRow: 0, localCol: 0)],
+                    segments: [
+                        TensorSegment(
+                            canonical: t.name, canonicalRows: 0..<rows, canonicalCols: 0..<cols,
+                            localRow: 0, localCol: 0)
+                    ],
                     isPrimary: true, split: .replicated, canonicalNames: [t.name])
             }
             return LayoutMap(config: config, layout: layout, tensorsByFile: [.wafer: tensors])
@@ -53,7 +55,7 @@ public struct LayoutInterpreter: Sendable {
 
         for rule in rules.tensors {
             let perLayer = rule.canonical.contains { $0.contains("{i}") } || rule.megatron.contains("{j}")
-            let layerIndices: [Int?] = perLayer ? (0 ..< config.layers).map { $0 } : [nil]
+            let layerIndices: [Int?] = perLayer ? (0..<config.layers).map { $0 } : [nil]
             if let w = rule.when {
                 if let tie = w.tieEmbeddings, tie != config.tieEmbeddings { continue }
                 if let minPP = w.minPP, shape.pp < minPP { continue }
@@ -65,7 +67,8 @@ public struct LayoutInterpreter: Sendable {
                 if present.count != names.count {
                     let missing = names.filter { shapes[$0] == nil }
                     throw .layoutMismatch(
-                        "rule for \(rule.megatron) fuses \(names.joined(separator: ", ")) but the \(config.family) model has no \(missing.joined(separator: ", "))")
+                        "rule for \(rule.megatron) fuses \(names.joined(separator: ", ")) but the \(config.family) model has no \(missing.joined(separator: ", "))"
+                    )
                 }
                 let stage: Int
                 switch rule.stage {
@@ -78,13 +81,14 @@ public struct LayoutInterpreter: Sendable {
                 let local = layer.map { $0 - stage * perStage }
                 let megatronName = Self.fill(rule.megatron, i: layer, j: local)
                 if rule.copy != true { for n in names { coverage[n, default: 0] += 1 } }
-                for r in 0 ..< shape.tp {
+                for r in 0..<shape.tp {
                     let file = ShardFile(tpRank: r, ppRank: stage)
                     if !namesByFile[file, default: []].insert(megatronName).inserted {
                         throw .layoutMismatch("two rules produce \(megatronName) in rank file \(file)")
                     }
-                    let t = try localTensor(rule, names: names, shapes: shapes, name: megatronName, file: file,
-                                            config: config, shape: shape)
+                    let t = try localTensor(
+                        rule, names: names, shapes: shapes, name: megatronName, file: file,
+                        config: config, shape: shape)
                     byFile[file, default: []].append(t)
                 }
             }
@@ -99,8 +103,10 @@ public struct LayoutInterpreter: Sendable {
         return LayoutMap(config: config, layout: .megatron(shape), tensorsByFile: byFile)
     }
 
-    private func localTensor(_ rule: LayoutRule, names: [String], shapes: [String: [Int]], name: String,
-                             file: ShardFile, config: ModelConfig, shape: MegatronShape) throws(ShardingError) -> LocalTensor {
+    private func localTensor(
+        _ rule: LayoutRule, names: [String], shapes: [String: [Int]], name: String,
+        file: ShardFile, config: ModelConfig, shape: MegatronShape
+    ) throws(ShardingError) -> LocalTensor {
         let tp = shape.tp, r = file.tpRank
         let first = shapes[names[0]]!
         let rows = first.first ?? 1, cols = first.dropFirst().reduce(1, *)
@@ -118,28 +124,31 @@ public struct LayoutInterpreter: Sendable {
         }
         switch rule.split {
         case .replicated:
-            return LocalTensor(file: file, name: name, shape: first, segments: [seg(names[0], 0 ..< rows, 0 ..< cols, 0, 0)],
-                               isPrimary: r == 0 && !isCopy, split: .replicated, canonicalNames: names)
+            return LocalTensor(
+                file: file, name: name, shape: first, segments: [seg(names[0], 0..<rows, 0..<cols, 0, 0)],
+                isPrimary: r == 0 && !isCopy, split: .replicated, canonicalNames: names)
         case .column:
             try divides(rows, tp, "dimension 0")
             let n = rows / tp
             var s = first
             s[0] = n
-            return LocalTensor(file: file, name: name, shape: s, segments: [seg(names[0], r * n ..< (r + 1) * n, 0 ..< cols, 0, 0)],
-                               isPrimary: !isCopy, split: .column, canonicalNames: names)
+            return LocalTensor(
+                file: file, name: name, shape: s, segments: [seg(names[0], r * n..<(r + 1) * n, 0..<cols, 0, 0)],
+                isPrimary: !isCopy, split: .column, canonicalNames: names)
         case .row:
             guard first.count == 2 else { throw .layoutMismatch("\(name): row-parallel split needs a 2-D tensor, got shape \(first)") }
             try divides(cols, tp, "dimension 1")
             let m = cols / tp
-            return LocalTensor(file: file, name: name, shape: [rows, m], segments: [seg(names[0], 0 ..< rows, r * m ..< (r + 1) * m, 0, 0)],
-                               isPrimary: !isCopy, split: .row, canonicalNames: names)
+            return LocalTensor(
+                file: file, name: name, shape: [rows, m], segments: [seg(names[0], 0..<rows, r * m..<(r + 1) * m, 0, 0)],
+                isPrimary: !isCopy, split: .row, canonicalNames: names)
         case .vocab:
             let padded = shape.paddedVocab(rows)
             let n = padded / tp
             let lo = min(r * n, rows), hi = min((r + 1) * n, rows)
             var s = first
             s[0] = n
-            let segments = hi > lo ? [seg(names[0], lo ..< hi, 0 ..< cols, 0, 0)] : []
+            let segments = hi > lo ? [seg(names[0], lo..<hi, 0..<cols, 0, 0)] : []
             return LocalTensor(file: file, name: name, shape: s, segments: segments, isPrimary: !isCopy, split: .vocab, canonicalNames: names)
         case .fused:
             guard let blockKind = rule.blocks else { throw .layoutMismatch("fused rule for \(rule.megatron) has no 'blocks'") }
@@ -157,10 +166,10 @@ public struct LayoutInterpreter: Sendable {
             let perRank = blocks / tp
             var segments: [TensorSegment] = []
             var cursor = 0
-            for b in r * perRank ..< (r + 1) * perRank {
+            for b in r * perRank..<(r + 1) * perRank {
                 for (p, n) in names.enumerated() {
                     let k = partRows[p]
-                    segments.append(seg(n, b * k ..< (b + 1) * k, 0 ..< cols, cursor, 0))
+                    segments.append(seg(n, b * k..<(b + 1) * k, 0..<cols, cursor, 0))
                     cursor += k
                 }
             }

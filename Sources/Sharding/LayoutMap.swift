@@ -1,4 +1,5 @@
 import CheckpointStore
+
 /// Every local tensor of a layout for one model configuration: what each file holds and which
 /// canonical rectangles each of its tensors carries. Built by `LayoutInterpreter`.
 public struct LayoutMap: Sendable {

@@ -18,8 +18,10 @@ public struct LocalTensor: Sendable, Hashable {
     public var canonicalNames: [String]
 
     /// Creates a local tensor description.
-    public init(file: ShardFile, name: String, shape: [Int], segments: [TensorSegment], isPrimary: Bool,
-                split: LayoutRule.SplitKind, canonicalNames: [String]) {
+    public init(
+        file: ShardFile, name: String, shape: [Int], segments: [TensorSegment], isPrimary: Bool,
+        split: LayoutRule.SplitKind, canonicalNames: [String]
+    ) {
         self.file = file
         self.name = name
         self.shape = shape
@@ -36,14 +38,14 @@ public struct LocalTensor: Sendable, Hashable {
 
     /// Local rows covered by no segment (vocabulary padding), as sorted disjoint ranges.
     public var paddingRows: [Range<Int>] {
-        let covered = segments.map { $0.localRow ..< $0.localRow + $0.canonicalRows.count }.sorted { $0.lowerBound < $1.lowerBound }
+        let covered = segments.map { $0.localRow..<$0.localRow + $0.canonicalRows.count }.sorted { $0.lowerBound < $1.lowerBound }
         var out: [Range<Int>] = []
         var cursor = 0
         for r in covered {
-            if r.lowerBound > cursor { out.append(cursor ..< r.lowerBound) }
+            if r.lowerBound > cursor { out.append(cursor..<r.lowerBound) }
             cursor = max(cursor, r.upperBound)
         }
-        if cursor < rows { out.append(cursor ..< rows) }
+        if cursor < rows { out.append(cursor..<rows) }
         return out
     }
 }

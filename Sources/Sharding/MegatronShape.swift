@@ -1,4 +1,5 @@
 import CheckpointStore
+
 /// The parallel shape of a Megatron-style checkpoint: tensor-parallel size, pipeline-parallel
 /// size and the vocabulary padding divisor.
 public struct MegatronShape: Sendable, Hashable, Codable {
@@ -31,8 +32,10 @@ public struct MegatronShape: Sendable, Hashable, Codable {
         if vocabDivisibleBy < 1 {
             throw .invalidParallelism("vocab divisor must be at least 1 (got \(vocabDivisibleBy))")
         }
-        for (what, value) in [("attention heads", config.heads), ("KV groups (kv_heads)", config.kvHeads),
-                              ("FFN width", config.ffn), ("hidden size", config.hidden)] where value % tp != 0 {
+        for (what, value) in [
+            ("attention heads", config.heads), ("KV groups (kv_heads)", config.kvHeads),
+            ("FFN width", config.ffn), ("hidden size", config.hidden),
+        ] where value % tp != 0 {
             throw .tensorParallelDoesNotDivide(what: what, value: value, tp: tp)
         }
         if config.layers % pp != 0 { throw .pipelineParallelDoesNotDivideLayers(layers: config.layers, pp: pp) }

@@ -27,5 +27,5 @@ public struct PlanPiece: Sendable, Hashable {
     }
 
     /// Output rows covered.
-    public var destRows: Range<Int> { destRow ..< destRow + sourceRows.count }
+    public var destRows: Range<Int> { destRow..<destRow + sourceRows.count }
 }

@@ -37,18 +37,18 @@ public struct ReshardPlanner: Sendable {
                 let cols = segment.canonicalCols.clamped(to: s.canonicalCols)
                 if rows.isEmpty || cols.isEmpty { continue }
                 area += rows.count * cols.count
-                out.append(PlanPiece(
-                    source: t.file, sourceTensor: t.name,
-                    sourceRows: s.localRow + rows.lowerBound - s.canonicalRows.lowerBound
-                        ..< s.localRow + rows.upperBound - s.canonicalRows.lowerBound,
-                    sourceCols: s.localCol + cols.lowerBound - s.canonicalCols.lowerBound
-                        ..< s.localCol + cols.upperBound - s.canonicalCols.lowerBound,
-                    destRow: segment.localRow + rows.lowerBound - segment.canonicalRows.lowerBound,
-                    destCol: segment.localCol + cols.lowerBound - segment.canonicalCols.lowerBound))
+                out.append(
+                    PlanPiece(
+                        source: t.file, sourceTensor: t.name,
+                        sourceRows: s.localRow + rows.lowerBound - s.canonicalRows.lowerBound..<s.localRow + rows.upperBound - s.canonicalRows.lowerBound,
+                        sourceCols: s.localCol + cols.lowerBound - s.canonicalCols.lowerBound..<s.localCol + cols.upperBound - s.canonicalCols.lowerBound,
+                        destRow: segment.localRow + rows.lowerBound - segment.canonicalRows.lowerBound,
+                        destCol: segment.localCol + cols.lowerBound - segment.canonicalCols.lowerBound))
             }
             if area != segment.canonicalRows.count * segment.canonicalCols.count {
                 throw .layoutMismatch(
-                    "source layout covers \(area) of \(segment.canonicalRows.count * segment.canonicalCols.count) elements of \(segment.canonical) rows \(segment.canonicalRows)")
+                    "source layout covers \(area) of \(segment.canonicalRows.count * segment.canonicalCols.count) elements of \(segment.canonical) rows \(segment.canonicalRows)"
+                )
             }
             return out
         }
@@ -83,8 +83,9 @@ public struct ReshardPlanner: Sendable {
             if var last = out.last, last.source == p.source, last.sourceTensor == p.sourceTensor,
                 last.sourceCols == p.sourceCols, last.destCol == p.destCol,
                 last.sourceRows.upperBound == p.sourceRows.lowerBound,
-                last.destRow + last.sourceRows.count == p.destRow {
-                last.sourceRows = last.sourceRows.lowerBound ..< p.sourceRows.upperBound
+                last.destRow + last.sourceRows.count == p.destRow
+            {
+                last.sourceRows = last.sourceRows.lowerBound..<p.sourceRows.upperBound
                 out[out.count - 1] = last
             } else {
                 out.append(p)

@@ -41,6 +41,8 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
     case dtypeMismatch(path: String, tensor: String, expected: String, actual: String)
     /// A replicated tensor differs from its rank-0 (primary) copy.
     case divergentReplica(path: String, tensor: String, reference: String, maxAbsDifference: Double)
+    /// The requested target layout cannot shard the model (a usage error: `reason` says why).
+    indirect case unusableTarget(layout: String, reason: ShardingError)
     /// The output already exists.
     case outputExists(path: String)
     /// A file-system operation failed.
@@ -74,6 +76,7 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
         case .dtypeMismatch(let p, let t, let e, let a): return "\(p): tensor \(t) is \(a) but other pieces are \(e)"
         case .divergentReplica(let p, let t, let r, let d):
             return "\(p): replicated tensor \(t) differs from \(r) (max |difference| \(d)); use --allow-divergent-replicas to take rank 0"
+        case .unusableTarget(let l, let r): return "target layout \(l) cannot shard this model: \(r.description)"
         case .outputExists(let p): return "\(p): output already exists"
         case .io(let p, let d): return "\(p): \(d)"
         case .store(let e): return e.description
@@ -84,7 +87,8 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
     /// I/O problem (exit code 2).
     public var isValidationFailure: Bool {
         switch self {
-        case .notACheckpoint, .outputExists, .io, .store, .badLayoutData, .unknownLayout, .invalidParallelism: return false
+        case .notACheckpoint, .outputExists, .io, .store, .badLayoutData, .unknownLayout, .invalidParallelism, .unusableTarget:
+            return false
         default: return true
         }
     }

@@ -38,21 +38,23 @@ struct SourceValidator {
         }
         for check in plan.replicaChecks {
             let reference = inventory[check.reference.source]![check.reference.sourceTensor]!
-            try compare(inventory[check.replica]![check.replicaTensor]!, file: check.replica, name: check.replicaTensor,
-                        reference: reference)
+            try compare(
+                inventory[check.replica]![check.replicaTensor]!, file: check.replica, name: check.replicaTensor,
+                reference: reference)
         }
         return out
     }
 
     private func compare(_ s: [SectionDType], file: ShardFile, name: String, reference: [SectionDType]) throws(ShardingError) {
-        let path = source.reader(file).path
+        let path = source.path(file)
         for r in reference {
             guard let mine = s.first(where: { $0.section == r.section }) else {
                 throw .missingTensor(path: path, tensor: TensorKey(section: r.section, name: name).description)
             }
             if mine.dtype != r.dtype {
-                throw .dtypeMismatch(path: path, tensor: TensorKey(section: r.section, name: name).description,
-                                     expected: r.dtype.rawValue, actual: mine.dtype.rawValue)
+                throw .dtypeMismatch(
+                    path: path, tensor: TensorKey(section: r.section, name: name).description,
+                    expected: r.dtype.rawValue, actual: mine.dtype.rawValue)
             }
         }
         for mine in s where !reference.contains(where: { $0.section == mine.section }) {
@@ -63,23 +65,23 @@ struct SourceValidator {
     private func checkFiles() throws(ShardingError) -> Inventory {
         var inventory: Inventory = [:]
         for file in plan.source.files {
-            let reader = source.reader(file)
+            let path = source.path(file)
             let expected = plan.source.tensors(in: file)
             var shapes: [String: [Int]] = [:]
             for t in expected { shapes[t.name] = t.shape }
             var sections: [String: [SectionDType]] = [:]
-            for info in reader.tensors {
+            for info in source.inventories[file] ?? [] {
                 guard let shape = shapes[info.key.name] else {
-                    throw .unexpectedTensor(path: reader.path, tensor: info.key.description)
+                    throw .unexpectedTensor(path: path, tensor: info.key.description)
                 }
                 if info.shape != shape {
-                    throw .wrongShape(path: reader.path, tensor: info.key.description, expected: shape, actual: info.shape)
+                    throw .wrongShape(path: path, tensor: info.key.description, expected: shape, actual: info.shape)
                 }
                 sections[info.key.name, default: []].append(SectionDType(section: info.key.section, dtype: info.dtype))
             }
             for t in expected {
                 guard let s = sections[t.name], s.contains(where: { $0.section == "model" }) else {
-                    throw .missingTensor(path: reader.path, tensor: t.name)
+                    throw .missingTensor(path: path, tensor: t.name)
                 }
                 sections[t.name] = s.sorted { a, b in
                     a.section == "model" ? b.section != "model" : (b.section != "model" && a.section < b.section)

@@ -77,14 +77,14 @@ import Testing
                 #expect(local.shape == [12, 16])
                 #expect(local.bytes[(16 * 4)...].allSatisfy { $0 == 0 })
                 let canonical = name == "output_layer.weight" ? "lm_head.weight" : "embed.tokens.weight"
-                #expect(Array(local.bytes[0 ..< 64]) == (try original.read(TensorKey(section: section, name: canonical), rows: 36 ..< 37)).bytes)
+                #expect(Array(local.bytes[0..<64]) == (try original.read(TensorKey(section: section, name: canonical), rows: 36..<37)).bytes)
             }
         }
         // Megatron's padding rows hold trained values in practice: they are dropped, not checked.
         try Fixtures.rewrite(Fixtures.rankPath(dir + "/m", shape, tp: 3, pp: 0)) { _, t in
             let key = TensorKey.model("embedding.word_embeddings.weight")
             var d = t[key]!
-            for i in 64 ..< d.bytes.count { d.bytes[i] = 0x3F }
+            for i in 64..<d.bytes.count { d.bytes[i] = 0x3F }
             t[key] = d
         }
         _ = try converter.convert(dir + "/m", to: .wafer, output: dir + "/back.h5")

@@ -23,7 +23,7 @@ enum Fixtures {
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             z ^= z >> 31
-            for b in 0 ..< 8 where i + b < count { out[i + b] = UInt8(truncatingIfNeeded: z >> (8 * UInt64(b))) }
+            for b in 0..<8 where i + b < count { out[i + b] = UInt8(truncatingIfNeeded: z >> (8 * UInt64(b))) }
             i += 8
         }
         return out
@@ -31,8 +31,8 @@ enum Fixtures {
 
     /// Writes a wafer checkpoint of `config`: parameters in `dtype`, Adam moments in float32,
     /// a float32 master copy when `dtype` is not float32; metadata with step, optimizer, RNG.
-    static func writeWafer(_ config: ModelConfig, dtype: DType, path: String) throws {
-        let w = try CheckpointWriter(path: path, options: WriterOptions(codec: .zstd(level: 1), chunkBytes: 1 << 12, threads: 2))
+    static func writeWafer(_ config: ModelConfig, dtype: DType, path: String, chunkBytes: Int = 1 << 12) throws {
+        let w = try CheckpointWriter(path: path, options: WriterOptions(codec: .zstd(level: 1), chunkBytes: chunkBytes, threads: 2))
         w.metadata = CheckpointMetadata(
             step: 1234, modelConfig: config, optimizer: OptimizerConfig(variant: "decoupled"),
             rng: ["torch_cpu": randomBytes(40, seed: 1), "cuda": randomBytes(16, seed: 2)], userJSON: #"{"run":"test"}"#)

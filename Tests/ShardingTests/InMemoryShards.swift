@@ -24,7 +24,7 @@ enum InMemoryShards {
             index[t.name] = k + 1
             let rows = t.shape.first ?? 1, cols = t.shape.dropFirst().reduce(1, *)
             var v = [Float](repeating: 0, count: rows * cols)
-            for r in 0 ..< rows { for c in 0 ..< cols { v[r * cols + c] = code(k + 1, r, c) } }
+            for r in 0..<rows { for c in 0..<cols { v[r * cols + c] = code(k + 1, r, c) } }
             tensors[t.name] = Matrix(shape: t.shape, values: v)
         }
         return ([.wafer: tensors], index)

@@ -10,7 +10,8 @@ import Testing
     init() throws { planner = try ReshardPlanner() }
 
     func shard(_ config: ModelConfig, tp: Int, pp: Int, divisor: Int = 128)
-        throws -> (out: [ShardFile: [String: Matrix]], index: [String: Int], plan: ReshardPlan) {
+        throws -> (out: [ShardFile: [String: Matrix]], index: [String: Int], plan: ReshardPlan)
+    {
         let (wafer, index) = InMemoryShards.encodedWafer(config)
         let plan = try planner.plan(config, from: .wafer, to: .megatron(MegatronShape(tp: tp, pp: pp, vocabDivisibleBy: divisor)))
         return (InMemoryShards.apply(plan, to: wafer), index, plan)
@@ -33,13 +34,13 @@ import Testing
         #expect(r1[6, 0] == code(ix, "layers.3.attn.q.weight", 10, 0))
         #expect(r1[23, 15] == code(ix, "layers.3.attn.v.weight", 15, 15))
         // Every element: [group, (q|k|v), head_dim] rows.
-        for rank in 0 ..< 2 {
+        for rank in 0..<2 {
             let m = out[ShardFile(tpRank: rank, ppRank: 0)]!["decoder.layers.0.self_attention.linear_qkv.weight"]!
             let b = out[ShardFile(tpRank: rank, ppRank: 0)]!["decoder.layers.0.self_attention.linear_qkv.bias"]!
-            for l in 0 ..< 24 {
+            for l in 0..<24 {
                 let head = rank * 4 + l / 6, slot = (l % 6) / 2, d = l % 2
                 let name = ["layers.0.attn.q", "layers.0.attn.k", "layers.0.attn.v"][slot]
-                for c in 0 ..< 16 { #expect(m[l, c] == code(ix, name + ".weight", head * 2 + d, c)) }
+                for c in 0..<16 { #expect(m[l, c] == code(ix, name + ".weight", head * 2 + d, c)) }
                 #expect(b[l, 0] == code(ix, name + ".bias", head * 2 + d, 0))
             }
         }
@@ -59,15 +60,19 @@ import Testing
         #expect(r2[8, 0] == code(ix, "layers.1.attn.q.weight", 20, 0))
         #expect(r2[12, 31] == code(ix, "layers.1.attn.k.weight", 10, 31))
         #expect(r2[15, 0] == code(ix, "layers.1.attn.v.weight", 11, 0))
-        for rank in 0 ..< 4 {
+        for rank in 0..<4 {
             let m = out[ShardFile(tpRank: rank, ppRank: 0)]!["decoder.layers.0.self_attention.linear_qkv.weight"]!
-            for l in 0 ..< 16 {
+            for l in 0..<16 {
                 let g = rank * 2 + l / 8, w = l % 8
                 let expected: (String, Int)
-                if w < 4 { expected = ("layers.0.attn.q.weight", g * 4 + w) }
-                else if w < 6 { expected = ("layers.0.attn.k.weight", g * 2 + w - 4) }
-                else { expected = ("layers.0.attn.v.weight", g * 2 + w - 6) }
-                for c in 0 ..< 32 { #expect(m[l, c] == code(ix, expected.0, expected.1, c)) }
+                if w < 4 {
+                    expected = ("layers.0.attn.q.weight", g * 4 + w)
+                } else if w < 6 {
+                    expected = ("layers.0.attn.k.weight", g * 2 + w - 4)
+                } else {
+                    expected = ("layers.0.attn.v.weight", g * 2 + w - 6)
+                }
+                for c in 0..<32 { #expect(m[l, c] == code(ix, expected.0, expected.1, c)) }
             }
         }
     }
@@ -81,31 +86,31 @@ import Testing
         #expect(r1[11, 3] == code(ix, "layers.2.mlp.gate.weight", 23, 3))
         #expect(r1[12, 0] == code(ix, "layers.2.mlp.up.weight", 12, 0))
         #expect(r1[23, 31] == code(ix, "layers.2.mlp.up.weight", 23, 31))
-        for rank in 0 ..< 4 {
+        for rank in 0..<4 {
             let m = out[ShardFile(tpRank: rank, ppRank: 0)]!["decoder.layers.0.mlp.linear_fc1.weight"]!
-            for l in 0 ..< 24 {
+            for l in 0..<24 {
                 let name = l < 12 ? "layers.0.mlp.gate.weight" : "layers.0.mlp.up.weight"
-                for c in 0 ..< 32 { #expect(m[l, c] == code(ix, name, rank * 12 + l % 12, c)) }
+                for c in 0..<32 { #expect(m[l, c] == code(ix, name, rank * 12 + l % 12, c)) }
             }
         }
     }
 
     @Test func rowParallelSplitsColumnsAndReplicatesBias() throws {
         let (out, ix, _) = try shard(TinyModels.gpt2, tp: 4, pp: 1)
-        for rank in 0 ..< 4 {
+        for rank in 0..<4 {
             let f = out[ShardFile(tpRank: rank, ppRank: 0)]!
             let proj = f["decoder.layers.0.self_attention.linear_proj.weight"]!
             #expect(proj.shape == [16, 4])
             let fc2 = f["decoder.layers.0.mlp.linear_fc2.weight"]!
             #expect(fc2.shape == [16, 8])
-            for i in 0 ..< 16 {
-                for c in 0 ..< 4 { #expect(proj[i, c] == code(ix, "layers.0.attn.out.weight", i, rank * 4 + c)) }
-                for c in 0 ..< 8 { #expect(fc2[i, c] == code(ix, "layers.0.mlp.down.weight", i, rank * 8 + c)) }
+            for i in 0..<16 {
+                for c in 0..<4 { #expect(proj[i, c] == code(ix, "layers.0.attn.out.weight", i, rank * 4 + c)) }
+                for c in 0..<8 { #expect(fc2[i, c] == code(ix, "layers.0.mlp.down.weight", i, rank * 8 + c)) }
             }
             let bias = f["decoder.layers.0.mlp.linear_fc2.bias"]!
-            #expect(bias.values == (0 ..< 16).map { code(ix, "layers.0.mlp.down.bias", $0, 0) })
+            #expect(bias.values == (0..<16).map { code(ix, "layers.0.mlp.down.bias", $0, 0) })
             let fc1 = f["decoder.layers.0.mlp.linear_fc1.bias"]!
-            #expect(fc1.values == (0 ..< 8).map { code(ix, "layers.0.mlp.up.bias", rank * 8 + $0, 0) })
+            #expect(fc1.values == (0..<8).map { code(ix, "layers.0.mlp.up.bias", rank * 8 + $0, 0) })
         }
     }
 
@@ -113,17 +118,17 @@ import Testing
         // V=37, divisor 4, TP=4: padded to a multiple of 16 = 48, 12 rows per rank; rank 3 holds
         // row 36 then 11 zero rows.
         let (out, ix, plan) = try shard(TinyModels.gpt2, tp: 4, pp: 1, divisor: 4)
-        for rank in 0 ..< 4 {
+        for rank in 0..<4 {
             let e = out[ShardFile(tpRank: rank, ppRank: 0)]!["embedding.word_embeddings.weight"]!
             #expect(e.shape == [12, 16])
-            for l in 0 ..< 12 {
+            for l in 0..<12 {
                 let row = rank * 12 + l
-                for c in 0 ..< 16 { #expect(e[l, c] == (row < 37 ? code(ix, "embed.tokens.weight", row, c) : 0)) }
+                for c in 0..<16 { #expect(e[l, c] == (row < 37 ? code(ix, "embed.tokens.weight", row, c) : 0)) }
             }
         }
         let planned = plan.files.first { $0.file == ShardFile(tpRank: 3, ppRank: 0) }!
             .tensors.first { $0.target.name == "embedding.word_embeddings.weight" }!
-        #expect(planned.paddingRows == [1 ..< 12])
+        #expect(planned.paddingRows == [1..<12])
     }
 
     @Test func pipelineStagesUseLocalLayerNumbers() throws {
@@ -132,8 +137,8 @@ import Testing
         let (out, ix, _) = try shard(TinyModels.gpt2, tp: 2, pp: 2, divisor: 4)
         let s1 = out[ShardFile(tpRank: 0, ppRank: 1)]!
         let s0 = out[ShardFile(tpRank: 0, ppRank: 0)]!
-        #expect(s1["decoder.layers.0.input_layernorm.weight"]!.values == (0 ..< 16).map { code(ix, "layers.2.attn_norm.weight", $0, 0) })
-        #expect(s1["decoder.layers.1.input_layernorm.bias"]!.values == (0 ..< 16).map { code(ix, "layers.3.attn_norm.bias", $0, 0) })
+        #expect(s1["decoder.layers.0.input_layernorm.weight"]!.values == (0..<16).map { code(ix, "layers.2.attn_norm.weight", $0, 0) })
+        #expect(s1["decoder.layers.1.input_layernorm.bias"]!.values == (0..<16).map { code(ix, "layers.3.attn_norm.bias", $0, 0) })
         #expect(s1["decoder.layers.2.input_layernorm.weight"] == nil)
         #expect(s1["decoder.final_layernorm.weight"] != nil && s0["decoder.final_layernorm.weight"] == nil)
         #expect(s0["embedding.position_embeddings.weight"] != nil && s1["embedding.position_embeddings.weight"] == nil)
@@ -192,7 +197,8 @@ import Testing
         let layers = ModelConfig(family: "gpt2", layers: 3, hidden: 8, heads: 4, vocab: 10, maxSeq: 4)
         #expect(reason(layers, 1, 2) == .pipelineParallelDoesNotDivideLayers(layers: 3, pp: 2))
         #expect(reason(layers, 2, 3) == nil)
-        #expect(ShardingError.tensorParallelDoesNotDivide(what: "FFN width", value: 42, tp: 4).description
-            == "tensor-parallel size 4 does not divide the FFN width (42)")
+        #expect(
+            ShardingError.tensorParallelDoesNotDivide(what: "FFN width", value: 42, tp: 4).description
+                == "tensor-parallel size 4 does not divide the FFN width (42)")
     }
 }

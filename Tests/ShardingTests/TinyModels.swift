@@ -5,8 +5,9 @@ enum TinyModels {
     /// GPT-2 style, multi-head attention: C=16, 8 heads of 2, F=32, V=37 (padding needed).
     static let gpt2 = ModelConfig(family: "gpt2", layers: 4, hidden: 16, heads: 8, ffn: 32, vocab: 37, maxSeq: 8)
     /// GPT-2 style with an untied head.
-    static let gpt2Untied = ModelConfig(family: "gpt2", layers: 4, hidden: 16, heads: 8, ffn: 32, vocab: 37, maxSeq: 8,
-                                        tieEmbeddings: false)
+    static let gpt2Untied = ModelConfig(
+        family: "gpt2", layers: 4, hidden: 16, heads: 8, ffn: 32, vocab: 37, maxSeq: 8,
+        tieEmbeddings: false)
     /// LLaMA style, grouped-query attention: 16 heads of dimension 2 in 8 KV groups, SwiGLU F=48.
     static let llama = ModelConfig(family: "llama", layers: 4, hidden: 32, heads: 16, kvHeads: 8, ffn: 48, vocab: 37, maxSeq: 8)
     /// All tiny families.

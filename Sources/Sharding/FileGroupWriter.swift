@@ -1,0 +1,131 @@
+import CheckpointStore
+
+/// Writes a group of output files in lockstep: tensor by tensor (see `order`), every file's
+/// stream open at once, one row block per file per round.
+///
+/// The files of one pipeline stage hold the same tensors, and their pieces read the same source
+/// rows (row-parallel weights, replicated tensors) or neighbouring ones (column-parallel
+/// weights, Q/K/V of consecutive query groups), so each source window is decoded once and used
+/// by every rank while it is cached. Memory: one block, the cache, and each writer's bounded
+/// chunk pipeline.
+struct FileGroupWriter {
+    /// One file of the group.
+    struct Output {
+        var planned: PlannedFile
+        var path: String
+        var layoutJSON: String
+        /// Sections (and dtypes) of each tensor, by stored name.
+        var sections: [String: [SectionDType]]
+    }
+
+    let outputs: [Output]
+    let metadata: CheckpointMetadata
+    let writerOptions: WriterOptions
+    let blockBytes: Int
+    let filler: BlockFiller
+
+    /// Whether `outputs` can be written in lockstep: the same tensors (names, shapes, sections)
+    /// in the same order.
+    static func canGroup(_ outputs: [Output]) -> Bool {
+        guard let first = outputs.first else { return true }
+        return outputs.dropFirst().allSatisfy { o in
+            o.planned.tensors.count == first.planned.tensors.count
+                && zip(o.planned.tensors, first.planned.tensors).allSatisfy {
+                    $0.target.name == $1.target.name && $0.target.shape == $1.target.shape
+                        && o.sections[$0.target.name] == first.sections[$1.target.name]
+                }
+        }
+    }
+
+    /// The order tensors and sections are written in: consecutive tensors filled from the same
+    /// source tensors (Q, K and V from one `linear_qkv`; gate and up from one `linear_fc1`) form
+    /// a cluster written section by section, so the cluster's source windows are decoded once per
+    /// section and the source files of one pipeline stage are read together.
+    static func order(_ output: Output) -> [(Int, SectionDType)] {
+        let tensors = output.planned.tensors
+        func sources(_ t: PlannedTensor) -> Set<String> { Set(t.pieces.map { "\($0.source) \($0.sourceTensor)" }) }
+        var out: [(Int, SectionDType)] = []
+        var k = 0
+        while k < tensors.count {
+            let cluster = sources(tensors[k])
+            var e = k + 1
+            while e < tensors.count && !cluster.isEmpty && sources(tensors[e]) == cluster { e += 1 }
+            var sections: [SectionDType] = []
+            for i in k..<e { for s in output.sections[tensors[i].target.name] ?? [] where !sections.contains(s) { sections.append(s) } }
+            for s in sections {
+                for i in k..<e where output.sections[tensors[i].target.name]?.contains(s) == true { out.append((i, s)) }
+            }
+            k = e
+        }
+        return out
+    }
+
+    /// Writes and commits every file; on failure aborts them all (no temporary file is left).
+    /// `progress` gets the bytes appended.
+    func write(progress: (Int) -> Void) throws(ShardingError) {
+        guard let first = outputs.first else { return }
+        var writers: [CheckpointWriter] = []
+        do throws(ShardingError) {
+            for o in outputs {
+                let w: CheckpointWriter
+                do { w = try CheckpointWriter(path: o.path, options: writerOptions) } catch { throw .store(error) }
+                var m = metadata
+                m.layoutJSON = o.layoutJSON
+                w.metadata = m
+                writers.append(w)
+            }
+            // One block serves every file: `append` copies it before the next fill.
+            var blockCapacity = 1
+            for o in outputs {
+                for t in o.planned.tensors {
+                    for s in o.sections[t.target.name] ?? [] {
+                        let rowBytes = t.target.cols * s.dtype.size
+                        blockCapacity = max(blockCapacity, min(t.target.rows, max(1, blockBytes / max(1, rowBytes))) * rowBytes)
+                    }
+                }
+            }
+            let block = UnsafeMutableRawPointer.allocate(byteCount: blockCapacity, alignment: 64)
+            defer { block.deallocate() }
+
+            for (i, s) in Self.order(first) {
+                try writeLockstep(tensor: i, section: s, writers: writers, block: block, progress: progress)
+            }
+            for w in writers {
+                do { try w.commit() } catch { throw ShardingError.store(error) }
+            }
+        } catch {
+            for w in writers { w.abort() }
+            throw error
+        }
+    }
+
+    private func writeLockstep(
+        tensor i: Int, section s: SectionDType, writers: [CheckpointWriter],
+        block: UnsafeMutableRawPointer, progress: (Int) -> Void
+    ) throws(ShardingError) {
+        var streams: [TensorStream] = []
+        for (o, w) in zip(outputs, writers) {
+            let t = o.planned.tensors[i].target
+            do { streams.append(try w.beginTensor(TensorKey(section: s.section, name: t.name), dtype: s.dtype, shape: t.shape)) } catch { throw .store(error) }
+        }
+        let target = outputs[0].planned.tensors[i].target
+        let rowBytes = target.cols * s.dtype.size
+        let rowsPerBlock = max(1, blockBytes / max(1, rowBytes))
+        var r0 = 0
+        while r0 < target.rows {
+            let r1 = min(target.rows, r0 + rowsPerBlock)
+            // Every window this round needs, loaded in parallel.
+            try filler.cache.prefetch(outputs.flatMap { filler.requests($0.planned.tensors[i], s, rows: r0..<r1) })
+            for (o, stream) in zip(outputs, streams) {
+                try filler.fill(o.planned.tensors[i], s, rows: r0..<r1, into: block)
+                let n = (r1 - r0) * rowBytes
+                do { try stream.append(UnsafeRawBufferPointer(start: block, count: n)) } catch { throw .store(error) }
+                progress(n)
+            }
+            r0 = r1
+        }
+        for stream in streams {
+            do { try stream.finish() } catch { throw .store(error) }
+        }
+    }
+}

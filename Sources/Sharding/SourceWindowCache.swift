@@ -1,0 +1,297 @@
+import CheckpointStore
+import Dispatch
+import Foundation
+
+/// Decoded windows of source tensors — runs of whole rows that start and end on stored chunk
+/// boundaries — shared by every output tensor being written, so each stored chunk is decoded
+/// once while its rows are still wanted.
+///
+/// Reading a column slice or a few rows of a chunked tensor decodes whole chunks; a row-parallel
+/// weight split over TP ranks, or Q/K/V rows interleaved per query group, would otherwise be
+/// decoded once per rank or per piece. Windows of one tensor never overlap (a new window stops
+/// where the next cached one starts), and the least recently used windows are dropped when
+/// `budgetBytes` would be exceeded, so memory stays bounded independently of model size.
+/// `prefetch` loads the windows a row block needs in parallel (one serial queue per core, each
+/// read decoding its chunks on all cores).
+final class SourceWindowCache {
+    /// Rows of one source tensor that a block needs.
+    struct Request {
+        var file: ShardFile
+        var tensor: TensorKey
+        var rows: Range<Int>
+    }
+
+    private struct Key: Hashable {
+        var file: ShardFile
+        var tensor: TensorKey
+    }
+
+    /// Row geometry of a source tensor in the matrix view.
+    private struct Geometry {
+        var shape: [Int]
+        var rows: Int
+        var cols: Int
+        var elementSize: Int
+        var rowBytes: Int
+        var chunkRows: Int
+    }
+
+    private final class Window {
+        let rows: Range<Int>
+        let buffer: UnsafeMutableRawPointer
+        let capacity: Int
+        var lastUse: Int
+
+        init(rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, lastUse: Int) {
+            self.rows = rows
+            self.buffer = buffer
+            self.capacity = capacity
+            self.lastUse = lastUse
+        }
+    }
+
+    /// A window being loaded by a loader queue. `@unchecked Sendable`: each load is written by
+    /// exactly one queue between `enter` and `leave`, and read by the caller after `wait()`.
+    private final class Load: @unchecked Sendable {
+        let key: Key
+        let geometry: Geometry
+        let rows: Range<Int>
+        let buffer: UnsafeMutableRawPointer
+        let capacity: Int
+        let reader: CheckpointReader
+        var failure: ShardingError?
+
+        init(key: Key, geometry: Geometry, rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, reader: CheckpointReader) {
+            self.key = key
+            self.geometry = geometry
+            self.rows = rows
+            self.buffer = buffer
+            self.capacity = capacity
+            self.reader = reader
+        }
+
+        func run() {
+            do {
+                try RectangleReader.read(
+                    reader, key.tensor, shape: geometry.shape, rows: rows, cols: 0..<geometry.cols,
+                    into: UnsafeMutableRawBufferPointer(start: buffer, count: max(1, rows.count * geometry.rowBytes)))
+            } catch {
+                failure = error
+            }
+        }
+    }
+
+    private let source: CheckpointSource
+    private let windowBytes: Int
+    private let budgetBytes: Int
+    private let loaders: [DispatchQueue]
+    private var infos: [ShardFile: [TensorKey: TensorInfo]] = [:]
+    private var windows: [Key: [Window]] = [:]
+    private var geometry: [Key: Geometry] = [:]
+    private var spare: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var spareBytes = 0
+    private var residentBytes = 0
+    private var clock = 0
+
+    /// Bytes decoded from the source so far (each window counted once when loaded).
+    private(set) var decodedBytes: Int64 = 0
+
+    /// A cache over `source` loading windows of about `windowBytes` (rounded to whole chunks) and
+    /// keeping at most `budgetBytes` of them (at least the windows of one block).
+    init(source: CheckpointSource, windowBytes: Int, budgetBytes: Int) {
+        self.source = source
+        self.windowBytes = max(1, windowBytes)
+        self.budgetBytes = max(0, budgetBytes)
+        // Serial queues run on their own threads, so a load may wait for its decode jobs on the
+        // shared global queue without starving it.
+        loaders = (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map { DispatchQueue(label: "ckpt.window-loader.\($0)") }
+    }
+
+    deinit {
+        for list in windows.values { for w in list { release(w.buffer, capacity: w.capacity, keep: false) } }
+        for list in spare.values { for p in list { p.deallocate() } }
+    }
+
+    /// Loads, in parallel, every window the `requests` need that is not cached yet.
+    func prefetch(_ requests: [Request]) throws(ShardingError) {
+        clock += 1
+        var planned: [Key: [Range<Int>]] = [:]
+        var loads: [(Key, Geometry, Range<Int>)] = []
+        for q in requests where !q.rows.isEmpty {
+            let key = Key(file: q.file, tensor: q.tensor)
+            let g = try geometry(key)
+            var r = q.rows.lowerBound
+            while r < q.rows.upperBound {
+                if let w = windows[key]?.first(where: { $0.rows.contains(r) }) {
+                    w.lastUse = clock
+                    r = w.rows.upperBound
+                } else if let p = planned[key]?.first(where: { $0.contains(r) }) {
+                    r = p.upperBound
+                } else {
+                    let rows = span(key, g, from: r, alsoAvoiding: planned[key] ?? [])
+                    planned[key, default: []].append(rows)
+                    loads.append((key, g, rows))
+                    r = rows.upperBound
+                }
+            }
+        }
+        guard !loads.isEmpty else { return }
+        let capacities = loads.map { capacity(forBytes: $0.2.count * $0.1.rowBytes) }
+        evict(toFit: capacities)
+        var jobs: [Load] = []
+        for ((key, g, rows), cap) in zip(loads, capacities) {
+            let reader: CheckpointReader
+            do { reader = try source.reader(key.file) } catch {
+                for j in jobs { release(j.buffer, capacity: j.capacity, keep: true) }
+                throw error
+            }
+            jobs.append(Load(key: key, geometry: g, rows: rows, buffer: buffer(capacity: cap), capacity: cap, reader: reader))
+        }
+        let group = DispatchGroup()
+        for (i, job) in jobs.enumerated() {
+            loaders[i % loaders.count].async(group: group) { job.run() }
+        }
+        group.wait()
+        var firstFailure: ShardingError?
+        for j in jobs {
+            if let f = j.failure {
+                if firstFailure == nil { firstFailure = f }
+                release(j.buffer, capacity: j.capacity, keep: true)
+            } else {
+                insert(j.key, Window(rows: j.rows, buffer: j.buffer, capacity: j.capacity, lastUse: clock), bytes: j.rows.count * j.geometry.rowBytes)
+            }
+        }
+        if let firstFailure { throw firstFailure }
+    }
+
+    /// Copies rows `rows`, columns `cols` (matrix view) of `tensor` in `file` to `dst`, one
+    /// output row every `rowStride` bytes.
+    func copy(
+        _ file: ShardFile, _ tensor: TensorKey, rows: Range<Int>, cols: Range<Int>,
+        into dst: UnsafeMutableRawPointer, rowStride: Int
+    ) throws(ShardingError) {
+        let key = Key(file: file, tensor: tensor)
+        let g = try geometry(key)
+        let span = cols.count * g.elementSize
+        let colOffset = cols.lowerBound * g.elementSize
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let w = try window(key, g, containing: r)
+            let n = min(rows.upperBound, w.rows.upperBound) - r
+            let src = w.buffer + (r - w.rows.lowerBound) * g.rowBytes + colOffset
+            let out = dst + (r - rows.lowerBound) * rowStride
+            if span == g.rowBytes && rowStride == g.rowBytes {
+                out.copyMemory(from: src, byteCount: n * span)
+            } else {
+                for i in 0..<n { (out + i * rowStride).copyMemory(from: src + i * g.rowBytes, byteCount: span) }
+            }
+            r += n
+        }
+    }
+
+    private func geometry(_ key: Key) throws(ShardingError) -> Geometry {
+        if let g = geometry[key] { return g }
+        if infos[key.file] == nil {
+            infos[key.file] = Dictionary((source.inventories[key.file] ?? []).map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        guard let info = infos[key.file]?[key.tensor] else { throw .missingTensor(path: source.path(key.file), tensor: key.tensor.description) }
+        let rows = info.shape.first ?? 1
+        let cols = info.shape.dropFirst().reduce(1, *)
+        let es = info.dtype.size
+        // Chunks are runs of whole rows when chunk[0] > 1; with chunk[0] == 1 a row spans one or
+        // more chunks; unchunked (0-d, empty) tensors are read whole.
+        let chunkRows = max(1, info.chunkShape?.first ?? rows)
+        let g = Geometry(shape: info.shape, rows: rows, cols: cols, elementSize: es, rowBytes: cols * es, chunkRows: chunkRows)
+        geometry[key] = g
+        return g
+    }
+
+    /// The rows of a new window holding `row`: from the chunk boundary at or before it, about
+    /// `windowBytes` of whole chunks, stopping where a cached or planned window starts.
+    private func span(_ key: Key, _ g: Geometry, from row: Int, alsoAvoiding planned: [Range<Int>]) -> Range<Int> {
+        let start = row - row % g.chunkRows
+        let chunkBytes = max(1, g.chunkRows * g.rowBytes)
+        var end = min(g.rows, start + max(1, windowBytes / chunkBytes) * g.chunkRows)
+        for s in (windows[key] ?? []).map(\.rows.lowerBound) + planned.map(\.lowerBound) where s > start { end = min(end, s) }
+        return start..<end
+    }
+
+    private func window(_ key: Key, _ g: Geometry, containing row: Int) throws(ShardingError) -> Window {
+        clock += 1
+        if let w = windows[key]?.first(where: { $0.rows.contains(row) }) {
+            w.lastUse = clock
+            return w
+        }
+        try prefetch([Request(file: key.file, tensor: key.tensor, rows: row..<row + 1)])
+        guard let w = windows[key]?.first(where: { $0.rows.contains(row) }) else {
+            throw .layoutMismatch("row \(row) of \(key.tensor) in \(source.path(key.file)) could not be loaded")
+        }
+        return w
+    }
+
+    /// Window buffers come in power-of-two capacities (at least 64 KiB) and are reused, so
+    /// decoding does not fault in fresh pages for every window.
+    private func capacity(forBytes bytes: Int) -> Int {
+        var c = 64 << 10
+        while c < bytes { c <<= 1 }
+        return c
+    }
+
+    private func buffer(capacity: Int) -> UnsafeMutableRawPointer {
+        if let p = spare[capacity]?.popLast() {
+            spareBytes -= capacity
+            return p
+        }
+        return .allocate(byteCount: capacity, alignment: 64)
+    }
+
+    private func insert(_ key: Key, _ w: Window, bytes: Int) {
+        windows[key, default: []].append(w)
+        residentBytes += w.capacity
+        decodedBytes += Int64(bytes)
+    }
+
+    /// Drops least recently used windows until `capacities` more bytes fit the budget (windows
+    /// used by the current block, `lastUse == clock`, stay), then spare buffers that the coming
+    /// loads cannot reuse, so resident plus spare memory stays within the budget.
+    private func evict(toFit capacities: [Int]) {
+        let needed = capacities.reduce(0, +)
+        while residentBytes + needed > budgetBytes {
+            var victim: (Key, Int, Int)?
+            for (k, list) in windows {
+                for (i, w) in list.enumerated() where w.lastUse < clock && (victim == nil || w.lastUse < victim!.2) {
+                    victim = (k, i, w.lastUse)
+                }
+            }
+            guard let (k, i, _) = victim else { break }
+            let w = windows[k]!.remove(at: i)
+            if windows[k]!.isEmpty { windows[k] = nil }
+            residentBytes -= w.capacity
+            // Kept for the coming loads; the trimming below frees what they cannot reuse.
+            spare[w.capacity, default: []].append(w.buffer)
+            spareBytes += w.capacity
+        }
+        var reusable: [Int: Int] = [:]
+        for c in capacities { reusable[c, default: 0] += 1 }
+        for c in spare.keys.sorted(by: { (reusable[$0] ?? 0, $1) < (reusable[$1] ?? 0, $0) }) {
+            while residentBytes + spareBytes + needed > budgetBytes + min(needed, reusableBytes(reusable)), let p = spare[c]?.popLast() {
+                p.deallocate()
+                spareBytes -= c
+            }
+        }
+    }
+
+    private func reusableBytes(_ reusable: [Int: Int]) -> Int {
+        reusable.reduce(0) { $0 + min($1.value, spare[$1.key]?.count ?? 0) * $1.key }
+    }
+
+    /// Keeps a freed buffer for reuse while resident plus spare buffers fit the budget.
+    private func release(_ p: UnsafeMutableRawPointer, capacity: Int, keep: Bool) {
+        if keep && residentBytes + spareBytes + capacity <= budgetBytes {
+            spare[capacity, default: []].append(p)
+            spareBytes += capacity
+        } else {
+            p.deallocate()
+        }
+    }
+}
