@@ -87,9 +87,7 @@ struct FileGroupWriter {
             let block = UnsafeMutableRawPointer.allocate(byteCount: blockCapacity, alignment: 64)
             defer { block.deallocate() }
 
-            for (i, s) in Self.order(first) {
-                try writeLockstep(tensor: i, section: s, writers: writers, block: block, progress: progress)
-            }
+            try writeRounds(Self.order(first), writers: writers, block: block, progress: progress)
             for w in writers {
                 do { try w.commit() } catch { throw ShardingError.store(error) }
             }
@@ -99,33 +97,67 @@ struct FileGroupWriter {
         }
     }
 
-    private func writeLockstep(
-        tensor i: Int, section s: SectionDType, writers: [CheckpointWriter],
-        block: UnsafeMutableRawPointer, progress: (Int) -> Void
-    ) throws(ShardingError) {
-        var streams: [TensorStream] = []
-        for (o, w) in zip(outputs, writers) {
-            let t = o.planned.tensors[i].target
-            do { streams.append(try w.beginTensor(TensorKey(section: s.section, name: t.name), dtype: s.dtype, shape: t.shape)) } catch { throw .store(error) }
+    /// One round: rows `rows` of tensor `tensor`'s section `section` in every file.
+    private struct Round {
+        var tensor: Int
+        var section: SectionDType
+        var rows: Range<Int>
+    }
+
+    /// Every row block of every tensor in `order`, as rounds; each file gets one block per round.
+    private func rounds(_ order: [(Int, SectionDType)]) -> [Round] {
+        var out: [Round] = []
+        for (i, s) in order {
+            let target = outputs[0].planned.tensors[i].target
+            let rowsPerBlock = max(1, blockBytes / max(1, target.cols * s.dtype.size))
+            var r0 = 0
+            repeat {
+                let r1 = min(target.rows, r0 + rowsPerBlock)
+                out.append(Round(tensor: i, section: s, rows: r0..<r1))
+                r0 = r1
+            } while r0 < target.rows
         }
-        let target = outputs[0].planned.tensors[i].target
-        let rowBytes = target.cols * s.dtype.size
-        let rowsPerBlock = max(1, blockBytes / max(1, rowBytes))
-        var r0 = 0
-        while r0 < target.rows {
-            let r1 = min(target.rows, r0 + rowsPerBlock)
-            // Every window this round needs, loaded in parallel.
-            try filler.cache.prefetch(outputs.flatMap { filler.requests($0.planned.tensors[i], s, rows: r0..<r1) })
+        return out
+    }
+
+    /// Writes the rounds in order. The source windows of the next round are loaded in the
+    /// background (`prefetchAhead`) while the current round is filled and appended, so decoding
+    /// overlaps encoding and writing; the cache budget bounds what is in flight.
+    private func writeRounds(
+        _ order: [(Int, SectionDType)], writers: [CheckpointWriter], block: UnsafeMutableRawPointer,
+        progress: (Int) -> Void
+    ) throws(ShardingError) {
+        let rounds = rounds(order)
+        func requests(_ round: Round) -> [SourceWindowCache.Request] {
+            outputs.flatMap { filler.requests($0.planned.tensors[round.tensor], round.section, rows: round.rows) }
+        }
+        var streams: [TensorStream] = []
+        for (k, round) in rounds.enumerated() {
+            let (i, s) = (round.tensor, round.section)
+            if round.rows.lowerBound == 0 {
+                streams = []
+                for (o, w) in zip(outputs, writers) {
+                    let t = o.planned.tensors[i].target
+                    do { streams.append(try w.beginTensor(TensorKey(section: s.section, name: t.name), dtype: s.dtype, shape: t.shape)) } catch {
+                        throw .store(error)
+                    }
+                }
+            }
+            // Every window this round needs, loaded in parallel (most already started ahead).
+            try filler.cache.prefetch(requests(round))
+            if k + 1 < rounds.count { filler.cache.prefetchAhead(requests(rounds[k + 1])) }
+            let rowBytes = outputs[0].planned.tensors[i].target.cols * s.dtype.size
             for (o, stream) in zip(outputs, streams) {
-                try filler.fill(o.planned.tensors[i], s, rows: r0..<r1, into: block)
-                let n = (r1 - r0) * rowBytes
+                try filler.fill(o.planned.tensors[i], s, rows: round.rows, into: block)
+                let n = round.rows.count * rowBytes
                 do { try stream.append(UnsafeRawBufferPointer(start: block, count: n)) } catch { throw .store(error) }
                 progress(n)
             }
-            r0 = r1
-        }
-        for stream in streams {
-            do { try stream.finish() } catch { throw .store(error) }
+            if round.rows.upperBound == outputs[0].planned.tensors[i].target.rows {
+                for stream in streams {
+                    do { try stream.finish() } catch { throw .store(error) }
+                }
+            }
         }
     }
 }

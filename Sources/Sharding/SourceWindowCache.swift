@@ -12,7 +12,10 @@ import Foundation
 /// where the next cached one starts), and the least recently used windows are dropped when
 /// `budgetBytes` would be exceeded, so memory stays bounded independently of model size.
 /// `prefetch` loads the windows a row block needs in parallel (one serial queue per core, each
-/// read decoding its chunks on all cores).
+/// read decoding its chunks on all cores) and waits for them; `prefetchAhead` starts loading the
+/// windows of a coming block without waiting, so decoding it overlaps encoding and writing the
+/// current one. Loads ahead only use budget that windows of earlier blocks free; windows of the
+/// current block stay until the next `prefetch`.
 final class SourceWindowCache {
     /// Rows of one source tensor that a block needs.
     struct Request {
@@ -40,18 +43,23 @@ final class SourceWindowCache {
         let rows: Range<Int>
         let buffer: UnsafeMutableRawPointer
         let capacity: Int
+        let bytes: Int
         var lastUse: Int
+        /// The load filling `buffer`, until it has been waited for.
+        var pending: Load?
 
-        init(rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, lastUse: Int) {
+        init(rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, bytes: Int, lastUse: Int, pending: Load?) {
             self.rows = rows
             self.buffer = buffer
             self.capacity = capacity
+            self.bytes = bytes
             self.lastUse = lastUse
+            self.pending = pending
         }
     }
 
     /// A window being loaded by a loader queue. `@unchecked Sendable`: each load is written by
-    /// exactly one queue between `enter` and `leave`, and read by the caller after `wait()`.
+    /// exactly one queue before `done` is left, and read by the caller after `done.wait()`.
     private final class Load: @unchecked Sendable {
         let key: Key
         let geometry: Geometry
@@ -60,6 +68,7 @@ final class SourceWindowCache {
         let capacity: Int
         let reader: CheckpointReader
         var failure: ShardingError?
+        let done = DispatchGroup()
 
         init(key: Key, geometry: Geometry, rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, reader: CheckpointReader) {
             self.key = key
@@ -68,9 +77,11 @@ final class SourceWindowCache {
             self.buffer = buffer
             self.capacity = capacity
             self.reader = reader
+            done.enter()
         }
 
         func run() {
+            defer { done.leave() }
             do {
                 try RectangleReader.read(
                     reader, key.tensor, shape: geometry.shape, rows: rows, cols: 0..<geometry.cols,
@@ -92,6 +103,9 @@ final class SourceWindowCache {
     private var spareBytes = 0
     private var residentBytes = 0
     private var clock = 0
+    /// Windows used at or after this tick belong to the current block and are not evicted.
+    private var pinFrom = 0
+    private var nextLoader = 0
 
     /// Bytes decoded from the source so far (each window counted once when loaded).
     private(set) var decodedBytes: Int64 = 0
@@ -108,14 +122,56 @@ final class SourceWindowCache {
     }
 
     deinit {
-        for list in windows.values { for w in list { release(w.buffer, capacity: w.capacity, keep: false) } }
+        for list in windows.values {
+            for w in list {
+                w.pending?.done.wait()
+                release(w.buffer, capacity: w.capacity, keep: false)
+            }
+        }
         for list in spare.values { for p in list { p.deallocate() } }
     }
 
-    /// Loads, in parallel, every window the `requests` need that is not cached yet.
+    /// Loads, in parallel, every window the `requests` need that is not cached yet, and waits for
+    /// them (and for those `prefetchAhead` started). These windows stay until the next call.
     func prefetch(_ requests: [Request]) throws(ShardingError) {
         clock += 1
+        pinFrom = clock
+        let (used, loads) = try plan(requests)
+        let capacities = loads.map { capacity(forBytes: $0.2.count * $0.1.rowBytes) }
+        evict(toFit: capacities)
+        var started: [(Key, Window)] = []
+        var firstFailure: ShardingError?
+        do throws(ShardingError) {
+            started = try start(loads, capacities)
+        } catch {
+            firstFailure = error
+        }
+        for (key, w) in used + started {
+            do throws(ShardingError) { try settle(key, w) } catch { if firstFailure == nil { firstFailure = error } }
+        }
+        if let firstFailure { throw firstFailure }
+    }
+
+    /// Starts loading the windows the `requests` (a coming block) need, without waiting, as far
+    /// as the budget allows once windows of earlier blocks are dropped. Best effort: a failure
+    /// surfaces when the block is prefetched or copied.
+    func prefetchAhead(_ requests: [Request]) {
+        clock += 1
+        guard var loads = try? plan(requests).loads else { return }
+        var capacities = loads.map { capacity(forBytes: $0.2.count * $0.1.rowBytes) }
+        evict(toFit: capacities)
+        while !loads.isEmpty && residentBytes + capacities.reduce(0, +) > budgetBytes {
+            loads.removeLast()
+            capacities.removeLast()
+        }
+        _ = try? start(loads, capacities)
+    }
+
+    /// The cached (or loading) windows the `requests` touch, marked used now, and the rows of
+    /// the windows still to load.
+    private func plan(_ requests: [Request]) throws(ShardingError) -> (used: [(Key, Window)], loads: [(Key, Geometry, Range<Int>)]) {
         var planned: [Key: [Range<Int>]] = [:]
+        var used: [(Key, Window)] = []
         var loads: [(Key, Geometry, Range<Int>)] = []
         for q in requests where !q.rows.isEmpty {
             let key = Key(file: q.file, tensor: q.tensor)
@@ -123,6 +179,7 @@ final class SourceWindowCache {
             var r = q.rows.lowerBound
             while r < q.rows.upperBound {
                 if let w = windows[key]?.first(where: { $0.rows.contains(r) }) {
+                    if w.lastUse != clock { used.append((key, w)) }
                     w.lastUse = clock
                     r = w.rows.upperBound
                 } else if let p = planned[key]?.first(where: { $0.contains(r) }) {
@@ -135,9 +192,11 @@ final class SourceWindowCache {
                 }
             }
         }
-        guard !loads.isEmpty else { return }
-        let capacities = loads.map { capacity(forBytes: $0.2.count * $0.1.rowBytes) }
-        evict(toFit: capacities)
+        return (used, loads)
+    }
+
+    /// Starts `loads` on the loader queues, each as a pending window.
+    private func start(_ loads: [(Key, Geometry, Range<Int>)], _ capacities: [Int]) throws(ShardingError) -> [(Key, Window)] {
         var jobs: [Load] = []
         for ((key, g, rows), cap) in zip(loads, capacities) {
             let reader: CheckpointReader
@@ -147,21 +206,36 @@ final class SourceWindowCache {
             }
             jobs.append(Load(key: key, geometry: g, rows: rows, buffer: buffer(capacity: cap), capacity: cap, reader: reader))
         }
-        let group = DispatchGroup()
-        for (i, job) in jobs.enumerated() {
-            loaders[i % loaders.count].async(group: group) { job.run() }
+        var out: [(Key, Window)] = []
+        for job in jobs {
+            loaders[nextLoader % loaders.count].async { job.run() }
+            nextLoader += 1
+            let w = Window(
+                rows: job.rows, buffer: job.buffer, capacity: job.capacity, bytes: job.rows.count * job.geometry.rowBytes,
+                lastUse: clock, pending: job)
+            insert(job.key, w)
+            out.append((job.key, w))
         }
-        group.wait()
-        var firstFailure: ShardingError?
-        for j in jobs {
-            if let f = j.failure {
-                if firstFailure == nil { firstFailure = f }
-                release(j.buffer, capacity: j.capacity, keep: true)
-            } else {
-                insert(j.key, Window(rows: j.rows, buffer: j.buffer, capacity: j.capacity, lastUse: clock), bytes: j.rows.count * j.geometry.rowBytes)
-            }
+        return out
+    }
+
+    /// Waits for `w`'s load if it is still pending; a failed window is dropped and its error thrown.
+    private func settle(_ key: Key, _ w: Window) throws(ShardingError) {
+        guard let load = w.pending else { return }
+        load.done.wait()
+        w.pending = nil
+        if let failure = load.failure {
+            remove(key, w)
+            release(w.buffer, capacity: w.capacity, keep: true)
+            throw failure
         }
-        if let firstFailure { throw firstFailure }
+    }
+
+    private func remove(_ key: Key, _ w: Window) {
+        windows[key]?.removeAll { $0 === w }
+        if windows[key]?.isEmpty == true { windows[key] = nil }
+        residentBytes -= w.capacity
+        decodedBytes -= Int64(w.bytes)
     }
 
     /// Copies rows `rows`, columns `cols` (matrix view) of `tensor` in `file` to `dst`, one
@@ -220,6 +294,7 @@ final class SourceWindowCache {
         clock += 1
         if let w = windows[key]?.first(where: { $0.rows.contains(row) }) {
             w.lastUse = clock
+            try settle(key, w)
             return w
         }
         try prefetch([Request(file: key.file, tensor: key.tensor, rows: row..<row + 1)])
@@ -245,26 +320,30 @@ final class SourceWindowCache {
         return .allocate(byteCount: capacity, alignment: 64)
     }
 
-    private func insert(_ key: Key, _ w: Window, bytes: Int) {
+    private func insert(_ key: Key, _ w: Window) {
         windows[key, default: []].append(w)
         residentBytes += w.capacity
-        decodedBytes += Int64(bytes)
+        decodedBytes += Int64(w.bytes)
     }
 
     /// Drops least recently used windows until `capacities` more bytes fit the budget (windows
-    /// used by the current block, `lastUse == clock`, stay), then spare buffers that the coming
-    /// loads cannot reuse, so resident plus spare memory stays within the budget.
+    /// of the current block, used since `pinFrom`, stay; an older window still loading is waited
+    /// for first), then spare buffers that the coming loads cannot reuse, so resident plus spare
+    /// memory stays within the budget.
     private func evict(toFit capacities: [Int]) {
         let needed = capacities.reduce(0, +)
         while residentBytes + needed > budgetBytes {
             var victim: (Key, Int, Int)?
             for (k, list) in windows {
-                for (i, w) in list.enumerated() where w.lastUse < clock && (victim == nil || w.lastUse < victim!.2) {
+                for (i, w) in list.enumerated() where w.lastUse < pinFrom && (victim == nil || w.lastUse < victim!.2) {
                     victim = (k, i, w.lastUse)
                 }
             }
             guard let (k, i, _) = victim else { break }
             let w = windows[k]!.remove(at: i)
+            w.pending?.done.wait()
+            if w.pending?.failure != nil { decodedBytes -= Int64(w.bytes) }
+            w.pending = nil
             if windows[k]!.isEmpty { windows[k] = nil }
             residentBytes -= w.capacity
             // Kept for the coming loads; the trimming below frees what they cannot reuse.
