@@ -6,6 +6,11 @@ enum CrossEntropyKernel {
     static func lossAndGradient<T: ReferenceScalar>(
         logits: UnsafeMutablePointer<T>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool
     ) -> Double {
+        if T.self == Float.self {
+            return lossAndGradientFloat(
+                logits: UnsafeMutableRawPointer(logits).assumingMemoryBound(to: Float.self), targets: targets, rows: rows, vocab: vocab,
+                gradient: gradient)
+        }
         let count = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
         let rowLoss = ScalarBuffer<Double>(count: rows)
         let lp = SharedPointer(logits), rl = SharedPointer(rowLoss.pointer)
@@ -37,6 +42,64 @@ enum CrossEntropyKernel {
                     if gradient {
                         let scale = T(1 / s) * inv
                         for j in 0..<vocab { row[j] *= scale }
+                        row[target] -= inv
+                    }
+                }
+            }
+        }
+        var total: Double = 0
+        for i in 0..<rows { total += rowLoss[i] }
+        return total / Double(max(count, 1))
+    }
+
+    /// The fp32 pass, 8 lanes at a time (`VectorMath.exp`); each row's Σ eᶻ⁻ᵐᵃˣ is accumulated
+    /// in four Float64 lanes, summed in a fixed order.
+    static func lossAndGradientFloat(logits: UnsafeMutablePointer<Float>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool) -> Double {
+        let count = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
+        let rowLoss = ScalarBuffer<Double>(count: rows)
+        let lp = SharedPointer(logits), rl = SharedPointer(rowLoss.pointer)
+        let inv = Float(1.0 / Double(max(count, 1)))
+        let w = VectorMath.width
+        targets.withUnsafeBufferPointer { tb in
+            let tp = SharedPointer(UnsafeMutablePointer(mutating: tb.baseAddress!))
+            // One row per index; iterations write disjoint rows.
+            Parallel.forRanges(rows, grain: 1) { r in
+                for i in r {
+                    let row = lp.p + i * vocab
+                    let target = Int(tp.p[i])
+                    if target < 0 {
+                        if gradient { row.update(repeating: 0, count: vocab) }
+                        continue
+                    }
+                    var mv = VectorMath.Vector(repeating: -.infinity)
+                    var j = 0
+                    while j < vocab {
+                        let n = min(w, vocab - j)
+                        mv = pointwiseMax(mv, VectorMath.load(row + j, count: n, fill: -.infinity))
+                        j += w
+                    }
+                    let mx = mv.max()
+                    let zt = row[target]
+                    var acc = SIMD4<Double>()
+                    j = 0
+                    while j < vocab {
+                        let n = min(w, vocab - j)
+                        let e = VectorMath.exp(VectorMath.load(row + j, count: n, fill: -.infinity) - mx)
+                        let masked = e.replacing(with: 0, where: VectorMath.padding(lanes: n))
+                        acc += SIMD4<Double>(masked.lowHalf) + SIMD4<Double>(masked.highHalf)
+                        if gradient { VectorMath.store(masked, to: row + j, count: n) }
+                        j += w
+                    }
+                    let s = acc.sum()
+                    rl.p[i] = Double.log(s) + Double(mx) - Double(zt)
+                    if gradient {
+                        let scale = Float(1 / s) * inv
+                        j = 0
+                        while j < vocab {
+                            let n = min(w, vocab - j)
+                            VectorMath.store(VectorMath.load(row + j, count: n) * scale, to: row + j, count: n)
+                            j += w
+                        }
                         row[target] -= inv
                     }
                 }
