@@ -16,37 +16,31 @@ public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
     /// The anonymous mapping behind a large buffer (nil: `calloc`).
     private let mapping: (base: UnsafeMutableRawPointer, length: Int)?
 
-    /// Buffers of at least this many bytes are mapped directly, in huge pages.
-    static var mappedThreshold: Int { 1 << 21 }
-    /// Transparent huge page size on x86-64 and arm64 Linux.
-    static var hugePage: Int { 1 << 21 }
+    /// Buffers of at least this many bytes are mapped directly.
+    static var mappedThreshold: Int { 1 << 20 }
 
     /// Allocates `count` elements, all zero. Small buffers come from `calloc`. Large ones are an
-    /// anonymous `mmap` aligned to 2 MiB with `madvise(MADV_HUGEPAGE)`, first touched by a
-    /// parallel *write* of one zero byte per page: a kernel whose first access is a read (a GEMM accumulating with
-    /// beta = 1) would otherwise map the shared zero page and take a copy-on-write fault with a
-    /// cross-core TLB flush on every 4 KiB page, which cost about half of the backward pass.
+    /// anonymous `mmap` whose pages are faulted in up front by writing one zero byte per page, in
+    /// parallel (faster here than `MAP_POPULATE`). A kernel whose first access is a read (a GEMM
+    /// accumulating with beta = 1) would otherwise map the shared zero page and then take a
+    /// copy-on-write fault with a cross-core TLB flush on every 4 KiB page, which cost about half
+    /// of the backward pass. Huge pages (`MADV_HUGEPAGE`) were slower here: the faults stall in
+    /// compaction.
     public init(count: Int) {
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<T>.stride
         #if os(Linux)
             if bytes >= Self.mappedThreshold {
-                let huge = Self.hugePage
-                let rounded = (bytes + huge - 1) / huge * huge
-                let length = rounded + huge
-                let raw = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                 if let raw, raw != MAP_FAILED {
-                    let aligned = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: raw) + huge - 1) / huge * huge)!
-                    _ = madvise(aligned, rounded, MADV_HUGEPAGE)
-                    let base = SharedPointer(aligned.bindMemory(to: UInt8.self, capacity: bytes))
-                    // One zero byte per 4 KiB page faults in a zeroed (huge) page without a
-                    // second clearing pass. Iterations write disjoint page ranges.
-                    let pages = (bytes + 4095) / 4096
-                    Parallel.forRanges(pages, grain: huge / 4096) { r in
-                        for page in r { base.p[page * 4096] = 0 }
+                    let base = SharedPointer(raw.bindMemory(to: UInt8.self, capacity: bytes))
+                    // Iterations write disjoint page ranges.
+                    let page = 4096, pages = (bytes + page - 1) / page
+                    Parallel.forRanges(pages, grain: 64) { r in
+                        for i in r { base.p[i * page] = 0 }
                     }
-                    mapping = (raw, length)
-                    pointer = aligned.bindMemory(to: T.self, capacity: max(count, 1))
+                    mapping = (raw, bytes)
+                    pointer = raw.bindMemory(to: T.self, capacity: max(count, 1))
                     return
                 }
             }
