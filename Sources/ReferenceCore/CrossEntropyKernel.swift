@@ -53,7 +53,7 @@ enum CrossEntropyKernel {
     }
 
     /// The fp32 pass, 8 lanes at a time (`VectorMath.exp`); each row's Σ eᶻ⁻ᵐᵃˣ is accumulated
-    /// in four Float64 lanes, summed in a fixed order.
+    /// in four Float64 lanes (the tail added last), a fixed order.
     static func lossAndGradientFloat(logits: UnsafeMutablePointer<Float>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool) -> Double {
         let count = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
         let rowLoss = ScalarBuffer<Double>(count: rows)
@@ -71,35 +71,41 @@ enum CrossEntropyKernel {
                         if gradient { row.update(repeating: 0, count: vocab) }
                         continue
                     }
+                    // Whole vectors, then the tail element by element.
+                    let full = vocab - vocab % w
                     var mv = VectorMath.Vector(repeating: -.infinity)
                     var j = 0
-                    while j < vocab {
-                        let n = min(w, vocab - j)
-                        mv = pointwiseMax(mv, VectorMath.load(row + j, count: n, fill: -.infinity))
+                    while j < full {
+                        mv = pointwiseMax(mv, VectorMath.load(row + j, count: w))
                         j += w
                     }
-                    let mx = mv.max()
+                    var mx = mv.max()
+                    for k in full..<vocab where row[k] > mx { mx = row[k] }
                     let zt = row[target]
                     var acc = SIMD4<Double>()
                     j = 0
-                    while j < vocab {
-                        let n = min(w, vocab - j)
-                        let e = VectorMath.exp(VectorMath.load(row + j, count: n, fill: -.infinity) - mx)
-                        let masked = e.replacing(with: 0, where: VectorMath.padding(lanes: n))
-                        acc += SIMD4<Double>(masked.lowHalf) + SIMD4<Double>(masked.highHalf)
-                        if gradient { VectorMath.store(masked, to: row + j, count: n) }
+                    while j < full {
+                        let e = VectorMath.exp(VectorMath.load(row + j, count: w) - mx)
+                        acc += SIMD4<Double>(e.lowHalf) + SIMD4<Double>(e.highHalf)
+                        if gradient { VectorMath.store(e, to: row + j, count: w) }
                         j += w
                     }
-                    let s = acc.sum()
+                    var s = acc.sum()
+                    if full < vocab {
+                        let n = vocab - full
+                        let e = VectorMath.exp(VectorMath.load(row + full, count: n) - mx)
+                        for k in 0..<n { s += Double(e[k]) }
+                        if gradient { VectorMath.store(e, to: row + full, count: n) }
+                    }
                     rl.p[i] = Double.log(s) + Double(mx) - Double(zt)
                     if gradient {
                         let scale = Float(1 / s) * inv
                         j = 0
-                        while j < vocab {
-                            let n = min(w, vocab - j)
-                            VectorMath.store(VectorMath.load(row + j, count: n) * scale, to: row + j, count: n)
+                        while j < full {
+                            VectorMath.store(VectorMath.load(row + j, count: w) * scale, to: row + j, count: w)
                             j += w
                         }
+                        for k in full..<vocab { row[k] *= scale }
                         row[target] -= inv
                     }
                 }

@@ -56,10 +56,4 @@ enum VectorMath {
         }
         for i in 0..<count { p[i] = v[i] }
     }
-
-    /// Lanes at and beyond `lanes` (the padding of a partial vector).
-    @inline(__always)
-    static func padding(lanes: Int) -> SIMDMask<SIMD8<Int32>> {
-        SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .>= Int32(lanes)
-    }
 }

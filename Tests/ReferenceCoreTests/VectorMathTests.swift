@@ -45,9 +45,4 @@ import Testing
             #expect(abs(Double(y) - want) <= 3e-7 * max(abs(want), 0.5), "tanh(\(x)) = \(y), want \(want)")
         }
     }
-
-    @Test func padding() {
-        let m = VectorMath.padding(lanes: 3)
-        #expect((0..<VectorMath.width).map { m[$0] } == (0..<VectorMath.width).map { $0 >= 3 })
-    }
 }
