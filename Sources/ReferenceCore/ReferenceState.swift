@@ -41,7 +41,10 @@ public final class ReferenceState {
             dtypes[t.name] = d.dtype
         }
         let params = TensorBuffers<Float>(tensors: tensors)
-        for t in tensors { params.set(t.name, try source.readFloats(.model(t.name))) }
+        for t in tensors {
+            guard let b = params[t.name] else { throw .missingTensor(path: source.path, tensor: t.name) }
+            try source.readFloats(.model(t.name), into: UnsafeMutableBufferPointer(start: b.pointer, count: b.count))
+        }
         parameters = params
         parameterDTypes = dtypes
     }
