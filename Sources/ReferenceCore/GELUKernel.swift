@@ -12,7 +12,8 @@ enum GELUKernel {
     /// out[i] = gelu(u[i]).
     static func forward<T: ReferenceScalar>(_ kind: Kind, u: UnsafePointer<T>, out: UnsafeMutablePointer<T>, count: Int) {
         if kind == .tanh, T.self == Float.self {
-            forwardTanh(u: UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), out: UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), count: count)
+            forwardTanh(
+                u: UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), out: UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), count: count)
             return
         }
         let up = SharedPointer(UnsafeMutablePointer(mutating: u)), op = SharedPointer(out)
@@ -36,7 +37,9 @@ enum GELUKernel {
     /// grad[i] = grad[i] · gelu′(u[i]) (in place).
     static func backward<T: ReferenceScalar>(_ kind: Kind, u: UnsafePointer<T>, grad: UnsafeMutablePointer<T>, count: Int) {
         if kind == .tanh, T.self == Float.self {
-            backwardTanh(u: UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), grad: UnsafeMutableRawPointer(grad).assumingMemoryBound(to: Float.self), count: count)
+            backwardTanh(
+                u: UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), grad: UnsafeMutableRawPointer(grad).assumingMemoryBound(to: Float.self),
+                count: count)
             return
         }
         let up = SharedPointer(UnsafeMutablePointer(mutating: u)), gp = SharedPointer(grad)
