@@ -43,6 +43,25 @@ public final class CheckpointFileSource: TensorSource {
         }
     }
 
+    /// Reads one tensor (xxh3_64 verified) into `out`; float32 tensors are decoded straight
+    /// into it.
+    public func readFloats(_ key: TensorKey, into out: UnsafeMutableBufferPointer<Float>) throws(ReferenceError) {
+        let info: TensorInfo
+        do { info = try reader.info(key) } catch { throw .store(error) }
+        guard info.elementCount == out.count else {
+            throw .invalidArgument("\(path): tensor \(key) has \(info.elementCount) elements, expected \(out.count)")
+        }
+        do throws(StoreError) {
+            if info.dtype == .float32 {
+                try reader.read(key, selection: nil, into: UnsafeMutableRawBufferPointer(out))
+            } else {
+                _ = out.update(fromContentsOf: try reader.readFloats(key))
+            }
+        } catch {
+            throw .store(error)
+        }
+    }
+
     /// Reads rows of one tensor. Rows covering the whole tensor are a full read (xxh3_64
     /// verified); a part verifies the chunks' Fletcher-32 checksums.
     public func readFloats(_ key: TensorKey, rows: Range<Int>) throws(ReferenceError) -> [Float] {

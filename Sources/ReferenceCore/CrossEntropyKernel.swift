@@ -6,6 +6,11 @@ enum CrossEntropyKernel {
     static func lossAndGradient<T: ReferenceScalar>(
         logits: UnsafeMutablePointer<T>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool
     ) -> Double {
+        if T.self == Float.self {
+            return lossAndGradientFloat(
+                logits: UnsafeMutableRawPointer(logits).assumingMemoryBound(to: Float.self), targets: targets, rows: rows, vocab: vocab,
+                gradient: gradient)
+        }
         let count = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
         let rowLoss = ScalarBuffer<Double>(count: rows)
         let lp = SharedPointer(logits), rl = SharedPointer(rowLoss.pointer)
@@ -37,6 +42,70 @@ enum CrossEntropyKernel {
                     if gradient {
                         let scale = T(1 / s) * inv
                         for j in 0..<vocab { row[j] *= scale }
+                        row[target] -= inv
+                    }
+                }
+            }
+        }
+        var total: Double = 0
+        for i in 0..<rows { total += rowLoss[i] }
+        return total / Double(max(count, 1))
+    }
+
+    /// The fp32 pass, 8 lanes at a time (`VectorMath.exp`); each row's Σ eᶻ⁻ᵐᵃˣ is accumulated
+    /// in four Float64 lanes (the tail added last), a fixed order.
+    static func lossAndGradientFloat(logits: UnsafeMutablePointer<Float>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool) -> Double {
+        let count = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
+        let rowLoss = ScalarBuffer<Double>(count: rows)
+        let lp = SharedPointer(logits), rl = SharedPointer(rowLoss.pointer)
+        let inv = Float(1.0 / Double(max(count, 1)))
+        let w = VectorMath.width
+        targets.withUnsafeBufferPointer { tb in
+            let tp = SharedPointer(UnsafeMutablePointer(mutating: tb.baseAddress!))
+            // One row per index; iterations write disjoint rows.
+            Parallel.forRanges(rows, grain: 1) { r in
+                for i in r {
+                    let row = lp.p + i * vocab
+                    let target = Int(tp.p[i])
+                    if target < 0 {
+                        if gradient { row.update(repeating: 0, count: vocab) }
+                        continue
+                    }
+                    // Whole vectors, then the tail element by element.
+                    let full = vocab - vocab % w
+                    var mv = VectorMath.Vector(repeating: -.infinity)
+                    var j = 0
+                    while j < full {
+                        mv = pointwiseMax(mv, VectorMath.load(row + j, count: w))
+                        j += w
+                    }
+                    var mx = mv.max()
+                    for k in full..<vocab where row[k] > mx { mx = row[k] }
+                    let zt = row[target]
+                    var acc = SIMD4<Double>()
+                    j = 0
+                    while j < full {
+                        let e = VectorMath.exp(VectorMath.load(row + j, count: w) - mx)
+                        acc += SIMD4<Double>(e.lowHalf) + SIMD4<Double>(e.highHalf)
+                        if gradient { VectorMath.store(e, to: row + j, count: w) }
+                        j += w
+                    }
+                    var s = acc.sum()
+                    if full < vocab {
+                        let n = vocab - full
+                        let e = VectorMath.exp(VectorMath.load(row + full, count: n) - mx)
+                        for k in 0..<n { s += Double(e[k]) }
+                        if gradient { VectorMath.store(e, to: row + full, count: n) }
+                    }
+                    rl.p[i] = Double.log(s) + Double(mx) - Double(zt)
+                    if gradient {
+                        let scale = Float(1 / s) * inv
+                        j = 0
+                        while j < full {
+                            VectorMath.store(VectorMath.load(row + j, count: w) * scale, to: row + j, count: w)
+                            j += w
+                        }
+                        for k in full..<vocab { row[k] *= scale }
                         row[target] -= inv
                     }
                 }

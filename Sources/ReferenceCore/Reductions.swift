@@ -17,14 +17,24 @@ public enum Reductions {
         return s
     }
 
-    /// Σ x² of Float values, in Float64.
+    /// Σ x² of Float values, in Float64: each block in eight interleaved lanes (element i in
+    /// lane i mod 8 of its block, lanes then added in order, a short tail last).
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         let xp = SharedPointer(UnsafeMutablePointer(mutating: x))
         return blockSum(count) { r in
+            var acc = SIMD8<Double>.zero
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let v = SIMD8<Double>(UnsafeRawPointer(xp.p + i).loadUnaligned(as: SIMD8<Float>.self))
+                acc += v * v
+                i += 8
+            }
             var s = 0.0
-            for i in r {
+            for lane in 0..<8 { s += acc[lane] }
+            while i < r.upperBound {
                 let v = Double(xp.p[i])
                 s += v * v
+                i += 1
             }
             return s
         }

@@ -41,7 +41,10 @@ public final class ReferenceState {
             dtypes[t.name] = d.dtype
         }
         let params = TensorBuffers<Float>(tensors: tensors)
-        for t in tensors { params.set(t.name, try source.readFloats(.model(t.name))) }
+        for t in tensors {
+            guard let b = params[t.name] else { throw .missingTensor(path: source.path, tensor: t.name) }
+            try source.readFloats(.model(t.name), into: UnsafeMutableBufferPointer(start: b.pointer, count: b.count))
+        }
         parameters = params
         parameterDTypes = dtypes
     }
@@ -58,9 +61,10 @@ public final class ReferenceState {
     /// exp_avg_sq from the source (zeros for a checkpoint at step 0 without them), applies
     /// AdamW with `gradient · clipCoefficient` and rounds the new value to the parameter's
     /// stored dtype. `rows` restricts the update to rows of dimension 0 (nil = all), so callers
-    /// can stream a large tensor in blocks.
+    /// can stream a large tensor in blocks. With `keepBefore` false the update runs in place and
+    /// the result's `thetaBefore` is empty.
     public func referenceUpdate(
-        name: String, gradient: ScalarBuffer<Float>, clipCoefficient: Double, rows: Range<Int>? = nil
+        name: String, gradient: ScalarBuffer<Float>, clipCoefficient: Double, rows: Range<Int>? = nil, keepBefore: Bool = true
     ) throws(ReferenceError) -> TensorUpdate {
         guard let shape = parameters.shapes[name], let dtype = parameterDTypes[name], let current = parameters[name] else {
             throw .missingTensor(path: source.path, tensor: name)
@@ -70,24 +74,39 @@ public final class ReferenceState {
         let offset = r.lowerBound * rowElements, count = r.count * rowElements
         let blockShape = shape.isEmpty ? shape : [r.count] + shape.dropFirst()
         let hasMaster = source.describe(.optimizer("master", name)) != nil
-        var theta =
+        var before =
             hasMaster
             ? try readState("master", name, shape, rows: rows)
             : Array(UnsafeBufferPointer(start: current.pointer + offset, count: count))
-        let before = theta
         var m = try readState("exp_avg", name, shape, rows: rows)
         var v = try readState("exp_avg_sq", name, shape, rows: rows)
         let decay = optimizer.decays(shape: shape)
         let start = DispatchTime.now().uptimeNanoseconds
         defer { optimizerNanoseconds += DispatchTime.now().uptimeNanoseconds - start }
-        theta.withUnsafeMutableBufferPointer { tb in
+        func adamW(theta: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>?) {
             m.withUnsafeMutableBufferPointer { mb in
                 v.withUnsafeMutableBufferPointer { vb in
                     optimizer.update(
-                        theta: tb.baseAddress!, grad: gradient.pointer + offset, expAvg: mb.baseAddress!, expAvgSq: vb.baseAddress!,
-                        count: count, decay: decay, gradScale: Float(clipCoefficient), completedSteps: completedSteps)
+                        theta: theta, grad: gradient.pointer + offset, expAvg: mb.baseAddress!, expAvgSq: vb.baseAddress!,
+                        count: count, decay: decay, gradScale: Float(clipCoefficient), completedSteps: completedSteps,
+                        thetaSource: source)
                 }
             }
+        }
+        let theta: [Float]
+        if count == 0 {
+            theta = before
+        } else if keepBefore {
+            // The new θ goes into fresh storage, read straight from θ before (no copy of it).
+            theta = [Float](unsafeUninitializedCapacity: count) { tb, initialized in
+                before.withUnsafeBufferPointer { bb in adamW(theta: tb.baseAddress!, source: bb.baseAddress!) }
+                initialized = count
+            }
+        } else {
+            // In place: every array the pass touches is already resident (no page faults).
+            before.withUnsafeMutableBufferPointer { tb in adamW(theta: tb.baseAddress!, source: nil) }
+            theta = before
+            before = []
         }
         let stored: [Float]
         switch dtype {

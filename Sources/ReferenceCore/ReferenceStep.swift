@@ -41,7 +41,7 @@ public enum ReferenceStep {
             writer.metadata = meta
             for name in state.parameters.names {
                 guard let grad = g.gradients[name] else { throw ReferenceError.missingTensor(path: before.path, tensor: name) }
-                let u = try state.referenceUpdate(name: name, gradient: grad, clipCoefficient: g.clipCoefficient)
+                let u = try state.referenceUpdate(name: name, gradient: grad, clipCoefficient: g.clipCoefficient, keepBefore: false)
                 g.gradients.release(name)
                 state.parameters.release(name)
                 try writeParameter(writer, u)

@@ -16,3 +16,15 @@ public protocol TensorSource: AnyObject {
     /// Rows `rows` (along dimension 0, all of the other dimensions) widened to Float.
     func readFloats(_ key: TensorKey, rows: Range<Int>) throws(ReferenceError) -> [Float]
 }
+
+extension TensorSource {
+    /// The whole tensor widened to Float, written into `out` (exactly its element count);
+    /// sources that can decode in place override this to skip the intermediate array.
+    public func readFloats(_ key: TensorKey, into out: UnsafeMutableBufferPointer<Float>) throws(ReferenceError) {
+        let values = try readFloats(key)
+        guard values.count == out.count else {
+            throw .invalidArgument("\(path): tensor \(key) has \(values.count) elements, expected \(out.count)")
+        }
+        _ = out.update(fromContentsOf: values)
+    }
+}

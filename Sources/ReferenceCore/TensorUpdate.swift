@@ -12,7 +12,8 @@ public struct TensorUpdate: Sendable {
     public var hasMaster: Bool
     /// Whether weight decay applied.
     public var decayed: Bool
-    /// θ before the step (master if present, else the parameter).
+    /// θ before the step (master if present, else the parameter); empty when the update ran in
+    /// place (`keepBefore: false`).
     public var thetaBefore: [Float]
     /// θ after the step in fp32 (the new master, or the new parameter before rounding).
     public var theta: [Float]
