@@ -11,10 +11,40 @@ enum CrossEntropyKernel {
                 logits: UnsafeMutableRawPointer(logits).assumingMemoryBound(to: Float.self), targets: targets, rows: rows, vocab: vocab,
                 gradient: gradient)
         }
+        return meanOverRows(logits: logits, targets: targets, rows: rows, vocab: vocab, gradient: gradient) { row, target, inv in
+            var mx = row[0]
+            for j in 1..<max(vocab, 1) where row[j] > mx { mx = row[j] }
+            let zt = row[target]
+            var s: Double = 0
+            if gradient {
+                for j in 0..<vocab {
+                    let e = T.exp(row[j] - mx)
+                    row[j] = e
+                    s += Double(e)
+                }
+            } else {
+                for j in 0..<vocab { s += Double(T.exp(row[j] - mx)) }
+            }
+            if gradient {
+                let scale = T(1 / s) * T(inv)
+                for j in 0..<vocab { row[j] *= scale }
+                row[target] -= T(inv)
+            }
+            return Double.log(s) + Double(mx) - Double(zt)
+        }
+    }
+
+    /// The loop both passes share: one row per index (iterations write disjoint rows), ignored
+    /// targets give zero gradient rows, `rowLoss(row, target, 1/count)` returns a row's loss (and
+    /// writes its gradient when asked); the mean sums row losses in row order, in Float64.
+    private static func meanOverRows<T>(
+        logits: UnsafeMutablePointer<T>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool,
+        rowLoss: @escaping @Sendable (UnsafeMutablePointer<T>, Int, Double) -> Double
+    ) -> Double {
         let count = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
-        let rowLoss = ScalarBuffer<Double>(count: rows)
-        let lp = SharedPointer(logits), rl = SharedPointer(rowLoss.pointer)
-        let inv = T(1.0 / Double(max(count, 1)))
+        let losses = ScalarBuffer<Double>(count: rows)
+        let lp = SharedPointer(logits), rl = SharedPointer(losses.pointer)
+        let inv = 1.0 / Double(max(count, 1))
         targets.withUnsafeBufferPointer { tb in
             let tp = SharedPointer(UnsafeMutablePointer(mutating: tb.baseAddress!))
             Parallel.forRanges(rows, grain: 1) { r in
@@ -22,97 +52,63 @@ enum CrossEntropyKernel {
                     let row = lp.p + i * vocab
                     let target = Int(tp.p[i])
                     if target < 0 {
-                        if gradient { row.update(repeating: 0, count: vocab) }
+                        // All-zero bytes are +0 for Float and Double.
+                        if gradient { UnsafeMutableRawPointer(row).initializeMemory(as: UInt8.self, repeating: 0, count: vocab * MemoryLayout<T>.stride) }
+                        rl.p[i] = 0
                         continue
                     }
-                    var mx = row[0]
-                    for j in 1..<max(vocab, 1) where row[j] > mx { mx = row[j] }
-                    let zt = row[target]
-                    var s: Double = 0
-                    if gradient {
-                        for j in 0..<vocab {
-                            let e = T.exp(row[j] - mx)
-                            row[j] = e
-                            s += Double(e)
-                        }
-                    } else {
-                        for j in 0..<vocab { s += Double(T.exp(row[j] - mx)) }
-                    }
-                    rl.p[i] = Double.log(s) + Double(mx) - Double(zt)
-                    if gradient {
-                        let scale = T(1 / s) * inv
-                        for j in 0..<vocab { row[j] *= scale }
-                        row[target] -= inv
-                    }
+                    rl.p[i] = rowLoss(row, target, inv)
                 }
             }
         }
         var total: Double = 0
-        for i in 0..<rows { total += rowLoss[i] }
+        for i in 0..<rows { total += losses[i] }
         return total / Double(max(count, 1))
     }
 
     /// The fp32 pass, 8 lanes at a time (`VectorMath.exp`); each row's Σ eᶻ⁻ᵐᵃˣ is accumulated
     /// in four Float64 lanes (the tail added last), a fixed order.
     static func lossAndGradientFloat(logits: UnsafeMutablePointer<Float>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool) -> Double {
-        let count = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
-        let rowLoss = ScalarBuffer<Double>(count: rows)
-        let lp = SharedPointer(logits), rl = SharedPointer(rowLoss.pointer)
-        let inv = Float(1.0 / Double(max(count, 1)))
         let w = VectorMath.width
-        targets.withUnsafeBufferPointer { tb in
-            let tp = SharedPointer(UnsafeMutablePointer(mutating: tb.baseAddress!))
-            // One row per index; iterations write disjoint rows.
-            Parallel.forRanges(rows, grain: 1) { r in
-                for i in r {
-                    let row = lp.p + i * vocab
-                    let target = Int(tp.p[i])
-                    if target < 0 {
-                        if gradient { row.update(repeating: 0, count: vocab) }
-                        continue
-                    }
-                    // Whole vectors, then the tail element by element.
-                    let full = vocab - vocab % w
-                    var mv = VectorMath.Vector(repeating: -.infinity)
-                    var j = 0
-                    while j < full {
-                        mv = pointwiseMax(mv, VectorMath.load(row + j, count: w))
-                        j += w
-                    }
-                    var mx = mv.max()
-                    for k in full..<vocab where row[k] > mx { mx = row[k] }
-                    let zt = row[target]
-                    var acc = SIMD4<Double>()
-                    j = 0
-                    while j < full {
-                        let e = VectorMath.exp(VectorMath.load(row + j, count: w) - mx)
-                        acc += SIMD4<Double>(e.lowHalf) + SIMD4<Double>(e.highHalf)
-                        if gradient { VectorMath.store(e, to: row + j, count: w) }
-                        j += w
-                    }
-                    var s = acc.sum()
-                    if full < vocab {
-                        let n = vocab - full
-                        let e = VectorMath.exp(VectorMath.load(row + full, count: n) - mx)
-                        for k in 0..<n { s += Double(e[k]) }
-                        if gradient { VectorMath.store(e, to: row + full, count: n) }
-                    }
-                    rl.p[i] = Double.log(s) + Double(mx) - Double(zt)
-                    if gradient {
-                        let scale = Float(1 / s) * inv
-                        j = 0
-                        while j < full {
-                            VectorMath.store(VectorMath.load(row + j, count: w) * scale, to: row + j, count: w)
-                            j += w
-                        }
-                        for k in full..<vocab { row[k] *= scale }
-                        row[target] -= inv
-                    }
-                }
+        return meanOverRows(logits: logits, targets: targets, rows: rows, vocab: vocab, gradient: gradient) { row, target, invCount in
+            let inv = Float(invCount)
+            // Whole vectors, then the tail element by element.
+            let full = vocab - vocab % w
+            var mv = VectorMath.Vector(repeating: -.infinity)
+            var j = 0
+            while j < full {
+                mv = pointwiseMax(mv, VectorMath.load(row + j, count: w))
+                j += w
             }
+            var mx = mv.max()
+            for k in full..<vocab where row[k] > mx { mx = row[k] }
+            let zt = row[target]
+            var acc = SIMD4<Double>()
+            j = 0
+            while j < full {
+                let e = VectorMath.exp(VectorMath.load(row + j, count: w) - mx)
+                acc += SIMD4<Double>(e.lowHalf) + SIMD4<Double>(e.highHalf)
+                if gradient { VectorMath.store(e, to: row + j, count: w) }
+                j += w
+            }
+            var s = acc.sum()
+            if full < vocab {
+                let n = vocab - full
+                let e = VectorMath.exp(VectorMath.load(row + full, count: n) - mx)
+                for k in 0..<n { s += Double(e[k]) }
+                if gradient { VectorMath.store(e, to: row + full, count: n) }
+            }
+            if gradient {
+                let scale = Float(1 / s) * inv
+                j = 0
+                while j < full {
+                    VectorMath.store(VectorMath.load(row + j, count: w) * scale, to: row + j, count: w)
+                    j += w
+                }
+                for k in full..<vocab { row[k] *= scale }
+                row[target] -= inv
+            }
+            return Double.log(s) + Double(mx) - Double(zt)
         }
-        var total: Double = 0
-        for i in 0..<rows { total += rowLoss[i] }
-        return total / Double(max(count, 1))
     }
 }
