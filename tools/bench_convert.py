@@ -17,6 +17,16 @@ one run and on the same directory:
   rank file with h5py using the same chunk rule and filters (shuffle + zstd:1 + Fletcher32).
   ckpt's split and merge are repeated on the peer preset so the two sit side by side.
 
+Every timed step starts from the same page-cache state: with ``--cold`` (the default when
+running as root) the benchmark runs ``sync`` and drops the page cache
+(``/proc/sys/vm/drop_caches``) before each one, so a step's source comes from disk whether or not
+an earlier step happened to leave it cached (otherwise the 16 GB 1.3b model reads in 6 s or 15 s
+depending on what the previous step evicted). ``--warm`` skips that.
+
+The baseline of a conversion is scaled to its bytes: read seconds x (bytes it reads / raw bytes)
+plus write seconds x (bytes it writes / raw bytes), where the Megatron side counts its vocabulary
+padding and tied head copy (about 10% more than the wafer file at TP8 x PP4).
+
 Seconds are the tools' own (ckpt's JSON ``seconds``; the peer times itself), so waiting for the
 lock is not counted. Peak RSS of each child comes from ``os.wait4``. Every child runs under
 ``flock /work/bench.lock`` (override with ``--lock``) so it does not overlap other benchmarks on
@@ -154,8 +164,20 @@ def peer_split(src: str, out: str, tp: int, pp: int, divisible: int) -> dict[str
 # ----------------------------------------------------------------------------------------------
 # driver
 
+COLD = False
+
+
+def drop_caches() -> None:
+    """Writes back dirty pages and empties the page cache (root only)."""
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
 def run(cmd: list[str], lock: str | None, label: str) -> tuple[dict[str, Any], float]:
     """Runs a child that prints JSON last; returns it and the child's peak RSS in bytes."""
+    if COLD:
+        drop_caches()
     full = (["flock", lock] if lock else []) + cmd
     with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
         proc = subprocess.Popen(full, stdout=out_f, stderr=err_f, cwd=REPO)
@@ -197,10 +219,11 @@ def du(path: str) -> int:
 
 class Table:
     def __init__(self) -> None:
-        self.rows: list[tuple[str, str, float, float, float]] = []
+        self.rows: list[tuple[str, str, float, float, float, float | None]] = []
 
-    def add(self, what: str, preset: str, seconds: float, nbytes: float, rss: float) -> None:
-        self.rows.append((what, preset, seconds, nbytes, rss))
+    def add(self, what: str, preset: str, seconds: float, nbytes: float, rss: float, base: float | None = None) -> None:
+        """A row; `base` is its read + write baseline (default: the preset's plain read + write)."""
+        self.rows.append((what, preset, seconds, nbytes, rss, base))
         rss_s = "" if math.isnan(rss) else f", peak RSS {rss / 2**20:.0f} MiB"
         print(f"  {what} [{preset}]: {seconds:.2f} s, {nbytes / GB / seconds:.2f} GB/s{rss_s}", flush=True)
 
@@ -211,6 +234,8 @@ def convert(ckpt: str, lock: str | None, src: str, out: str, target: list[str]) 
 
 
 def bench(args: argparse.Namespace) -> int:
+    global COLD
+    COLD = args.cold if args.cold is not None else (os.geteuid() == 0 and os.access("/proc/sys/vm/drop_caches", os.W_OK))
     ckpt = args.ckpt or build_ckpt()
     lock = None if args.lock == "none" else args.lock
     work = args.dir
@@ -240,28 +265,33 @@ def bench(args: argparse.Namespace) -> int:
             baseline[preset] = base
             table.add("read + write", preset, base, raw, float("nan"))
 
+            def scaled(read_bytes: float, written_bytes: float) -> float:
+                """ckpt's read + write time for these byte counts (from the measured rates)."""
+                return r["seconds"] * read_bytes / raw + w["seconds"] * written_bytes / raw
+
             if preset == args.preset and not args.skip_copy:
                 rep, rss = convert(ckpt, lock, src, os.path.join(d, "copy"), ["megatron", "--tp", "1", "--pp", "1"])
                 shutil.rmtree(os.path.join(d, "copy"))
-                table.add("convert wafer -> TP1xPP1 (copy)", preset, rep["seconds"], rep["bytes"], rss)
-                ratios.append(("copy", preset, rep["seconds"] / base))
+                table.add("convert wafer -> TP1xPP1 (copy)", preset, rep["seconds"], rep["bytes"], rss, scaled(raw, rep["bytes"]))
+                ratios.append(("copy", preset, rep["seconds"] / scaled(raw, rep["bytes"])))
 
             rep, rss = convert(ckpt, lock, src, meg, mega)
-            table.add(f"convert wafer -> TP{tp}xPP{pp}", preset, rep["seconds"], rep["bytes"], rss)
-            ratios.append((f"wafer -> TP{tp}xPP{pp}", preset, rep["seconds"] / base))
+            meg_bytes = float(rep["bytes"])
+            table.add(f"convert wafer -> TP{tp}xPP{pp}", preset, rep["seconds"], meg_bytes, rss, scaled(raw, meg_bytes))
+            ratios.append((f"wafer -> TP{tp}xPP{pp}", preset, rep["seconds"] / scaled(raw, meg_bytes)))
             before = hashes(src)
             if preset == args.peer_preset and not args.skip_peer:
                 peer_out = os.path.join(d, "peer")
                 p, rss = run([sys.executable, os.path.abspath(__file__), "_peer-split", src, peer_out, str(tp), str(pp)],
                              lock, "peer")
                 shutil.rmtree(peer_out)
-                table.add(f"peer (Python, load all) wafer -> TP{tp}xPP{pp}", preset, p["seconds"], p["bytes"], rss)
-                ratios.append((f"peer wafer -> TP{tp}xPP{pp}", preset, p["seconds"] / base))
+                table.add(f"peer (Python, load all) wafer -> TP{tp}xPP{pp}", preset, p["seconds"], p["bytes"], rss, scaled(raw, p["bytes"]))
+                ratios.append((f"peer wafer -> TP{tp}xPP{pp}", preset, p["seconds"] / scaled(raw, p["bytes"])))
             if args.dir.startswith("/dev/shm"):
                 os.remove(src)  # tmpfs holds RAM: make room for the merged copy
             rep, rss = convert(ckpt, lock, meg, back, ["wafer"])
-            table.add(f"convert TP{tp}xPP{pp} -> wafer", preset, rep["seconds"], rep["bytes"], rss)
-            ratios.append((f"TP{tp}xPP{pp} -> wafer", preset, rep["seconds"] / base))
+            table.add(f"convert TP{tp}xPP{pp} -> wafer", preset, rep["seconds"], rep["bytes"], rss, scaled(meg_bytes, rep["bytes"]))
+            ratios.append((f"TP{tp}xPP{pp} -> wafer", preset, rep["seconds"] / scaled(meg_bytes, rep["bytes"])))
             after = hashes(back)
             if after != before:
                 bad = sorted(k for k in before if before[k] != after.get(k))[:5]
@@ -272,13 +302,15 @@ def bench(args: argparse.Namespace) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"| step | preset | seconds | GB/s | peak RSS MiB | / (read+write) |")
-    print(f"|---|---|---:|---:|---:|---:|")
-    for what, preset, seconds, nbytes, rss in table.rows:
+    print(f"| step | preset | seconds | GB/s | peak RSS MiB | read+write of its bytes, s | / (read+write) |")
+    print(f"|---|---|---:|---:|---:|---:|---:|")
+    for what, preset, seconds, nbytes, rss, base in table.rows:
         rss_s = "-" if math.isnan(rss) else f"{rss / 2**20:.0f}"
-        print(f"| {what} | {preset} | {seconds:.2f} | {nbytes / GB / seconds:.2f} | {rss_s} | {seconds / baseline[preset]:.2f} |")
+        b = baseline[preset] if base is None else base
+        print(f"| {what} | {preset} | {seconds:.2f} | {nbytes / GB / seconds:.2f} | {rss_s} | {b:.2f} | {seconds / b:.2f} |")
     print()
     print("GB/s counts logical bytes written (megatron output includes vocabulary padding and the tied head copy).")
+    print(f"page cache: {'dropped before every step (cold)' if COLD else 'left as the previous step left it (warm)'}.")
     return 0
 
 
@@ -297,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", default="/dev/shm/ckpt-bench-convert", help="work directory (created, then removed)")
     ap.add_argument("--lock", default="/work/bench.lock", help="flock file serialising benchmarks ('none' to skip)")
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--cold", dest="cold", action="store_true", default=None,
+                    help="sync and drop the page cache before every timed step (default when root)")
+    ap.add_argument("--warm", dest="cold", action="store_false", help="leave the page cache alone")
     ap.add_argument("--skip-copy", action="store_true")
     return bench(ap.parse_args(argv))
 

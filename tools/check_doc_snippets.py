@@ -32,12 +32,22 @@ def main() -> int:
     args = parser.parse_args()
     with open(args.doc, encoding="utf-8") as f:
         blocks = re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
-    os.chdir(tempfile.mkdtemp(prefix="ckpt-doc-"))
+    home = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="ckpt-doc-") as work:
+        os.chdir(work)
+        try:
+            return run_blocks(blocks, args.doc)
+        finally:
+            os.chdir(home)
+
+
+def run_blocks(blocks: list[str], doc: str) -> int:
+    """Executes the blocks in the current (temporary) directory against a sample model.h5."""
     crosscheck.write_file("model.h5", seed=1, v1=True, canonical_only=True, chunk_bytes=3000)
     ns: dict[str, object] = {"__name__": "doc_snippets"}
     for i, block in enumerate(blocks):
         try:
-            exec(compile(block, f"{args.doc}:block{i}", "exec"), ns)  # noqa: S102  (trusted repo docs)
+            exec(compile(block, f"{doc}:block{i}", "exec"), ns)  # noqa: S102  (trusted repo docs)
         except Exception as e:  # noqa: BLE001
             print(f"FAIL block {i}: {type(e).__name__}: {e}")
             return 1

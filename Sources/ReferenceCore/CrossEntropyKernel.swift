@@ -77,7 +77,8 @@ enum CrossEntropyKernel {
             var mv = VectorMath.Vector(repeating: -.infinity)
             var j = 0
             while j < full {
-                mv = pointwiseMax(mv, VectorMath.load(row + j, count: w))
+                let x = VectorMath.load(row + j, count: w)
+                mv.replace(with: x, where: x .> mv)
                 j += w
             }
             var mx = mv.max()

@@ -14,7 +14,7 @@ enum VectorMath {
     /// eˣ per lane.
     @inline(__always)
     static func exp(_ x: Vector) -> Vector {
-        let clamped = pointwiseMax(pointwiseMin(x, Vector(repeating: 88.3)), Vector(repeating: -87.3))
+        let clamped = clamp(x, -87.3, 88.3)
         // Adding 1.5·2²³ rounds to the nearest integer n and leaves n in the low mantissa bits.
         let shifted = clamped * 1.442_695_04 + 12_582_912
         let n = shifted - 12_582_912
@@ -33,9 +33,17 @@ enum VectorMath {
     /// tanh(x) per lane.
     @inline(__always)
     static func tanh(_ x: Vector) -> Vector {
-        let c = pointwiseMax(pointwiseMin(x, Vector(repeating: 9)), Vector(repeating: -9))
+        let c = clamp(x, -9, 9)
         let e = exp(c + c)
         return 1 - 2 / (e + 1)
+    }
+
+    /// Each lane limited to [lo, hi] (NaN lanes stay NaN), branch-free compare-and-select
+    /// (the generic `pointwiseMin`/`pointwiseMax` are not inlined and run lane by lane).
+    @inline(__always)
+    static func clamp(_ x: Vector, _ lo: Float, _ hi: Float) -> Vector {
+        let h = Vector(repeating: hi), l = Vector(repeating: lo)
+        return x.replacing(with: h, where: x .> h).replacing(with: l, where: x .< l)
     }
 
     /// Loads `count` (≤ 8) lanes from `p`, padding with `fill`.

@@ -16,6 +16,7 @@ import Testing
     ])
     func h5pyReadsWhatCkptWrites(flags: [String]) throws {
         let dir = CLI.tempDir("xc" + flags.joined())
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let f = dir + "/c.h5"
         let s = try CLI.run(["synth", "--preset", "tiny", "--out", f] + flags)
         #expect(s.status == 0, "\(s.stderr)")
@@ -28,6 +29,7 @@ import Testing
 
     @Test func ckptReadsWhatH5pyWrites() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let f = dir + "/foreign.h5"
         let w = try python(["\(Self.repo)/tools/crosscheck.py", "write", f])
         #expect(w.status == 0, "\(w.stderr)")

@@ -5,6 +5,7 @@ import Testing
 @Suite struct StoreCommandTests {
     @Test func synthInfoLsVerifyGetEndToEnd() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let f = dir + "/tiny.h5"
         let s = try CLI.run(["synth", "--preset", "tiny", "--optimizer", "adamw", "--dtype", "bf16", "--out", f, "--json"])
         #expect(s.status == 0, "\(s.stderr)")
@@ -48,6 +49,7 @@ import Testing
 
     @Test func verifyFailsNamingTheDamagedTensor() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let f = dir + "/d.h5"
         #expect(try CLI.run(["synth", "--preset", "tiny", "--out", f]).status == 0)
         let chunks = try CheckpointReader(path: f).chunkLocations(.model("layers.1.mlp.up.weight"))
@@ -70,6 +72,7 @@ import Testing
 
     @Test func badInputsGiveOneLineErrorsAndExitCodes() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let missing = try CLI.run(["info", dir + "/nope.h5"])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("nope.h5"))
@@ -102,6 +105,7 @@ import Testing
 
     @Test func fullDiskLeavesExistingCheckpointUntouched() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let f = dir + "/model.h5"
         #expect(try CLI.run(["synth", "--preset", "tiny", "--out", f]).status == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: f))
@@ -116,6 +120,7 @@ import Testing
 
     @Test func libraryExampleRuns() throws {
         let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let example = URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().appendingPathComponent("ckpt-example").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: example)

@@ -20,6 +20,7 @@ import Testing
 
     @Test func notHDF5() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = dir + "/junk.h5"
         FileManager.default.createFile(atPath: p, contents: Data(randomBytes(10_000, seed: 1)))
         #expect(throws: StoreError.notHDF5(path: p)) { try CheckpointReader(path: p) }
@@ -27,6 +28,7 @@ import Testing
 
     @Test func truncatedFile() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = dir + "/t.h5"
         _ = try writeSample(p)
         let size = try FileManager.default.attributesOfItem(atPath: p)[.size] as! Int
@@ -42,6 +44,7 @@ import Testing
 
     @Test func flippedByteInsideCompressedChunkIsCaught() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = dir + "/f.h5"
         let original = try writeSample(p)
         let chunks = try CheckpointReader(path: p).chunkLocations(.model("big.weight"))
@@ -71,6 +74,7 @@ import Testing
 
     @Test func checksumMismatchIsReported() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = dir + "/c.h5"
         _ = try writeSample(p)
         HDF5Library.prepareThread()
@@ -92,6 +96,7 @@ import Testing
 
     @Test func unknownFilterIsNamed() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = dir + "/u.h5"
         _ = try writeSample(p)
         HDF5Library.prepareThread()
@@ -119,6 +124,7 @@ import Testing
 
     @Test func shapeContradictingConfigFailsVerification() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = dir + "/s.h5"
         let cfg = ModelConfig.preset(family: "gpt2", name: "tiny")!
         let w = try CheckpointWriter(path: p)
@@ -136,6 +142,7 @@ import Testing
 
     @Test func nonFiniteValuesFailVerification() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = dir + "/n.h5"
         let w = try CheckpointWriter(path: p)
         try w.write(.model("x"), shape: [3], floats: [1, .nan, .infinity])
@@ -147,6 +154,7 @@ import Testing
 
     @Test func failedWriteLeavesExistingCheckpointAndNoTemporary() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = dir + "/keep.h5"
         _ = try writeSample(p)
         let before = try Data(contentsOf: URL(fileURLWithPath: p))

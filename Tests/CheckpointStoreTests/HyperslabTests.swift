@@ -39,6 +39,7 @@ import Testing
 
     @Test func outOfRangeSelectionIsRejected() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let w = try CheckpointWriter(path: dir + "/o.h5")
         try w.write(.model("x"), shape: [4, 4], floats: [Float](repeating: 1, count: 16))
         try w.commit()

@@ -36,6 +36,7 @@ import Testing
 
     @Test func streamedPiecesEqualOneShot() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let bytes = sampleBytes(.float32, count: 513 * 77, seed: 3)
         for (name, pieces) in [("one", [bytes.count]), ("many", [1, 3, 4093, 17, 100_000])] {
             let w = try CheckpointWriter(path: "\(dir)/\(name).h5", options: WriterOptions(chunkBytes: 4096))
@@ -59,6 +60,7 @@ import Testing
 
     @Test func metadataRoundTrips() throws {
         let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/m.h5"
         let w = try CheckpointWriter(path: path)
         var m = CheckpointMetadata(

@@ -32,6 +32,7 @@ import Testing
 
     @Test func missingRankIsNamed() throws {
         let (dir, mega) = try sharded()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = Fixtures.rankPath(mega, shape, tp: 1, pp: 1)
         try FileManager.default.removeItem(atPath: victim)
         #expect(try failure(dir, mega) == .missingRank(path: victim, rank: "tp1/pp1"))
@@ -39,6 +40,7 @@ import Testing
 
     @Test func ranksDisagreeingOnStepOrConfig() throws {
         var (dir, mega) = try sharded()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = Fixtures.rankPath(mega, shape, tp: 1, pp: 0)
         try Fixtures.rewrite(victim) { m, _ in m.step = 99 }
         let e = try failure(dir, mega)
@@ -56,6 +58,7 @@ import Testing
 
     @Test func wrongLocalShapeIsNamed() throws {
         let (dir, mega) = try sharded()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = Fixtures.rankPath(mega, shape, tp: 1, pp: 0)
         let name = "decoder.layers.1.self_attention.linear_proj.weight"
         try Fixtures.rewrite(victim) { _, t in
@@ -66,6 +69,7 @@ import Testing
 
     @Test func missingOptimizerStateIsNamed() throws {
         let (dir, mega) = try sharded()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = Fixtures.rankPath(mega, shape, tp: 1, pp: 1)
         let key = TensorKey.optimizer("exp_avg", "decoder.layers.0.mlp.linear_fc1.weight")
         try Fixtures.rewrite(victim) { _, t in t[key] = nil }
@@ -74,6 +78,7 @@ import Testing
 
     @Test func divergentReplicaIsRefusedOrTakenFromRankZero() throws {
         let (dir, mega) = try sharded()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = Fixtures.rankPath(mega, shape, tp: 1, pp: 0)
         let key = TensorKey.model("decoder.layers.1.input_layernorm.weight")
@@ -102,6 +107,7 @@ import Testing
 
     @Test func divergentTiedCopyIsRefused() throws {
         let (dir, mega) = try sharded()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = Fixtures.rankPath(mega, shape, tp: 0, pp: 1)
         try Fixtures.rewrite(victim) { _, t in
             let key = TensorKey.model("output_layer.weight")
