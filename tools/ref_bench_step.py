@@ -10,6 +10,10 @@ Writes a synthetic GPT-2 checkpoint with Adam state (`ckpt synth`), a random bat
 forward+backward+clip+AdamW on the same weights (best of --repeat), measures the fp32 sgemm
 rate with torch.mm at the same thread count, and prints one table. The matmul bound is
 6 x parameters x tokens FLOPs at that rate. Needs torch (its own venv; not used in CI).
+
+ckpt's reference core always uses every core (it splits large products into one single-threaded
+OpenBLAS call per core itself), so --threads should equal the machine's core count (the default
+is 2, the reference machine's) for a like-for-like comparison.
 """
 
 from __future__ import annotations

@@ -23,16 +23,19 @@ public protocol ReferenceScalar: BinaryFloatingPoint, SIMDScalar, Codable, Senda
 }
 
 extension Float: ReferenceScalar {
-    /// Single-precision matrix product through OpenBLAS `cblas_sgemm`.
-    @inlinable
+    /// Single-precision matrix product through OpenBLAS `cblas_sgemm`, one single-threaded
+    /// call per core on blocks of C when the product is large (`SplitGEMM`).
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(
-            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        SplitGEMM.run(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
+            ta, tb, m, n, k, a, lda, b, ldb, c, ldc in
+            cblas_sgemm(
+                CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
     }
     /// `expf`.
     @inlinable public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
