@@ -21,13 +21,16 @@ let package = Package(
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // Vector instructions Swift's SIMD types do not reach by themselves (header-only).
+        .target(name: "CVectorMath"),
+
         .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
         // Layout rules are data: Layouts/megatron-gpt.json (byte-identical to formats/layouts/) is
         // compiled in, so the executable needs no resource bundle at run time.
         .target(
             name: "Sharding", dependencies: ["CheckpointStore"],
             resources: [.embedInCode("Layouts/megatron-gpt.json")]),
-        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS", "CHDF5"]),
+        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS", "CHDF5", "CVectorMath"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [

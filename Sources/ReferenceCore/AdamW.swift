@@ -1,3 +1,4 @@
+import CVectorMath
 import CheckpointStore
 import Foundation
 
@@ -83,7 +84,7 @@ public struct AdamW: Sendable {
                         let m0 = Lanes.load(mp.p + start)
                         let m = m0 + (g - m0) * oneMinusB1
                         let v = Lanes.load(vp.p + start) * b2 + oneMinusB2 * g * g
-                        let denom = v.squareRoot() / bc2Sqrt + eps
+                        let denom = Lanes.sqrt(v) / bc2Sqrt + eps
                         Lanes.store(m, mp.p + start)
                         Lanes.store(v, vp.p + start)
                         Lanes.store(th + -stepSize * (m / denom), tp.p + start)
@@ -116,7 +117,7 @@ public struct AdamW: Sendable {
                         let m = b1 * Lanes.load(mp.p + start) + oneMinusB1 * g
                         let v = b2 * Lanes.load(vp.p + start) + oneMinusB2 * g * g
                         let mHat = m * invBc1, vHat = v * invBc2
-                        let step: Lanes.V = mHat / (vHat.squareRoot() + eps) + wdF * th
+                        let step: Lanes.V = mHat / (Lanes.sqrt(vHat) + eps) + wdF * th
                         Lanes.store(m, mp.p + start)
                         Lanes.store(v, vp.p + start)
                         Lanes.store(th - lrF * step, tp.p + start)
@@ -165,4 +166,6 @@ private enum Lanes {
     typealias V = SIMD8<Float>
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+    /// √ of each lane in vector instructions (correctly rounded, like the scalar loop's).
+    @inline(__always) static func sqrt(_ v: V) -> V { ckpt_sqrt8(v) }
 }

@@ -35,8 +35,10 @@ struct GPTCore<T: ReferenceScalar> {
     }
 
     /// Runs the forward pass and returns the mean loss; when `gradients` is given (zero-filled,
-    /// same names as `params`), also runs the backward pass and adds ∂loss/∂θ into it.
-    func run(params: TensorBuffers<T>, batch: TokenBatch, gradients: TensorBuffers<T>?) -> Double {
+    /// same names as `params`), also runs the backward pass and adds ∂loss/∂θ into it, calling
+    /// `finished` with each block's tensor-name prefix (`layers.3.`) and each other tensor's name
+    /// as soon as those gradients are final (while they are still in cache).
+    func run(params: TensorBuffers<T>, batch: TokenBatch, gradients: TensorBuffers<T>?, finished: ((String) -> Void)? = nil) -> Double {
         let bsz = batch.batchSize, t = batch.sequenceLength, n = bsz * t
         let c = config.hidden, f = config.ffn, vocab = config.vocab, hd = config.headDim
         let kv = config.kvHeads * hd
@@ -117,6 +119,10 @@ struct GPTCore<T: ReferenceScalar> {
             dy: dh.pointer, x: x.pointer, w: p("final_norm.weight"), mean: fMean.pointer, rstd: fRstd.pointer,
             dx: dx.pointer, dw: gr("final_norm.weight"), db: gb("final_norm.bias"), rows: n, columns: c)
 
+        finished?("final_norm.weight")
+        finished?("final_norm.bias")
+        if !config.tieEmbeddings { finished?(headName) }
+
         // Blocks in reverse.
         let dWide = ScalarBuffer<T>(count: n * f)
         let dq = ScalarBuffer<T>(count: n * c), dk = ScalarBuffer<T>(count: n * kv), dv = ScalarBuffer<T>(count: n * kv)
@@ -155,6 +161,7 @@ struct GPTCore<T: ReferenceScalar> {
                 rstd: cache.ln1Rstd.pointer, dx: dx.pointer, dw: gr(pre + "attn_norm.weight"), db: gb(pre + "attn_norm.bias"),
                 rows: n, columns: c)
             caches.removeLast()
+            finished?(pre)
         }
 
         // Embeddings: positions summed over the batch; tokens scattered, parallel over columns

@@ -14,13 +14,10 @@ enum LayerNormKernel {
         Parallel.forRanges(rows, grain: 8) { r in
             for i in r {
                 let xr = xp.p + i * columns, yr = yp.p + i * columns
-                var s: T = 0
-                for j in 0..<columns { s += xr[j] }
-                let mu = s / n
-                var v: T = 0
-                for j in 0..<columns {
+                let mu = rowSum(columns) { xr[$0] } / n
+                let v = rowSum(columns) { j in
                     let d = xr[j] - mu
-                    v += d * d
+                    return d * d
                 }
                 let rs = 1 / (v / n + eps).squareRoot()
                 mp.p[i] = mu
@@ -48,14 +45,8 @@ enum LayerNormKernel {
             for i in r {
                 let g = dyp.p + i * columns, xr = xp.p + i * columns, out = dxp.p + i * columns
                 let mu = mp.p[i], rs = rp.p[i]
-                var a: T = 0, c: T = 0
-                for j in 0..<columns {
-                    let dxh = g[j] * wp.p[j]
-                    a += dxh
-                    c += dxh * (xr[j] - mu) * rs
-                }
-                a /= n
-                c /= n
+                let a = rowSum(columns) { g[$0] * wp.p[$0] } / n
+                let c = rowSum(columns) { j in g[j] * wp.p[j] * (xr[j] - mu) * rs } / n
                 for j in 0..<columns {
                     let xh = (xr[j] - mu) * rs
                     out[j] += rs * (g[j] * wp.p[j] - a - xh * c)
@@ -71,5 +62,31 @@ enum LayerNormKernel {
                 if let dbp { for j in cols { dbp.p[j] += g[j] } }
             }
         }
+    }
+
+    /// Σ term(j) for j in 0..<count, in eight interleaved partial sums (term j in sum j mod 8,
+    /// the sums then added in order), which the compiler turns into vector additions; a fixed
+    /// order, independent of the number of cores.
+    @inline(__always)
+    static func rowSum<T: ReferenceScalar>(_ count: Int, _ term: (Int) -> T) -> T {
+        var p0: T = 0, p1: T = 0, p2: T = 0, p3: T = 0, p4: T = 0, p5: T = 0, p6: T = 0, p7: T = 0
+        var j = 0
+        while j + 8 <= count {
+            p0 += term(j)
+            p1 += term(j + 1)
+            p2 += term(j + 2)
+            p3 += term(j + 3)
+            p4 += term(j + 4)
+            p5 += term(j + 5)
+            p6 += term(j + 6)
+            p7 += term(j + 7)
+            j += 8
+        }
+        var s = ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
+        while j < count {
+            s += term(j)
+            j += 1
+        }
+        return s
     }
 }

@@ -45,8 +45,18 @@ extension Reductions {
     /// The global L2 norm of every tensor held in `gradients`, accumulated in Float64 tensor by
     /// tensor in canonical order.
     public static func globalNorm(_ gradients: TensorBuffers<Float>) -> Double {
+        globalNorm(gradients, known: [:])
+    }
+
+    /// `globalNorm`, taking each tensor's Σ x² from `known` when present (computed earlier by
+    /// `sumOfSquares`, so the result is the same).
+    static func globalNorm(_ gradients: TensorBuffers<Float>, known: [String: Double]) -> Double {
         var s = 0.0
         for name in gradients.names {
+            if let k = known[name] {
+                s += k
+                continue
+            }
             guard let b = gradients[name] else { continue }
             s += sumOfSquares(b.pointer, count: b.count)
         }

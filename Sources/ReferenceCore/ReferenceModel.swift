@@ -43,6 +43,20 @@ public struct ReferenceModel: Sendable {
         return (loss, g)
     }
 
+    /// Loss, gradients and their global L2 norm (`Reductions.globalNorm`, the same value and
+    /// summation order), each tensor's Σg² taken as soon as its gradient is final in the
+    /// backward pass, while it is still in cache.
+    func lossGradientsAndNorm(parameters: TensorBuffers<Float>, batch: TokenBatch) -> (loss: Double, gradients: TensorBuffers<Float>, norm: Double) {
+        let g = TensorBuffers<Float>(zerosLike: parameters)
+        var squares: [String: Double] = [:]
+        let loss = GPTCore<Float>(config: config, gelu: gelu).run(params: parameters, batch: batch, gradients: g) { finished in
+            for name in g.names where name == finished || (finished.hasSuffix(".") && name.hasPrefix(finished)) {
+                if let b = g[name] { squares[name] = Reductions.sumOfSquares(b.pointer, count: b.count) }
+            }
+        }
+        return (loss, g, Reductions.globalNorm(g, known: squares))
+    }
+
     /// The pass in any scalar type (the Float64 instance serves the gradient check).
     func run<T: ReferenceScalar>(parameters: TensorBuffers<T>, batch: TokenBatch, gradients: TensorBuffers<T>?) -> Double {
         GPTCore<T>(config: config, gelu: gelu).run(params: parameters, batch: batch, gradients: gradients)

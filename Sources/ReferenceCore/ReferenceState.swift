@@ -52,8 +52,7 @@ public final class ReferenceState {
     /// Loss, gradients and the clipping decision for `batch` (validated here).
     public func gradients(batch: TokenBatch, batchPath: String) throws(ReferenceError) -> StepGradients {
         try batch.validate(vocab: model.config.vocab, maxSeq: model.config.maxSeq, path: batchPath)
-        let (loss, grads) = model.lossAndGradients(parameters: parameters, batch: batch)
-        let norm = Reductions.globalNorm(grads)
+        let (loss, grads, norm) = model.lossGradientsAndNorm(parameters: parameters, batch: batch)
         return StepGradients(loss: loss, gradients: grads, globalNorm: norm, clipCoefficient: optimizer.clipCoefficient(globalNorm: norm))
     }
 
