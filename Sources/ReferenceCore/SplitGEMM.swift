@@ -11,6 +11,8 @@ import COpenBLAS
 enum SplitGEMM {
     /// Products below this many multiply-adds run as one call on the calling thread.
     static let minimumWork = 1 << 21
+    /// Fewest rows or columns of C per block.
+    static let minimumBlock = 64
 
     /// Sets OpenBLAS to one thread, once.
     private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
@@ -28,7 +30,8 @@ enum SplitGEMM {
         call: Call
     ) {
         _ = singleThreaded
-        let parts = Parallel.cores
+        // Blocks at least `minimumBlock` wide, so many cores do not cut a product into slivers.
+        let parts = min(Parallel.cores, max(1, max(m, n) / minimumBlock))
         if parts <= 1 || m * n * k < minimumWork {
             call(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
             return
