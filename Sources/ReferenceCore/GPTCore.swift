@@ -15,27 +15,29 @@ struct GPTCore<T: ReferenceScalar> {
     /// Activations of one block kept for its backward pass.
     final class LayerCache {
         let x, ln1Mean, ln1Rstd, h1, q, k, v, probs, att, xMid, ln2Mean, ln2Rstd, h2, u, g: ScalarBuffer<T>
-        init(x: ScalarBuffer<T>, rows n: Int, c: Int, kv: Int, f: Int, probs p: Int) {
+        init(x: ScalarBuffer<T>, rows n: Int, c: Int, kv: Int, f: Int, probs p: Int, recycler r: PageRecycler) {
             self.x = x
-            ln1Mean = ScalarBuffer(count: n)
-            ln1Rstd = ScalarBuffer(count: n)
-            h1 = ScalarBuffer(count: n * c)
-            q = ScalarBuffer(count: n * c)
-            k = ScalarBuffer(count: n * kv)
-            v = ScalarBuffer(count: n * kv)
-            probs = ScalarBuffer(count: p)
-            att = ScalarBuffer(count: n * c)
-            xMid = ScalarBuffer(count: n * c)
-            ln2Mean = ScalarBuffer(count: n)
-            ln2Rstd = ScalarBuffer(count: n)
-            h2 = ScalarBuffer(count: n * c)
-            u = ScalarBuffer(count: n * f)
-            g = ScalarBuffer(count: n * f)
+            ln1Mean = ScalarBuffer(count: n, recycler: r)
+            ln1Rstd = ScalarBuffer(count: n, recycler: r)
+            h1 = ScalarBuffer(count: n * c, recycler: r)
+            q = ScalarBuffer(count: n * c, recycler: r)
+            k = ScalarBuffer(count: n * kv, recycler: r)
+            v = ScalarBuffer(count: n * kv, recycler: r)
+            probs = ScalarBuffer(count: p, recycler: r)
+            att = ScalarBuffer(count: n * c, recycler: r)
+            xMid = ScalarBuffer(count: n * c, recycler: r)
+            ln2Mean = ScalarBuffer(count: n, recycler: r)
+            ln2Rstd = ScalarBuffer(count: n, recycler: r)
+            h2 = ScalarBuffer(count: n * c, recycler: r)
+            u = ScalarBuffer(count: n * f, recycler: r)
+            g = ScalarBuffer(count: n * f, recycler: r)
         }
     }
 
-    /// Runs the forward pass and returns the mean loss; when `gradients` is given (zero-filled,
-    /// same names as `params`), also runs the backward pass and adds ∂loss/∂θ into it, calling
+    /// Runs the forward pass and returns the mean loss; when `gradients` is given (the names
+    /// and shapes of `params`; a tensor without a buffer gets a zero-filled one when the
+    /// backward pass reaches it, in memory the pass has freed by then where it fits), also
+    /// runs the backward pass and adds ∂loss/∂θ into it, calling
     /// `finished` with each block's tensor-name prefix (`layers.3.`) and each other tensor's name
     /// as soon as those gradients are final (while they are still in cache).
     func run(params: TensorBuffers<T>, batch: TokenBatch, gradients: TensorBuffers<T>?, finished: ((String) -> Void)? = nil) -> Double {
@@ -46,11 +48,17 @@ struct GPTCore<T: ReferenceScalar> {
         let attention = AttentionKernel(batch: bsz, seq: t, heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
         func p(_ name: String) -> UnsafeMutablePointer<T> { params[name]!.pointer }
         func pb(_ name: String) -> UnsafeMutablePointer<T>? { config.bias ? params[name]?.pointer : nil }
-        func gr(_ name: String) -> UnsafeMutablePointer<T> { gradients![name]!.pointer }
-        func gb(_ name: String) -> UnsafeMutablePointer<T>? { config.bias ? gradients![name]?.pointer : nil }
+        // Activations freed during the pass are reused by its later buffers (gradients above all).
+        let recycler = PageRecycler()
+        defer { recycler.close() }
+        func gr(_ name: String) -> UnsafeMutablePointer<T> { gradients!.materialize(name, recycler: recycler).pointer }
+        func gb(_ name: String) -> UnsafeMutablePointer<T>? {
+            config.bias && gradients!.shapes[name] != nil ? gradients!.materialize(name, recycler: recycler).pointer : nil
+        }
+        func buffer(_ count: Int) -> ScalarBuffer<T> { ScalarBuffer(count: count, recycler: recycler) }
 
         // Embeddings.
-        var x = ScalarBuffer<T>(count: n * c)
+        var x = buffer(n * c)
         do {
             let xp = SharedPointer(x.pointer), tok = SharedPointer(p("embed.tokens.weight")), pos = SharedPointer(p("embed.positions.weight"))
             batch.inputs.withUnsafeBufferPointer { ib in
@@ -68,7 +76,7 @@ struct GPTCore<T: ReferenceScalar> {
         var caches: [LayerCache] = []
         for l in 0..<config.layers {
             let pre = "layers.\(l)."
-            let cache = LayerCache(x: x, rows: n, c: c, kv: kv, f: f, probs: attention.probabilityCount)
+            let cache = LayerCache(x: x, rows: n, c: c, kv: kv, f: f, probs: attention.probabilityCount, recycler: recycler)
             LayerNormKernel.forward(
                 x: x.pointer, w: p(pre + "attn_norm.weight"), b: pb(pre + "attn_norm.bias"), y: cache.h1.pointer,
                 mean: cache.ln1Mean.pointer, rstd: cache.ln1Rstd.pointer, rows: n, columns: c, eps: eps)
@@ -88,7 +96,7 @@ struct GPTCore<T: ReferenceScalar> {
             LinearKernel.forward(
                 x: cache.h2.pointer, w: p(pre + "mlp.up.weight"), bias: pb(pre + "mlp.up.bias"), y: cache.u.pointer, rows: n, inFeatures: c, outFeatures: f)
             GELUKernel.forward(gelu, u: cache.u.pointer, out: cache.g.pointer, count: n * f)
-            let next = ScalarBuffer<T>(count: n * c)
+            let next = buffer(n * c)
             LinearKernel.forwardResidual(
                 x: cache.g.pointer, w: p(pre + "mlp.down.weight"), bias: pb(pre + "mlp.down.bias"), residual: cache.xMid.pointer,
                 y: next.pointer, rows: n, inFeatures: f, outFeatures: c)
@@ -97,24 +105,24 @@ struct GPTCore<T: ReferenceScalar> {
         }
 
         // Final norm, head, loss.
-        let hf = ScalarBuffer<T>(count: n * c), fMean = ScalarBuffer<T>(count: n), fRstd = ScalarBuffer<T>(count: n)
+        let hf = buffer(n * c), fMean = buffer(n), fRstd = buffer(n)
         LayerNormKernel.forward(
             x: x.pointer, w: p("final_norm.weight"), b: pb("final_norm.bias"), y: hf.pointer,
             mean: fMean.pointer, rstd: fRstd.pointer, rows: n, columns: c, eps: eps)
         let headName = config.tieEmbeddings ? "embed.tokens.weight" : "lm_head.weight"
-        var logits: ScalarBuffer<T>? = ScalarBuffer<T>(count: n * vocab)
+        var logits: ScalarBuffer<T>? = buffer(n * vocab)
         LinearKernel.forward(x: hf.pointer, w: p(headName), bias: nil, y: logits!.pointer, rows: n, inFeatures: c, outFeatures: vocab)
         let loss = CrossEntropyKernel.lossAndGradient(
             logits: logits!.pointer, targets: batch.targets, rows: n, vocab: vocab, gradient: gradients != nil)
         guard gradients != nil else { return loss }
 
         // Backward: head and final norm.
-        let dh = ScalarBuffer<T>(count: n * c)
+        let dh = buffer(n * c)
         LinearKernel.backward(
             dy: logits!.pointer, x: hf.pointer, w: p(headName), dx: dh.pointer, accumulateDx: false,
             dw: gr(headName), dbias: nil, rows: n, inFeatures: c, outFeatures: vocab)
         logits = nil
-        let dx = ScalarBuffer<T>(count: n * c)
+        let dx = buffer(n * c)
         LayerNormKernel.backward(
             dy: dh.pointer, x: x.pointer, w: p("final_norm.weight"), mean: fMean.pointer, rstd: fRstd.pointer,
             dx: dx.pointer, dw: gr("final_norm.weight"), db: gb("final_norm.bias"), rows: n, columns: c)
@@ -124,8 +132,8 @@ struct GPTCore<T: ReferenceScalar> {
         if !config.tieEmbeddings { finished?(headName) }
 
         // Blocks in reverse.
-        let dWide = ScalarBuffer<T>(count: n * f)
-        let dq = ScalarBuffer<T>(count: n * c), dk = ScalarBuffer<T>(count: n * kv), dv = ScalarBuffer<T>(count: n * kv)
+        let dWide = buffer(n * f)
+        let dq = buffer(n * c), dk = buffer(n * kv), dv = buffer(n * kv)
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             let pre = "layers.\(l).", cache = caches[l]
             // MLP.

@@ -38,7 +38,7 @@ public struct ReferenceModel: Sendable {
 
     /// Mean cross-entropy of `batch` and its gradient for every parameter.
     public func lossAndGradients(parameters: TensorBuffers<Float>, batch: TokenBatch) -> (loss: Double, gradients: TensorBuffers<Float>) {
-        let g = TensorBuffers<Float>(zerosLike: parameters)
+        let g = TensorBuffers<Float>(shapesOf: parameters)
         let loss = run(parameters: parameters, batch: batch, gradients: g)
         return (loss, g)
     }
@@ -47,7 +47,7 @@ public struct ReferenceModel: Sendable {
     /// summation order), each tensor's Σg² taken as soon as its gradient is final in the
     /// backward pass, while it is still in cache.
     func lossGradientsAndNorm(parameters: TensorBuffers<Float>, batch: TokenBatch) -> (loss: Double, gradients: TensorBuffers<Float>, norm: Double) {
-        let g = TensorBuffers<Float>(zerosLike: parameters)
+        let g = TensorBuffers<Float>(shapesOf: parameters)
         var squares: [String: Double] = [:]
         let loss = GPTCore<Float>(config: config, gelu: gelu).run(params: parameters, batch: batch, gradients: g) { finished in
             for name in g.names where name == finished || (finished.hasSuffix(".") && name.hasPrefix(finished)) {

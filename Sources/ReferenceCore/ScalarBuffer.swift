@@ -15,9 +15,11 @@ public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
     public let count: Int
     /// The anonymous mapping behind a large buffer (nil: `calloc`).
     private let mapping: (base: UnsafeMutableRawPointer, length: Int)?
+    /// Where the mapping goes when the buffer is freed (nil: unmapped).
+    private let recycler: PageRecycler?
 
     /// Buffers of at least this many bytes are mapped directly.
-    static var mappedThreshold: Int { 1 << 20 }
+    static var mappedThreshold: Int { 1 << 18 }
     /// `MADV_POPULATE_WRITE` (Linux 5.14): fault pages in writable without touching them.
     static var populateWrite: Int32 { 23 }
 
@@ -27,25 +29,43 @@ public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
     /// page); both beat a single-threaded `MAP_POPULATE` here. A kernel whose first access is a read (a GEMM
     /// accumulating with beta = 1) would otherwise map the shared zero page and then take a
     /// copy-on-write fault with a cross-core TLB flush on every 4 KiB page, which cost about half
-    /// of the backward pass. Huge pages (`MADV_HUGEPAGE`) were slower here: the faults stall in
-    /// compaction.
-    public init(count: Int) {
+    /// of the backward pass. Huge pages (`MADV_HUGEPAGE`) were slower here: a 2 MiB page the VM
+    /// has not used lately took about 1 s per 512 MiB to fault in (4 KiB pages: 0.17 s), with no
+    /// compaction recorded.
+    public convenience init(count: Int) { self.init(count: count, recycler: nil) }
+
+    /// Allocates `count` zeroed elements; a large buffer takes already-mapped memory from
+    /// `recycler` when it has a region that fits (cleared in parallel ranges), and gives its
+    /// memory back to it when freed.
+    init(count: Int, recycler: PageRecycler?) {
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<T>.stride
         #if os(Linux)
             if bytes >= Self.mappedThreshold {
-                let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                let page = PageRecycler.page, length = (bytes + page - 1) / page * page
+                if let recycler, let reused = recycler.take(length) {
+                    let base = SharedPointer(reused.bindMemory(to: UInt8.self, capacity: length))
+                    // Iterations clear disjoint ranges.
+                    Parallel.forRanges(length / page, grain: 256) { r in
+                        (base.p + r.lowerBound * page).update(repeating: 0, count: r.count * page)
+                    }
+                    mapping = (reused, length)
+                    self.recycler = recycler
+                    pointer = reused.bindMemory(to: T.self, capacity: max(count, 1))
+                    return
+                }
+                let raw = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                 if let raw, raw != MAP_FAILED {
-                    let base = SharedPointer(raw.bindMemory(to: UInt8.self, capacity: bytes))
+                    let base = SharedPointer(raw.bindMemory(to: UInt8.self, capacity: length))
                     // Iterations populate (or write) disjoint page ranges.
-                    let page = 4096, pages = (bytes + page - 1) / page
-                    Parallel.forRanges(pages, grain: 256) { r in
+                    Parallel.forRanges(length / page, grain: 256) { r in
                         let start = base.p + r.lowerBound * page
                         if madvise(start, r.count * page, Self.populateWrite) != 0 {
                             for i in r { base.p[i * page] = 0 }
                         }
                     }
-                    mapping = (raw, bytes)
+                    mapping = (raw, length)
+                    self.recycler = recycler
                     pointer = raw.bindMemory(to: T.self, capacity: max(count, 1))
                     return
                 }
@@ -55,6 +75,7 @@ public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
             fatalError("out of memory allocating \(count) elements")
         }
         mapping = nil
+        self.recycler = nil
         pointer = raw.bindMemory(to: T.self, capacity: max(count, 1))
     }
 
@@ -69,6 +90,7 @@ public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
     deinit {
         #if os(Linux)
             if let mapping {
+                if let recycler, recycler.give(mapping.base, length: mapping.length) { return }
                 munmap(mapping.base, mapping.length)
                 return
             }

@@ -10,20 +10,37 @@ public final class TensorBuffers<T: ReferenceScalar>: @unchecked Sendable {
     public private(set) var shapes: [String: [Int]]
     private var buffers: [String: ScalarBuffer<T>]
 
-    /// Creates zero-filled tensors for `tensors` (name, shape) in the given order.
-    public init(tensors: [(name: String, shape: [Int])]) {
+    /// Creates zero-filled tensors for `tensors` (name, shape) in the given order; with
+    /// `allocate` false only the names and shapes are listed, and each buffer is created by
+    /// `materialize`.
+    public init(tensors: [(name: String, shape: [Int])], allocate: Bool = true) {
         names = tensors.map(\.name)
         shapes = [:]
         buffers = [:]
         for t in tensors {
             shapes[t.name] = t.shape
-            buffers[t.name] = ScalarBuffer(count: t.shape.reduce(1, *))
+            if allocate { buffers[t.name] = ScalarBuffer(count: t.shape.reduce(1, *)) }
         }
     }
 
     /// Zero-filled tensors with the same names and shapes as `other`.
     public convenience init<U>(zerosLike other: TensorBuffers<U>) {
         self.init(tensors: other.names.compactMap { n in other.shapes[n].map { (n, $0) } })
+    }
+
+    /// The names and shapes of `other`, with no buffers yet (`materialize` creates them).
+    convenience init<U>(shapesOf other: TensorBuffers<U>) {
+        self.init(tensors: other.names.compactMap { n in other.shapes[n].map { (n, $0) } }, allocate: false)
+    }
+
+    /// The buffer of `name` (a listed tensor), created zero-filled if it has none yet, in
+    /// memory from `recycler` when it has a region that fits.
+    func materialize(_ name: String, recycler: PageRecycler?) -> ScalarBuffer<T> {
+        if let b = buffers[name] { return b }
+        guard let shape = shapes[name] else { preconditionFailure("no tensor \(name)") }
+        let b = ScalarBuffer<T>(count: shape.reduce(1, *), recycler: recycler)
+        buffers[name] = b
+        return b
     }
 
     /// The buffer of `name`, or nil when absent (or released).
