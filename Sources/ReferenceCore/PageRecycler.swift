@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Foundation
 
 /// Anonymous memory freed during one forward/backward pass, kept mapped and handed to the
 /// pass's later allocations instead of being returned to the system.
