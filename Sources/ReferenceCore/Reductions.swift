@@ -17,20 +17,24 @@ public enum Reductions {
         return s
     }
 
-    /// Σ x² of Float values, in Float64: each block in eight interleaved lanes (element i in
-    /// lane i mod 8 of its block, lanes then added in order, a short tail last).
+    /// Σ x² of Float values, in Float64: each block in sixteen interleaved lanes (element i in
+    /// lane i mod 16 of its block, two independent eight-lane sums so the additions do not wait
+    /// on each other; lanes then added in order, a short tail last).
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         let xp = SharedPointer(UnsafeMutablePointer(mutating: x))
         return blockSum(count) { r in
-            var acc = SIMD8<Double>.zero
+            var acc0 = SIMD8<Double>.zero, acc1 = SIMD8<Double>.zero
             var i = r.lowerBound
-            while i + 8 <= r.upperBound {
-                let v = SIMD8<Double>(UnsafeRawPointer(xp.p + i).loadUnaligned(as: SIMD8<Float>.self))
-                acc += v * v
-                i += 8
+            while i + 16 <= r.upperBound {
+                let v0 = SIMD8<Double>(UnsafeRawPointer(xp.p + i).loadUnaligned(as: SIMD8<Float>.self))
+                let v1 = SIMD8<Double>(UnsafeRawPointer(xp.p + i + 8).loadUnaligned(as: SIMD8<Float>.self))
+                acc0 += v0 * v0
+                acc1 += v1 * v1
+                i += 16
             }
             var s = 0.0
-            for lane in 0..<8 { s += acc[lane] }
+            for lane in 0..<8 { s += acc0[lane] }
+            for lane in 0..<8 { s += acc1[lane] }
             while i < r.upperBound {
                 let v = Double(xp.p[i])
                 s += v * v
