@@ -1,3 +1,5 @@
+import CVectorMath
+
 /// Mean cross-entropy over the targets that are not -1, computed from logits in place.
 enum CrossEntropyKernel {
     /// Returns the mean loss (Float64: each row's log-sum-exp is accumulated in Float64 and the
@@ -66,47 +68,17 @@ enum CrossEntropyKernel {
         return total / Double(max(count, 1))
     }
 
-    /// The fp32 pass, 8 lanes at a time (`VectorMath.exp`); each row's Σ eᶻ⁻ᵐᵃˣ is accumulated
-    /// in four Float64 lanes (the tail added last), a fixed order.
+    /// The fp32 pass through CVectorMath (8 lanes, AVX2 + FMA where the CPU has them): row max,
+    /// Σ eᶻ⁻ᵐᵃˣ accumulated in four Float64 lanes (the tail added last, a fixed order), scaling.
     static func lossAndGradientFloat(logits: UnsafeMutablePointer<Float>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool) -> Double {
-        let w = VectorMath.width
-        return meanOverRows(logits: logits, targets: targets, rows: rows, vocab: vocab, gradient: gradient) { row, target, invCount in
+        meanOverRows(logits: logits, targets: targets, rows: rows, vocab: vocab, gradient: gradient) { row, target, invCount in
+            let k = ckpt_vector_kernels_best()!.pointee
             let inv = Float(invCount)
-            // Whole vectors, then the tail element by element.
-            let full = vocab - vocab % w
-            var mv = VectorMath.Vector(repeating: -.infinity)
-            var j = 0
-            while j < full {
-                let x = VectorMath.load(row + j, count: w)
-                mv.replace(with: x, where: x .> mv)
-                j += w
-            }
-            var mx = mv.max()
-            for k in full..<vocab where row[k] > mx { mx = row[k] }
+            let mx = k.row_max(row, vocab)
             let zt = row[target]
-            var acc = SIMD4<Double>()
-            j = 0
-            while j < full {
-                let e = VectorMath.exp(VectorMath.load(row + j, count: w) - mx)
-                acc += SIMD4<Double>(e.lowHalf) + SIMD4<Double>(e.highHalf)
-                if gradient { VectorMath.store(e, to: row + j, count: w) }
-                j += w
-            }
-            var s = acc.sum()
-            if full < vocab {
-                let n = vocab - full
-                let e = VectorMath.exp(VectorMath.load(row + full, count: n) - mx)
-                for k in 0..<n { s += Double(e[k]) }
-                if gradient { VectorMath.store(e, to: row + full, count: n) }
-            }
+            let s = k.exp_sum(row, vocab, mx, gradient ? 1 : 0)
             if gradient {
-                let scale = Float(1 / s) * inv
-                j = 0
-                while j < full {
-                    VectorMath.store(VectorMath.load(row + j, count: w) * scale, to: row + j, count: w)
-                    j += w
-                }
-                for k in full..<vocab { row[k] *= scale }
+                k.scale(row, vocab, Float(1 / s) * inv)
                 row[target] -= inv
             }
             return Double.log(s) + Double(mx) - Double(zt)

@@ -1,3 +1,5 @@
+import CVectorMath
+
 /// The GELU activations of GPT-2 (`gelu_tanh`, the tanh approximation) and BERT/PyTorch
 /// default (`gelu`, exact with erf).
 enum GELUKernel {
@@ -64,40 +66,25 @@ enum GELUKernel {
         }
     }
 
-    /// fp32 tanh GELU, 8 lanes at a time (`VectorMath.tanh`).
+    /// fp32 tanh GELU: the CVectorMath kernel (8 lanes, AVX2 + FMA where the CPU has
+    /// them) on ranges in parallel.
     static func forwardTanh(u: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
         let up = SharedPointer(UnsafeMutablePointer(mutating: u)), op = SharedPointer(out)
-        let w = VectorMath.width
-        // Ranges are whole vectors except the last; iterations write disjoint ranges.
-        Parallel.forRanges((count + w - 1) / w, grain: 256) { r in
-            for blk in r {
-                let i = blk * w, n = min(w, count - i)
-                let x = VectorMath.load(up.p + i, count: n)
-                let cube: VectorMath.Vector = 0.044_715 * x * x * x
-                let t = VectorMath.tanh(0.797_884_56 * (x + cube))
-                VectorMath.store(0.5 * x * (1 + t), to: op.p + i, count: n)
-            }
+        // Ranges start at multiples of 8 elements; iterations write disjoint ranges.
+        Parallel.forRanges((count + 7) / 8, grain: 256) { r in
+            let lo = r.lowerBound * 8, hi = min(count, r.upperBound * 8)
+            ckpt_vector_kernels_best()!.pointee.gelu_tanh_forward(up.p + lo, op.p + lo, hi - lo)
         }
     }
 
-    /// fp32 tanh GELU backward, in place, 8 lanes at a time.
+    /// fp32 tanh GELU backward, in place: the CVectorMath kernel on ranges in
+    /// parallel.
     static func backwardTanh(u: UnsafePointer<Float>, grad: UnsafeMutablePointer<Float>, count: Int) {
         let up = SharedPointer(UnsafeMutablePointer(mutating: u)), gp = SharedPointer(grad)
-        let w = VectorMath.width
-        let k0: Float = 0.797_884_56, k1: Float = 0.044_715
         // Iterations write disjoint ranges.
-        Parallel.forRanges((count + w - 1) / w, grain: 256) { r in
-            for blk in r {
-                let i = blk * w, n = min(w, count - i)
-                let x = VectorMath.load(up.p + i, count: n)
-                let cube: VectorMath.Vector = k1 * x * x * x
-                let t = VectorMath.tanh(k0 * (x + cube))
-                let x2 = x * x
-                let inner: VectorMath.Vector = (1 + (3 * k1) * x2) * k0
-                let sech2: VectorMath.Vector = 1 - t * t
-                let d: VectorMath.Vector = 0.5 * (1 + t) + (0.5 * x) * sech2 * inner
-                VectorMath.store(VectorMath.load(gp.p + i, count: n) * d, to: gp.p + i, count: n)
-            }
+        Parallel.forRanges((count + 7) / 8, grain: 256) { r in
+            let lo = r.lowerBound * 8, hi = min(count, r.upperBound * 8)
+            ckpt_vector_kernels_best()!.pointee.gelu_tanh_backward(up.p + lo, gp.p + lo, hi - lo)
         }
     }
 }
