@@ -95,8 +95,29 @@ typedef double d4 __attribute__((ext_vector_type(4)));
     ATTR static void scale_##SUFFIX(float *x, long count, float scale) { \
         for (long i = 0; i < count; i += 8) STORE8(LOAD8(x + i, count - i) * scale, x + i, count - i); \
     } \
+    ATTR static double sum_of_squares_##SUFFIX(const float *x, long count) { \
+        _Pragma("clang fp contract(off)") \
+        d4 a0 = 0, a1 = 0, a2 = 0, a3 = 0; \
+        long i = 0; \
+        for (; i + 16 <= count; i += 16) { \
+            f8 v0 = LOAD8(x + i, 8), v1 = LOAD8(x + i + 8, 8); \
+            f4 v0l = v0.lo, v0h = v0.hi, v1l = v1.lo, v1h = v1.hi; \
+            d4 w0 = __builtin_convertvector(v0l, d4), w1 = __builtin_convertvector(v0h, d4); \
+            d4 w2 = __builtin_convertvector(v1l, d4), w3 = __builtin_convertvector(v1h, d4); \
+            d4 s0 = w0 * w0, s1 = w1 * w1, s2 = w2 * w2, s3 = w3 * w3; \
+            a0 += s0; a1 += s1; a2 += s2; a3 += s3; \
+        } \
+        double s = 0; \
+        for (int j = 0; j < 4; j++) s += a0[j]; \
+        for (int j = 0; j < 4; j++) s += a1[j]; \
+        for (int j = 0; j < 4; j++) s += a2[j]; \
+        for (int j = 0; j < 4; j++) s += a3[j]; \
+        for (; i < count; i++) { double v = (double)x[i]; double sq = v * v; s += sq; } \
+        return s; \
+    } \
     static const ckpt_vector_kernels kernels_##SUFFIX = { \
-        gelu_tanh_forward_##SUFFIX, gelu_tanh_backward_##SUFFIX, row_max_##SUFFIX, exp_sum_##SUFFIX, scale_##SUFFIX};
+        gelu_tanh_forward_##SUFFIX, gelu_tanh_backward_##SUFFIX, row_max_##SUFFIX, exp_sum_##SUFFIX, scale_##SUFFIX, \
+        sum_of_squares_##SUFFIX};
 
 DEFINE_KERNELS(base, )
 

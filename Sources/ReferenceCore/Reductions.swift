@@ -1,3 +1,5 @@
+import CVectorMath
+
 /// Float64 reductions with a fixed summation order (blocks of 65 536 elements summed in
 /// order), so results do not depend on the number of cores.
 public enum Reductions {
@@ -18,29 +20,12 @@ public enum Reductions {
     }
 
     /// Σ x² of Float values, in Float64: each block in sixteen interleaved lanes (element i in
-    /// lane i mod 16 of its block, two independent eight-lane sums so the additions do not wait
-    /// on each other; lanes then added in order, a short tail last).
+    /// lane i mod 16 of its block, lanes then added in order, a short tail last), by the
+    /// CVectorMath kernel (AVX2 where the CPU has it; the same bits either way).
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         let xp = SharedPointer(UnsafeMutablePointer(mutating: x))
         return blockSum(count) { r in
-            var acc0 = SIMD8<Double>.zero, acc1 = SIMD8<Double>.zero
-            var i = r.lowerBound
-            while i + 16 <= r.upperBound {
-                let v0 = SIMD8<Double>(UnsafeRawPointer(xp.p + i).loadUnaligned(as: SIMD8<Float>.self))
-                let v1 = SIMD8<Double>(UnsafeRawPointer(xp.p + i + 8).loadUnaligned(as: SIMD8<Float>.self))
-                acc0 += v0 * v0
-                acc1 += v1 * v1
-                i += 16
-            }
-            var s = 0.0
-            for lane in 0..<8 { s += acc0[lane] }
-            for lane in 0..<8 { s += acc1[lane] }
-            while i < r.upperBound {
-                let v = Double(xp.p[i])
-                s += v * v
-                i += 1
-            }
-            return s
+            ckpt_vector_kernels_best()!.pointee.sum_of_squares(xp.p + r.lowerBound, r.count)
         }
     }
 }

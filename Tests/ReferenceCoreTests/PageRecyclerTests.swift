@@ -17,7 +17,9 @@ import Testing
 
     @Test func takesTheSmallestFittingRegionAndSplitsIt() {
         let r = PageRecycler()
-        let big = Self.map(pages: 8), small = Self.map(pages: 3)
+        // One mapping, two regions with a gap of two pages between them (so they never merge).
+        let base = Self.map(pages: 13)
+        let big = base, small = base + 10 * Self.page
         #expect(r.give(big, length: 8 * Self.page))
         #expect(r.give(small, length: 3 * Self.page))
         #expect(r.take(2 * Self.page) == small)  // best fit: the 3-page region
@@ -26,8 +28,7 @@ import Testing
         #expect(r.take(5 * Self.page) == nil)  // 4 + 1 pages left, not adjacent
         #expect(r.take(4 * Self.page) == big + 4 * Self.page)
         r.close()
-        munmap(small, 3 * Self.page)
-        munmap(big, 8 * Self.page)
+        munmap(base, 13 * Self.page)
     }
 
     @Test func mergesNeighboursAndRefusesAfterClose() {

@@ -77,4 +77,17 @@ import Testing
             #expect(abs(Double(grad[i]) / 2 - d) <= 5e-6 * max(abs(d), 1), "gelu′(\(x)) = \(grad[i] / 2), want \(d)")
         }
     }
+
+    @Test(arguments: variants) func sumOfSquaresFollowsTheDocumentedOrder(which: Int32) {
+        // Values whose squares differ by many orders of magnitude, so another order changes bits.
+        let x: [Float] = (0..<1_037).map { i in Float(i % 7 == 0 ? 3e3 : 1e-3) * (1 + Float(i) * 1e-3) }
+        var lanes = [Double](repeating: 0, count: 16)
+        let full = x.count - x.count % 16
+        for i in 0..<full { lanes[i % 16] += Double(x[i]) * Double(x[i]) }
+        var want = 0.0
+        for l in lanes { want += l }
+        for i in full..<x.count { want += Double(x[i]) * Double(x[i]) }
+        let got = x.withUnsafeBufferPointer { Self.kernels(which).sum_of_squares($0.baseAddress!, $0.count) }
+        #expect(got.bitPattern == want.bitPattern, "\(got) vs \(want)")
+    }
 }

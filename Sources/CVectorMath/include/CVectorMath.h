@@ -31,6 +31,10 @@ typedef struct {
     double (*exp_sum)(float *row, long count, float shift, int write);
     /* x[i] *= scale. */
     void (*scale)(float *x, long count, float scale);
+    /* Sum of x[i]^2 in Float64: sixteen interleaved lanes (x[i] in lane i mod 16), the lanes
+       then added in order, the tail (count mod 16) last; no fused multiply-add, so every build
+       gives the same bits. */
+    double (*sum_of_squares)(const float *x, long count);
 } ckpt_vector_kernels;
 
 /* The kernels for this CPU: AVX2 + FMA when it has them, else the baseline build. */
