@@ -115,9 +115,40 @@ typedef double d4 __attribute__((ext_vector_type(4)));
         for (; i < count; i++) { double v = (double)x[i]; double sq = v * v; s += sq; } \
         return s; \
     } \
+    ATTR static void adamw_torch_##SUFFIX(float *theta, const float *source, const float *grad, float *m, float *v, \
+                                          long count, const ckpt_adamw_constants *c) { \
+        _Pragma("clang fp contract(off)") \
+        for (long i = 0; i < count; i += 8) { \
+            long n = count - i; \
+            f8 g = LOAD8(grad + i, n) * c->grad_scale; \
+            f8 th = LOAD8(source + i, n) * c->decay_factor; \
+            f8 m0 = LOAD8(m + i, n); \
+            f8 mn = m0 + (g - m0) * c->one_minus_beta1; \
+            f8 vn = LOAD8(v + i, n) * c->beta2 + c->one_minus_beta2 * g * g; \
+            f8 denom = __builtin_elementwise_sqrt(vn) / c->bc2_sqrt + c->eps; \
+            STORE8(mn, m + i, n); \
+            STORE8(vn, v + i, n); \
+            STORE8(th + -c->step_size * (mn / denom), theta + i, n); \
+        } \
+    } \
+    ATTR static void adamw_decoupled_##SUFFIX(float *theta, const float *source, const float *grad, float *m, float *v, \
+                                              long count, const ckpt_adamw_constants *c) { \
+        _Pragma("clang fp contract(off)") \
+        for (long i = 0; i < count; i += 8) { \
+            long n = count - i; \
+            f8 g = LOAD8(grad + i, n) * c->grad_scale; \
+            f8 th = LOAD8(source + i, n); \
+            f8 mn = c->beta1 * LOAD8(m + i, n) + c->one_minus_beta1 * g; \
+            f8 vn = c->beta2 * LOAD8(v + i, n) + c->one_minus_beta2 * g * g; \
+            f8 step = (mn * c->inv_bc1) / (__builtin_elementwise_sqrt(vn * c->inv_bc2) + c->eps) + c->weight_decay * th; \
+            STORE8(mn, m + i, n); \
+            STORE8(vn, v + i, n); \
+            STORE8(th - c->lr * step, theta + i, n); \
+        } \
+    } \
     static const ckpt_vector_kernels kernels_##SUFFIX = { \
         gelu_tanh_forward_##SUFFIX, gelu_tanh_backward_##SUFFIX, row_max_##SUFFIX, exp_sum_##SUFFIX, scale_##SUFFIX, \
-        sum_of_squares_##SUFFIX};
+        sum_of_squares_##SUFFIX, adamw_torch_##SUFFIX, adamw_decoupled_##SUFFIX};
 
 DEFINE_KERNELS(base, )
 

@@ -62,6 +62,18 @@ public struct AdamW: Sendable {
         expAvgSq: UnsafeMutablePointer<Float>, count: Int, decay: Bool, gradScale: Float,
         completedSteps: Int64, roundedOut: UnsafeMutablePointer<UInt16>? = nil, thetaSource: UnsafePointer<Float>? = nil
     ) {
+        update(
+            theta: theta, grad: grad, expAvg: expAvg, expAvgSq: expAvgSq, count: count, decay: decay, gradScale: gradScale,
+            completedSteps: completedSteps, roundedOut: roundedOut, thetaSource: thetaSource, kernels: ckpt_vector_kernels_best()!.pointee)
+    }
+
+    /// `update` with the given build of the vector kernels (tests run each build).
+    func update(
+        theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>, expAvg: UnsafeMutablePointer<Float>,
+        expAvgSq: UnsafeMutablePointer<Float>, count: Int, decay: Bool, gradScale: Float,
+        completedSteps: Int64, roundedOut: UnsafeMutablePointer<UInt16>?, thetaSource: UnsafePointer<Float>?,
+        kernels vectorKernels: ckpt_vector_kernels
+    ) {
         let (bc1, bc2) = biasCorrections(completedSteps: completedSteps)
         let lr = config.lr, wd = decay ? config.weightDecay : 0
         let b1 = Float(config.beta1), b2 = Float(config.beta2), eps = Float(config.eps)
@@ -69,27 +81,26 @@ public struct AdamW: Sendable {
         let tp = SharedPointer(theta), sp = SharedPointer(UnsafeMutablePointer(mutating: thetaSource ?? UnsafePointer(theta)))
         let gp = SharedPointer(UnsafeMutablePointer(mutating: grad))
         let mp = SharedPointer(expAvg), vp = SharedPointer(expAvgSq), rp = roundedOut.map { SharedPointer($0) }
+        let constants = ckpt_adamw_constants(
+            grad_scale: gradScale, beta1: b1, one_minus_beta1: oneMinusB1, beta2: b2, one_minus_beta2: oneMinusB2, eps: eps,
+            decay_factor: 1, step_size: 0, bc2_sqrt: 1, lr: 0, weight_decay: 0, inv_bc1: 1, inv_bc2: 1)
         switch variant {
         case .torch:
             let decayFactor = Float(1 - lr * wd), stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot())
+            var k = constants
+            k.decay_factor = wd != 0 ? decayFactor : 1
+            k.step_size = stepSize
+            k.bc2_sqrt = bc2Sqrt
+            let kc = k
             Parallel.forRanges(count, grain: 8192) { r in
                 var start = r.lowerBound
                 if rp == nil {
-                    // The same operations in the same order on 8 lanes (bit-identical results;
-                    // θ·1 = θ when there is no decay).
-                    let factor = wd != 0 ? decayFactor : 1
-                    while start + 8 <= r.upperBound {
-                        let g = Lanes.load(gp.p + start) * gradScale
-                        let th = Lanes.load(sp.p + start) * factor
-                        let m0 = Lanes.load(mp.p + start)
-                        let m = m0 + (g - m0) * oneMinusB1
-                        let v = Lanes.load(vp.p + start) * b2 + oneMinusB2 * g * g
-                        let denom = Lanes.sqrt(v) / bc2Sqrt + eps
-                        Lanes.store(m, mp.p + start)
-                        Lanes.store(v, vp.p + start)
-                        Lanes.store(th + -stepSize * (m / denom), tp.p + start)
-                        start += 8
+                    // The scalar loop's operations in the same order on 8 lanes, in C for AVX
+                    // (bit-identical results; θ·1 = θ when there is no decay).
+                    withUnsafePointer(to: kc) { cp in
+                        vectorKernels.adamw_torch(tp.p + start, sp.p + start, gp.p + start, mp.p + start, vp.p + start, r.count, cp)
                     }
+                    start = r.upperBound
                 }
                 for i in start..<r.upperBound {
                     let g = gp.p[i] * gradScale
@@ -107,22 +118,20 @@ public struct AdamW: Sendable {
             }
         case .decoupled:
             let lrF = Float(lr), wdF = Float(wd), invBc1 = Float(1 / bc1), invBc2 = Float(1 / bc2)
+            var k = constants
+            k.lr = lrF
+            k.weight_decay = wdF
+            k.inv_bc1 = invBc1
+            k.inv_bc2 = invBc2
+            let kc = k
             Parallel.forRanges(count, grain: 8192) { r in
                 var start = r.lowerBound
                 if rp == nil {
-                    // The scalar loop's operations, in order, on 8 lanes.
-                    while start + 8 <= r.upperBound {
-                        let g = Lanes.load(gp.p + start) * gradScale
-                        let th = Lanes.load(sp.p + start)
-                        let m = b1 * Lanes.load(mp.p + start) + oneMinusB1 * g
-                        let v = b2 * Lanes.load(vp.p + start) + oneMinusB2 * g * g
-                        let mHat = m * invBc1, vHat = v * invBc2
-                        let step: Lanes.V = mHat / (Lanes.sqrt(vHat) + eps) + wdF * th
-                        Lanes.store(m, mp.p + start)
-                        Lanes.store(v, vp.p + start)
-                        Lanes.store(th - lrF * step, tp.p + start)
-                        start += 8
+                    // The scalar loop's operations, in order, on 8 lanes (C, as above).
+                    withUnsafePointer(to: kc) { cp in
+                        vectorKernels.adamw_decoupled(tp.p + start, sp.p + start, gp.p + start, mp.p + start, vp.p + start, r.count, cp)
                     }
+                    start = r.upperBound
                 }
                 for i in start..<r.upperBound {
                     let g = gp.p[i] * gradScale
@@ -159,13 +168,4 @@ public struct AdamW: Sendable {
         let series = abs(r - 1) < 1e-12 ? n : (1 - Foundation.pow(r, n)) / (1 - r)
         return (1 - config.beta1) / (1 - config.beta2).squareRoot() * series.squareRoot() * bc2.squareRoot() / bc1
     }
-}
-
-/// Eight-lane loads and stores for the AdamW passes.
-private enum Lanes {
-    typealias V = SIMD8<Float>
-    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
-    /// √ of each lane in vector instructions (correctly rounded, like the scalar loop's).
-    @inline(__always) static func sqrt(_ v: V) -> V { ckpt_sqrt8(v) }
 }

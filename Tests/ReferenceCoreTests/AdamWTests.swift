@@ -1,3 +1,4 @@
+import CVectorMath
 import CheckpointStore
 import Foundation
 import Testing
@@ -118,10 +119,17 @@ import Testing
         #expect(throws: ReferenceError.self) { try AdamW(config: OptimizerConfig(decay: "norms")) }
     }
 
-    /// The 8-lane loop (taken when no bf16 output is requested) gives bit-identical results to
-    /// the per-element loop, for both variants, with and without decay, including a tail.
+    /// The 8-lane loop (taken when no bf16 output is requested; each build of the C kernels this
+    /// CPU runs) gives bit-identical results to the per-element loop, for both variants, with and
+    /// without decay, including a tail.
     @Test(arguments: ["torch", "decoupled"], [true, false])
     func vectorLoopMatchesScalarLoopBitForBit(variant: String, decay: Bool) throws {
+        for build in VectorKernelsTests.variants {
+            try vectorLoopMatchesScalarLoop(variant: variant, decay: decay, kernels: VectorKernelsTests.kernels(build))
+        }
+    }
+
+    func vectorLoopMatchesScalarLoop(variant: String, decay: Bool, kernels: ckpt_vector_kernels) throws {
         let cfg = OptimizerConfig(variant: variant, lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1, decay: "all")
         let opt = try AdamW(config: cfg)
         let n = 8 * 1500 + 5
@@ -131,7 +139,9 @@ import Testing
         let m0 = (0..<n).map { _ in Float.random(in: -0.01...0.01, using: &rng) }
         let v0 = (0..<n).map { _ in Float.random(in: 0...1e-4, using: &rng) }
         var tv = theta0, mv = m0, vv = v0
-        opt.update(theta: &tv, grad: grad, expAvg: &mv, expAvgSq: &vv, count: n, decay: decay, gradScale: 0.7, completedSteps: 41)
+        opt.update(
+            theta: &tv, grad: grad, expAvg: &mv, expAvgSq: &vv, count: n, decay: decay, gradScale: 0.7, completedSteps: 41,
+            roundedOut: nil, thetaSource: nil, kernels: kernels)
         var ts = theta0, ms = m0, vs = v0, bits = [UInt16](repeating: 0, count: n)
         // With roundedOut every element goes through the scalar loop.
         opt.update(

@@ -1,15 +1,18 @@
 #ifndef CKPT_CVECTORMATH_H
 #define CKPT_CVECTORMATH_H
 
-/* Eight-lane float vectors, imported into Swift as SIMD8<Float>. */
-typedef float ckpt_float8 __attribute__((ext_vector_type(8)));
-
-/* Correctly rounded square root of each lane as one vector instruction per register
-   (sqrtps). Swift's SIMD8<Float>.squareRoot() lowers to eight scalar libm calls with errno
-   checks, which made the AdamW pass compute-bound. */
-static inline __attribute__((always_inline)) ckpt_float8 ckpt_sqrt8(ckpt_float8 x) {
-    return __builtin_elementwise_sqrt(x);
-}
+/* The constants of one AdamW pass (the formulas in formats/optimizer.md). */
+typedef struct {
+    /* Multiplies each gradient (the clipping coefficient, 1 when not clipping). */
+    float grad_scale;
+    /* beta1, 1 - beta1, beta2, 1 - beta2, epsilon. */
+    float beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
+    /* torch: theta *= decay_factor (1 - lr * lambda, or 1 without decay) first; the step is
+       step_size * m / (sqrt(v) / bc2_sqrt + eps), step_size = lr / bc1. */
+    float decay_factor, step_size, bc2_sqrt;
+    /* decoupled: theta -= lr * (m * inv_bc1 / (sqrt(v * inv_bc2) + eps) + weight_decay * theta). */
+    float lr, weight_decay, inv_bc1, inv_bc2;
+} ckpt_adamw_constants;
 
 /* Elementwise fp32 kernels of the reference step over [0, count), eight lanes at a time. Swift
    compiles for the baseline x86-64 instruction set only (no per-function targets), so these are
@@ -35,6 +38,14 @@ typedef struct {
        then added in order, the tail (count mod 16) last; no fused multiply-add, so every build
        gives the same bits. */
     double (*sum_of_squares)(const float *x, long count);
+    /* AdamW, PyTorch's rule, over [0, count): reads theta from source, m, v, grad; writes
+       theta (may equal source), m, v. The operations of the scalar loop in AdamW.swift in the
+       same order, without fused multiply-add, so every build gives its bits. */
+    void (*adamw_torch)(float *theta, const float *source, const float *grad, float *m, float *v, long count,
+                        const ckpt_adamw_constants *c);
+    /* AdamW, the decoupled rule (Apex / Megatron / llm.c), likewise. */
+    void (*adamw_decoupled)(float *theta, const float *source, const float *grad, float *m, float *v, long count,
+                            const ckpt_adamw_constants *c);
 } ckpt_vector_kernels;
 
 /* The kernels for this CPU: AVX2 + FMA when it has them, else the baseline build. */
