@@ -64,7 +64,7 @@ public struct AdamW: Sendable {
     ) {
         update(
             theta: theta, grad: grad, expAvg: expAvg, expAvgSq: expAvgSq, count: count, decay: decay, gradScale: gradScale,
-            completedSteps: completedSteps, roundedOut: roundedOut, thetaSource: thetaSource, kernels: ckpt_vector_kernels_best()!.pointee)
+            completedSteps: completedSteps, roundedOut: roundedOut, thetaSource: thetaSource, kernels: ckpt_vector_kernels_best().pointee)
     }
 
     /// `update` with the given build of the vector kernels (tests run each build).
@@ -80,29 +80,28 @@ public struct AdamW: Sendable {
         let oneMinusB1 = Float(1 - config.beta1), oneMinusB2 = Float(1 - config.beta2)
         let tp = SharedPointer(theta), sp = SharedPointer(UnsafeMutablePointer(mutating: thetaSource ?? UnsafePointer(theta)))
         let gp = SharedPointer(UnsafeMutablePointer(mutating: grad))
-        let mp = SharedPointer(expAvg), vp = SharedPointer(expAvgSq), rp = roundedOut.map { SharedPointer($0) }
-        let constants = ckpt_adamw_constants(
-            grad_scale: gradScale, beta1: b1, one_minus_beta1: oneMinusB1, beta2: b2, one_minus_beta2: oneMinusB2, eps: eps,
-            decay_factor: 1, step_size: 0, bc2_sqrt: 1, lr: 0, weight_decay: 0, inv_bc1: 1, inv_bc2: 1)
+        let mp = SharedPointer(expAvg), vp = SharedPointer(expAvgSq)
+        let decayFactor = Float(1 - lr * wd), stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot())
+        let lrF = Float(lr), wdF = Float(wd), invBc1 = Float(1 / bc1), invBc2 = Float(1 / bc2)
+        guard let rp = roundedOut.map({ SharedPointer($0) }) else {
+            // The scalar loops' operations in the same order on 8 lanes, in C (baseline or AVX2
+            // build): bit-identical results; θ·1 = θ when there is no decay.
+            let constants = ckpt_adamw_constants(
+                grad_scale: gradScale, beta1: b1, one_minus_beta1: oneMinusB1, beta2: b2, one_minus_beta2: oneMinusB2, eps: eps,
+                decay_factor: wd != 0 ? decayFactor : 1, step_size: stepSize, bc2_sqrt: bc2Sqrt,
+                lr: lrF, weight_decay: wdF, inv_bc1: invBc1, inv_bc2: invBc2)
+            let pass = variant == .torch ? vectorKernels.adamw_torch : vectorKernels.adamw_decoupled
+            Parallel.forRanges(count, grain: 8192) { r in
+                let o = r.lowerBound
+                withUnsafePointer(to: constants) { pass(tp.p + o, sp.p + o, gp.p + o, mp.p + o, vp.p + o, r.count, $0) }
+            }
+            return
+        }
+        // With bf16 output, element by element (each new θ also rounded).
         switch variant {
         case .torch:
-            let decayFactor = Float(1 - lr * wd), stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot())
-            var k = constants
-            k.decay_factor = wd != 0 ? decayFactor : 1
-            k.step_size = stepSize
-            k.bc2_sqrt = bc2Sqrt
-            let kc = k
             Parallel.forRanges(count, grain: 8192) { r in
-                var start = r.lowerBound
-                if rp == nil {
-                    // The scalar loop's operations in the same order on 8 lanes, in C for AVX
-                    // (bit-identical results; θ·1 = θ when there is no decay).
-                    withUnsafePointer(to: kc) { cp in
-                        vectorKernels.adamw_torch(tp.p + start, sp.p + start, gp.p + start, mp.p + start, vp.p + start, r.count, cp)
-                    }
-                    start = r.upperBound
-                }
-                for i in start..<r.upperBound {
+                for i in r {
                     let g = gp.p[i] * gradScale
                     var th = sp.p[i]
                     if wd != 0 { th *= decayFactor }
@@ -113,27 +112,12 @@ public struct AdamW: Sendable {
                     mp.p[i] = m
                     vp.p[i] = v
                     tp.p[i] = th
-                    if let rp { rp.p[i] = HalfPrecision.bf16Bits(from: th) }
+                    rp.p[i] = HalfPrecision.bf16Bits(from: th)
                 }
             }
         case .decoupled:
-            let lrF = Float(lr), wdF = Float(wd), invBc1 = Float(1 / bc1), invBc2 = Float(1 / bc2)
-            var k = constants
-            k.lr = lrF
-            k.weight_decay = wdF
-            k.inv_bc1 = invBc1
-            k.inv_bc2 = invBc2
-            let kc = k
             Parallel.forRanges(count, grain: 8192) { r in
-                var start = r.lowerBound
-                if rp == nil {
-                    // The scalar loop's operations, in order, on 8 lanes (C, as above).
-                    withUnsafePointer(to: kc) { cp in
-                        vectorKernels.adamw_decoupled(tp.p + start, sp.p + start, gp.p + start, mp.p + start, vp.p + start, r.count, cp)
-                    }
-                    start = r.upperBound
-                }
-                for i in start..<r.upperBound {
+                for i in r {
                     let g = gp.p[i] * gradScale
                     var th = sp.p[i]
                     let m = b1 * mp.p[i] + oneMinusB1 * g
@@ -143,7 +127,7 @@ public struct AdamW: Sendable {
                     mp.p[i] = m
                     vp.p[i] = v
                     tp.p[i] = th
-                    if let rp { rp.p[i] = HalfPrecision.bf16Bits(from: th) }
+                    rp.p[i] = HalfPrecision.bf16Bits(from: th)
                 }
             }
         }

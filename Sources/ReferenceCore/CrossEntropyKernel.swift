@@ -72,7 +72,7 @@ enum CrossEntropyKernel {
     /// Σ eᶻ⁻ᵐᵃˣ accumulated in four Float64 lanes (the tail added last, a fixed order), scaling.
     static func lossAndGradientFloat(logits: UnsafeMutablePointer<Float>, targets: [Int32], rows: Int, vocab: Int, gradient: Bool) -> Double {
         meanOverRows(logits: logits, targets: targets, rows: rows, vocab: vocab, gradient: gradient) { row, target, invCount in
-            let k = ckpt_vector_kernels_best()!.pointee
+            let k = ckpt_vector_kernels_best().pointee
             let inv = Float(invCount)
             let mx = k.row_max(row, vocab)
             let zt = row[target]

@@ -73,7 +73,7 @@ enum GELUKernel {
         // Ranges start at multiples of 8 elements; iterations write disjoint ranges.
         Parallel.forRanges((count + 7) / 8, grain: 256) { r in
             let lo = r.lowerBound * 8, hi = min(count, r.upperBound * 8)
-            ckpt_vector_kernels_best()!.pointee.gelu_tanh_forward(up.p + lo, op.p + lo, hi - lo)
+            ckpt_vector_kernels_best().pointee.gelu_tanh_forward(up.p + lo, op.p + lo, hi - lo)
         }
     }
 
@@ -84,7 +84,7 @@ enum GELUKernel {
         // Iterations write disjoint ranges.
         Parallel.forRanges((count + 7) / 8, grain: 256) { r in
             let lo = r.lowerBound * 8, hi = min(count, r.upperBound * 8)
-            ckpt_vector_kernels_best()!.pointee.gelu_tanh_backward(up.p + lo, gp.p + lo, hi - lo)
+            ckpt_vector_kernels_best().pointee.gelu_tanh_backward(up.p + lo, gp.p + lo, hi - lo)
         }
     }
 }

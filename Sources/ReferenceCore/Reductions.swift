@@ -25,7 +25,7 @@ public enum Reductions {
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         let xp = SharedPointer(UnsafeMutablePointer(mutating: x))
         return blockSum(count) { r in
-            ckpt_vector_kernels_best()!.pointee.sum_of_squares(xp.p + r.lowerBound, r.count)
+            ckpt_vector_kernels_best().pointee.sum_of_squares(xp.p + r.lowerBound, r.count)
         }
     }
 }

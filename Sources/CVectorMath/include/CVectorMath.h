@@ -1,6 +1,8 @@
 #ifndef CKPT_CVECTORMATH_H
 #define CKPT_CVECTORMATH_H
 
+#pragma clang assume_nonnull begin
+
 /* The constants of one AdamW pass (the formulas in formats/optimizer.md). */
 typedef struct {
     /* Multiplies each gradient (the clipping coefficient, 1 when not clipping). */
@@ -52,6 +54,8 @@ typedef struct {
 const ckpt_vector_kernels *ckpt_vector_kernels_best(void);
 
 /* One build: 0 the baseline, 1 AVX2 + FMA (NULL when this CPU lacks them). For tests. */
-const ckpt_vector_kernels *ckpt_vector_kernels_variant(int which);
+const ckpt_vector_kernels *_Nullable ckpt_vector_kernels_variant(int which);
+
+#pragma clang assume_nonnull end
 
 #endif
