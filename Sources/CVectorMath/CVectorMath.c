@@ -171,7 +171,12 @@ const ckpt_vector_kernels *ckpt_vector_kernels_variant(int which) {
     return 0;
 }
 
-const ckpt_vector_kernels *ckpt_vector_kernels_best(void) {
+/* The build for this CPU, chosen once when the library is loaded. */
+static const ckpt_vector_kernels *best_kernels = &kernels_base;
+
+__attribute__((constructor)) static void choose_kernels(void) {
     const ckpt_vector_kernels *k = ckpt_vector_kernels_variant(1);
-    return k ? k : &kernels_base;
+    if (k) best_kernels = k;
 }
+
+const ckpt_vector_kernels *ckpt_vector_kernels_best(void) { return best_kernels; }

@@ -18,7 +18,9 @@ public final class ScalarBuffer<T: ReferenceScalar>: @unchecked Sendable {
     /// Where the mapping goes when the buffer is freed (nil: unmapped).
     private let recycler: PageRecycler?
 
-    /// Buffers of at least this many bytes are mapped directly.
+    /// Buffers of at least this many bytes are mapped directly (256 KiB, so the per-block
+    /// activations of a few hundred tokens, 768 KiB at GPT-2 width, are mapped and can be
+    /// recycled).
     static var mappedThreshold: Int { 1 << 18 }
     /// `MADV_POPULATE_WRITE` (Linux 5.14): fault pages in writable without touching them.
     static var populateWrite: Int32 { 23 }

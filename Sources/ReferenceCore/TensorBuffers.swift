@@ -25,13 +25,16 @@ public final class TensorBuffers<T: ReferenceScalar>: @unchecked Sendable {
 
     /// Zero-filled tensors with the same names and shapes as `other`.
     public convenience init<U>(zerosLike other: TensorBuffers<U>) {
-        self.init(tensors: other.names.compactMap { n in other.shapes[n].map { (n, $0) } })
+        self.init(tensors: other.listing)
     }
 
     /// The names and shapes of `other`, with no buffers yet (`materialize` creates them).
     convenience init<U>(shapesOf other: TensorBuffers<U>) {
-        self.init(tensors: other.names.compactMap { n in other.shapes[n].map { (n, $0) } }, allocate: false)
+        self.init(tensors: other.listing, allocate: false)
     }
+
+    /// (name, shape) of every listed tensor, in order.
+    var listing: [(name: String, shape: [Int])] { names.compactMap { n in shapes[n].map { (n, $0) } } }
 
     /// The buffer of `name` (a listed tensor), created zero-filled if it has none yet, in
     /// memory from `recycler` when it has a region that fits.

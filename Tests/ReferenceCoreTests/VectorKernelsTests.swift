@@ -22,6 +22,10 @@ import Testing
         return (0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k0 * (1 + 3 * k1 * x * x))
     }
 
+    @Test func theFastestBuildThisCPURunsIsChosen() {
+        #expect(ckpt_vector_kernels_best() == (ckpt_vector_kernels_variant(1) ?? ckpt_vector_kernels_variant(0)!))
+    }
+
     @Test(arguments: variants) func expMatchesLibmWithinFourUlp(which: Int32) {
         var row = Self.inputs
         let sum = row.withUnsafeMutableBufferPointer { Self.kernels(which).exp_sum($0.baseAddress!, $0.count, 0, 1) }
