@@ -20,6 +20,11 @@ public enum PlainErrorMessage {
             return prefix(root, ctx.codingPath) + "expected \(kind(of: type)), found \(found)"
         case .dataCorrupted(let ctx):
             if ctx.codingPath.isEmpty && doc == nil { return prefix(root, []) + "not valid JSON" }
+            // Valid JSON refused without a path: Foundation's decoder on Linux reports a number
+            // that does not fit an integer key this way.
+            if ctx.codingPath.isEmpty {
+                return prefix(root, []) + "a value does not fit its key (a fraction or an out-of-range number where an integer belongs?)"
+            }
             let found = doc?.at(ctx.codingPath)?.kind ?? "a value"
             return prefix(root, ctx.codingPath) + "value not accepted (found \(found), out of range or of the wrong kind)"
         @unknown default:
@@ -32,12 +37,7 @@ public enum PlainErrorMessage {
     public static func describe(_ error: any Error) -> String {
         if error is DecodingError { return decoding(error, json: nil, root: "") }
         if let e = error as? POSIXError { return String(cString: strerror(e.code.rawValue)) }
-        if let e = error as? CocoaError {
-            if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
-                return e.localizedDescription + " (" + String(cString: strerror(Int32(u.code))) + ")"
-            }
-            return e.localizedDescription
-        }
+        if let e = error as? CocoaError { return cocoa(e) }
         if error is EncodingError { return "the value cannot be written as JSON" }
         let t = type(of: error)
         if !(t is NSError.Type), t is any CustomStringConvertible.Type { return String(describing: error) }
@@ -45,6 +45,24 @@ public enum PlainErrorMessage {
         if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
         if ns.domain.contains(".") && !ns.domain.hasPrefix("NS") { return "unexpected error (code \(ns.code))" }
         return ns.localizedDescription
+    }
+
+    /// A file-system error: the file and the system's reason (Foundation on Linux words most of
+    /// these as "The operation could not be completed. (NSCocoaErrorDomain error 512.)").
+    private static func cocoa(_ e: CocoaError) -> String {
+        let file = (e.userInfo[NSFilePathErrorKey] as? String).map { $0 + ": " } ?? ""
+        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+            return file + String(cString: strerror(Int32(u.code)))
+        }
+        let reasons: [CocoaError.Code: String] = [
+            .fileNoSuchFile: "no such file", .fileReadNoSuchFile: "no such file", .fileReadNoPermission: "permission denied",
+            .fileWriteNoPermission: "permission denied", .fileWriteOutOfSpace: "no space left on device",
+            .fileWriteFileExists: "file exists", .fileWriteVolumeReadOnly: "read-only file system",
+            .fileReadCorruptFile: "not in the expected format", .fileReadUnknown: "cannot be read", .fileWriteUnknown: "cannot be written",
+        ]
+        if let r = reasons[e.code] { return file + r }
+        let text = e.localizedDescription
+        return file + (text.contains("Domain") ? "file operation failed (code \(e.code.rawValue))" : text)
     }
 
     /// `root.a.b[3]: ` for a coding path (no prefix when both are empty).
