@@ -42,7 +42,7 @@ public enum HDF5Library {
     /// The linked library's version, e.g. `1.10.8` (`H5get_libversion`).
     public static let version: String = {
         var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
-        H5get_libversion(&major, &minor, &release)
+        serialized { _ = H5get_libversion(&major, &minor, &release) }
         return "\(major).\(minor).\(release)"
     }()
 
@@ -66,6 +66,7 @@ public enum HDF5Library {
         H5open()
         ckpt_H5_silence_errors()
         ZstdFilter.register()
+        _ = version  // resolved here, before any concurrent use (its initialiser enters the section)
     }()
 
     /// Runs the one-time set-up and silences HDF5's error printing for the calling thread
