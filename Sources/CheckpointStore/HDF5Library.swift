@@ -97,6 +97,12 @@ public enum HDF5Library {
         return try body()
     }
 
+    /// Open HDF5 objects (files, groups, datasets, datatypes, attributes) of every file, for
+    /// leak checks. The corresponding C function is `H5Fget_obj_count`.
+    static var openObjectCount: Int {
+        serialized { Int(H5Fget_obj_count(hid_t(ckpt_H5F_OBJ_ALL()), ckpt_H5F_OBJ_ALL())) }
+    }
+
     /// In the serialised mode, whether the calling thread is inside the HDF5 section (always
     /// true in the library mode). Debug builds check it wherever an HDF5 handle is made or closed.
     static var isSectionHeld: Bool { mode == .library || gate.isHeldByCurrentThread }

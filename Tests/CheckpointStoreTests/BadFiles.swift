@@ -112,9 +112,7 @@ enum BadFiles {
     }
 
     /// Open HDF5 objects (files, groups, datasets, datatypes, attributes) of every file.
-    static func openHDF5Objects() -> Int {
-        HDF5Library.serialized { Int(H5Fget_obj_count(hid_t(ckpt_H5F_OBJ_ALL()), ckpt_H5F_OBJ_ALL())) }
-    }
+    static func openHDF5Objects() -> Int { HDF5Library.openObjectCount }
 }
 
 extension HDF5Library {
