@@ -7,7 +7,8 @@ import PackageDescription
 // which is not thread-safe. Elsewhere (no hdf5-serial.pc) plain `hdf5`; ckpt checks
 // `H5is_library_threadsafe` at start-up and serialises its HDF5 calls when the library is not.
 let hdf5PkgConfig: String = {
-    let dirs = (ProcessInfo.processInfo.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init)
+    let dirs =
+        (ProcessInfo.processInfo.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init)
         + ["/usr/lib/pkgconfig", "/usr/share/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/lib64/pkgconfig"]
         + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []).map { "/usr/lib/\($0)/pkgconfig" }
     return dirs.contains { FileManager.default.fileExists(atPath: $0 + "/hdf5-serial.pc") } ? "hdf5-serial" : "hdf5"

@@ -103,9 +103,17 @@ public enum PlainErrorMessage {
                 return
             }
             let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null } else if (try? c.decode(Bool.self)) != nil { self = .bool } else if (try? c.decode(Int64.self)) != nil {
+            if c.decodeNil() {
+                self = .null
+            } else if (try? c.decode(Bool.self)) != nil {
+                self = .bool
+            } else if (try? c.decode(Int64.self)) != nil {
                 self = .integer
-            } else if (try? c.decode(Double.self)) != nil { self = .number } else { self = .string }
+            } else if (try? c.decode(Double.self)) != nil {
+                self = .number
+            } else {
+                self = .string
+            }
         }
 
         /// The value at `path`, if the document has one there.

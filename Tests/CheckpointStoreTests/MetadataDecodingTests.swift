@@ -22,16 +22,24 @@ import Testing
 
     static let cases: [(String, String, String)] = [
         ("model_config", #"{"family":"gpt2","hidden":8,"heads":2,"vocab":16,"max_seq":4}"#, "model_config: key 'layers' is missing"),
-        ("model_config", #"{"family":"gpt2","layers":"12","hidden":8,"heads":2,"vocab":16,"max_seq":4}"#,
-            "model_config.layers: expected an integer, found a string"),
-        ("model_config", #"{"family":"gpt2","layers":null,"hidden":8,"heads":2,"vocab":16,"max_seq":4}"#,
-            "model_config.layers: expected an integer, found null"),
-        ("model_config", #"{"family":"gpt2","layers":2,"hidden":8,"heads":2,"vocab":16,"max_seq":4,"bias":"yes"}"#,
-            "model_config.bias: expected true or false, found a string"),
+        (
+            "model_config", #"{"family":"gpt2","layers":"12","hidden":8,"heads":2,"vocab":16,"max_seq":4}"#,
+            "model_config.layers: expected an integer, found a string"
+        ),
+        (
+            "model_config", #"{"family":"gpt2","layers":null,"hidden":8,"heads":2,"vocab":16,"max_seq":4}"#,
+            "model_config.layers: expected an integer, found null"
+        ),
+        (
+            "model_config", #"{"family":"gpt2","layers":2,"hidden":8,"heads":2,"vocab":16,"max_seq":4,"bias":"yes"}"#,
+            "model_config.bias: expected true or false, found a string"
+        ),
         ("model_config", "[1, 2]", "model_config: expected an object, found an array"),
         ("model_config", "{bad", "model_config: not valid JSON"),
-        ("optimizer", #"{"variant":"torch","lr":"0.1","beta1":0.9,"beta2":0.95,"eps":1e-8,"weight_decay":0.1,"grad_clip":1,"decay":"all"}"#,
-            "optimizer.lr: expected a number, found a string"),
+        (
+            "optimizer", #"{"variant":"torch","lr":"0.1","beta1":0.9,"beta2":0.95,"eps":1e-8,"weight_decay":0.1,"grad_clip":1,"decay":"all"}"#,
+            "optimizer.lr: expected a number, found a string"
+        ),
     ]
 
     @Test func decodingErrorsNameTheKeyInPlainWords() throws {
