@@ -81,12 +81,18 @@ enum H5Attributes {
     }
 
     /// Reads a scalar integer attribute as UInt64 (bit pattern preserved), or nil.
-    static func readUInt64(_ obj: hid_t, _ name: String) -> UInt64? {
-        guard H5Aexists(obj, name) > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
-            let ftype = H5Object(H5Aget_type(attr.id), .datatype), H5Tget_class(ftype.id) == H5T_INTEGER
-        else { return nil }
+    static func readUInt64(_ obj: hid_t, _ name: String) -> UInt64? { probeUInt64(obj, name).value }
+
+    /// Reads a scalar integer attribute as UInt64, telling an absent attribute from a damaged one.
+    static func probeUInt64(_ obj: hid_t, _ name: String) -> AttributeRead<UInt64> {
+        let exists = H5Aexists(obj, name)
+        if exists == 0 { return .absent }
+        guard exists > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
+            let ftype = H5Object(H5Aget_type(attr.id), .datatype)
+        else { return .unreadable }
+        guard H5Tget_class(ftype.id) == H5T_INTEGER else { return .wrongType }
         var v: UInt64 = 0
-        guard H5Aread(attr.id, ckpt_H5T_NATIVE_UINT64(), &v) >= 0 else { return nil }
-        return v
+        guard H5Aread(attr.id, ckpt_H5T_NATIVE_UINT64(), &v) >= 0 else { return .unreadable }
+        return .value(v)
     }
 }

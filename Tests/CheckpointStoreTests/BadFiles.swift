@@ -43,7 +43,7 @@ enum BadFiles {
         }
     }
 
-    /// Flips one bit of the byte `before` bytes ahead of the stored name of root attribute
+    /// Flips one bit of the byte `before` bytes ahead of the stored name of attribute
     /// `name` (inside the attribute message's header: version, flags, sizes).
     static func damageRootAttributeHeader(_ path: String, _ name: String, before: Int = 6) throws {
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))

@@ -1,3 +1,4 @@
+import CHDF5
 import Foundation
 import Testing
 
@@ -26,6 +27,40 @@ import Testing
             } throws: { e in
                 guard case .corruptFile(q, let detail) = e as! StoreError else { return false }
                 return detail.hasPrefix("metadata damaged: root attribute '")
+            }
+        }
+    }
+
+    /// h5py's default (libver='earliest') writes version-1 object headers, which carry no
+    /// checksum: a flipped attribute-message byte reaches the attribute itself.
+    @Test func damagedTensorAttributeInAnUnchecksummedHeaderIsMetadataDamage() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ["xxh3_64", "dtype"] {
+            let p = dir + "/\(name).h5"
+            HDF5Library.prepareThread()
+            HDF5Library.serialized {
+                let f = H5Fcreate(p, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
+                let root = H5Gopen2(f, "/", ckpt_H5P_DEFAULT())
+                H5Attributes.writeString(root, "format", "ckpt")
+                H5Attributes.writeInt64(root, "format_version", 1)
+                let dims: [hsize_t] = [4]
+                let space = H5Screate_simple(1, dims, nil)
+                let lcpl = H5Pcreate(ckpt_H5P_LINK_CREATE())
+                H5Pset_create_intermediate_group(lcpl, 1)
+                let d = H5Dcreate2(f, "/model/w", ckpt_H5T_IEEE_F32LE(), space, lcpl, ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
+                H5Attributes.writeString(d, "dtype", "float32")
+                H5Attributes.writeUInt64(d, "xxh3_64", 42)
+                H5Dclose(d)
+                H5Pclose(lcpl)
+                H5Sclose(space)
+                H5Gclose(root)
+                H5Fclose(f)
+            }
+            _ = try CheckpointReader(path: p)  // intact: opens
+            try BadFiles.damageRootAttributeHeader(p, name, before: 8)  // the attribute message's version byte
+            #expect(throws: StoreError.corruptFile(path: p, detail: "metadata damaged: attribute '\(name)' of tensor w cannot be read")) {
+                try CheckpointReader(path: p)
             }
         }
     }
