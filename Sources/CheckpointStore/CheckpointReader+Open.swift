@@ -1,8 +1,9 @@
 import CHDF5
 import Glibc
 
-/// The reader's opening checks: root attributes that are absent, damaged or of the wrong
-/// type, and files HDF5 refuses because they use a newer file format than the linked library.
+/// The reader's opening steps: root attributes that are absent, damaged or of the wrong type,
+/// the dataset listing, and files HDF5 refuses because they use a newer file format than the
+/// linked library.
 extension CheckpointReader {
     /// The detail for a root attribute HDF5 lists but cannot decode.
     static func damagedAttribute(_ name: String) -> String { "metadata damaged: root attribute '\(name)' cannot be read" }
@@ -73,5 +74,40 @@ extension CheckpointReader {
             offset = offset == 0 ? 512 : offset * 2
         }
         return nil
+    }
+
+    /// Dataset paths below `group`, relative to it. The corresponding C function is `H5Lvisit`.
+    static func datasetPaths(file: hid_t, group: String, path: String, writer: String?) throws(StoreError) -> [String] {
+        final class Collector {
+            var names: [String] = []
+            /// The object that failed to open, and the newer-version structure HDF5 named, if any.
+            var failed: String?
+            var structure: String?
+        }
+        guard let g = H5Object(H5Gopen2(file, group, ckpt_H5P_DEFAULT()), .group) else {
+            throw .corruptFile(path: path, detail: "group /\(group) unreadable")
+        }
+        let c = Collector()
+        let rc = withExtendedLifetime(c) { () -> herr_t in
+            H5Lvisit(
+                g.id, H5_INDEX_NAME, H5_ITER_INC,
+                { gid, name, info, op in
+                    guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
+                    let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
+                    if obj < 0 {
+                        let c = Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue()
+                        c.failed = String(cString: name)
+                        c.structure = HDF5ErrorStack.unknownVersion()
+                        return -1
+                    }
+                    defer { H5Oclose(obj) }
+                    if H5Iget_type(obj) == H5I_DATASET {
+                        Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
+                    }
+                    return 0
+                }, Unmanaged.passUnretained(c).toOpaque())
+        }
+        if rc < 0 { throw listingFailure(path: path, group: group, object: c.failed, structure: c.structure, writer: writer) }
+        return c.names
     }
 }

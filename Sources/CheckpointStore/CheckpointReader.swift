@@ -116,41 +116,6 @@ public final class CheckpointReader: @unchecked Sendable {
         index = idx
     }
 
-    /// Dataset paths below `group`, relative to it. The corresponding C function is `H5Lvisit`.
-    private static func datasetPaths(file: hid_t, group: String, path: String, writer: String?) throws(StoreError) -> [String] {
-        final class Collector {
-            var names: [String] = []
-            /// The object that failed to open, and the newer-version structure HDF5 named, if any.
-            var failed: String?
-            var structure: String?
-        }
-        guard let g = H5Object(H5Gopen2(file, group, ckpt_H5P_DEFAULT()), .group) else {
-            throw .corruptFile(path: path, detail: "group /\(group) unreadable")
-        }
-        let c = Collector()
-        let rc = withExtendedLifetime(c) { () -> herr_t in
-            H5Lvisit(
-                g.id, H5_INDEX_NAME, H5_ITER_INC,
-                { gid, name, info, op in
-                    guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
-                    let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
-                    if obj < 0 {
-                        let c = Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue()
-                        c.failed = String(cString: name)
-                        c.structure = HDF5ErrorStack.unknownVersion()
-                        return -1
-                    }
-                    defer { H5Oclose(obj) }
-                    if H5Iget_type(obj) == H5I_DATASET {
-                        Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
-                    }
-                    return 0
-                }, Unmanaged.passUnretained(c).toOpaque())
-        }
-        if rc < 0 { throw listingFailure(path: path, group: group, object: c.failed, structure: c.structure, writer: writer) }
-        return c.names
-    }
-
     private static func readRNG(file: hid_t, path: String, writer: String?) throws(StoreError) -> [String: [UInt8]] {
         guard H5Lexists(file, "rng", ckpt_H5P_DEFAULT()) > 0 else { return [:] }
         var out: [String: [UInt8]] = [:]
@@ -455,13 +420,4 @@ public final class CheckpointReader: @unchecked Sendable {
             throw .corruptChunk(path: path, tensor: t, detail: "HDF5 could not read or decode it (checksum failure or damaged data)")
         }
     }
-}
-
-/// Carries a value into a closure that runs on another thread.
-///
-/// `@unchecked Sendable`: used only where the value is handed to one serial queue at a time
-/// (the read checksum) or names memory that no other thread writes meanwhile.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -32,6 +32,11 @@ public enum HDF5Library {
 
     /// Whether the linked libhdf5 was built thread-safe (`H5is_library_threadsafe`).
     public static let isThreadSafe: Bool = {
+        // The first HDF5 call of the process initialises the library, and with it registers
+        // its exit-time shutdown unless told not to first. No shutdown at exit: ckpt closes
+        // what it commits itself, and HDF5's exit-time close of a file whose earlier close
+        // failed (disk full) crashes in 1.10.
+        H5dont_atexit()
         var ts: hbool_t = false
         return H5is_library_threadsafe(&ts) >= 0 && ts
     }()
@@ -60,9 +65,7 @@ public enum HDF5Library {
         _ = mode
         gate.lock()
         defer { gate.unlock() }
-        // No library shutdown at exit: ckpt closes what it commits itself, and HDF5's exit-time
-        // close of a file whose earlier close failed (disk full) crashes in 1.10.
-        H5dont_atexit()
+        _ = isThreadSafe  // its initialiser makes the first HDF5 call (after H5dont_atexit)
         H5open()
         ckpt_H5_silence_errors()
         ZstdFilter.register()
