@@ -48,5 +48,9 @@ static inline unsigned ckpt_H5O_TYPE_DATASET(void) { return H5O_TYPE_DATASET; }
 
 /* Silences HDF5's automatic error-stack printing; ckpt reports its own one-line errors. */
 static inline void ckpt_H5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* The calling thread's error stack (H5E_DEFAULT), for reading why a call failed. */
+static inline hid_t ckpt_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+/* Every open object of every file (for H5Fget_obj_count: leak checks). */
+static inline unsigned ckpt_H5F_OBJ_ALL(void) { return H5F_OBJ_ALL; }
 
 #endif

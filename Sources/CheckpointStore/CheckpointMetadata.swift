@@ -46,11 +46,17 @@ enum MetadataJSON {
         return String(decoding: (try? e.encode(v)) ?? Data("null".utf8), as: UTF8.self)
     }
 
+    /// Decodes the JSON attribute `what`; a failure names the key and what was expected,
+    /// never a Swift type.
     static func decode<T: Decodable>(_ t: T.Type, _ s: String, path: String, what: String) throws(StoreError) -> T {
         do {
             return try JSONDecoder().decode(t, from: Data(s.utf8))
         } catch {
-            throw .badMetadata(path: path, detail: "\(what) is not valid: \(error)")
+            throw .badMetadata(path: path, detail: PlainErrorMessage.decoding(error, json: s, root: what))
         }
     }
+
+    /// Whether a JSON document is the literal `null` (which, for an optional attribute, means
+    /// "not recorded").
+    static func isNull(_ s: String) -> Bool { s.trimmingCharacters(in: .whitespacesAndNewlines) == "null" }
 }

@@ -9,8 +9,9 @@ import Glibc
 /// shuffle, gzip, contiguous) read correctly too, through HDF5 where ckpt cannot decode a
 /// pipeline itself.
 ///
-/// `@unchecked Sendable`: HDF5 is built thread-safe, the reader's own state is immutable after
-/// `init`, and its buffer pools are locked, so reads may run from several threads at once.
+/// `@unchecked Sendable`: every HDF5 call runs inside `HDF5Library`'s section (a no-op with the
+/// thread-safe library, which locks itself), the reader's own state is immutable after `init`,
+/// and its buffer pools are locked, so reads may run from several threads at once.
 public final class CheckpointReader: @unchecked Sendable {
     /// The file read.
     public let path: String
@@ -30,7 +31,8 @@ public final class CheckpointReader: @unchecked Sendable {
     private let file: H5Object
     /// A plain descriptor on the same file: workers `pread` raw chunks in parallel, outside
     /// HDF5's global lock, at the addresses HDF5's chunk index gives.
-    private let fd: Int32
+    private let descriptor: OwnedDescriptor
+    private var fd: Int32 { descriptor.raw }
     /// File offset of HDF5 address 0 (the user-block size).
     private let baseAddress: UInt64
     private let index: [TensorKey: Int]
@@ -38,10 +40,13 @@ public final class CheckpointReader: @unchecked Sendable {
     private let poolLock = NSLock()
     private var pools: [Int: BufferPool] = [:]
 
-    /// Opens `path`. Fails with a one-line error when the file is missing, not HDF5, damaged or
-    /// not a ckpt checkpoint. The corresponding C function is `H5Fopen`.
+    /// Opens `path`. Fails with a one-line error when the file is missing, not HDF5, damaged,
+    /// written in a newer HDF5 file format or not a ckpt checkpoint; a failed open releases the
+    /// descriptor and every HDF5 object it took. The corresponding C function is `H5Fopen`.
     public init(path: String, threads: Int? = nil) throws(StoreError) {
         HDF5Library.prepareThread()
+        HDF5Library.lock()
+        defer { HDF5Library.unlock() }
         self.path = path
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         var st = stat()
@@ -52,45 +57,50 @@ public final class CheckpointReader: @unchecked Sendable {
         if (st.st_mode & S_IFMT) == S_IFDIR { throw .notHDF5(path: path) }
         if H5Fis_hdf5(path) <= 0 { throw .notHDF5(path: path) }
         guard let f = H5Object(H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT()), .file) else {
-            throw .corruptFile(path: path, detail: "HDF5 cannot open it; the file is likely truncated")
+            throw Self.openFailure(path)
         }
         file = f
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw .io(path: path, operation: "open", errno: errno) }
+        descriptor = try OwnedDescriptor(readOnly: path)
         var ub: hsize_t = 0
         if let fcpl = H5Object(H5Fget_create_plist(f.id), .plist) { H5Pget_userblock(fcpl.id, &ub) }
         baseAddress = UInt64(ub)
         guard let root = H5Object(H5Gopen2(f.id, "/", ckpt_H5P_DEFAULT()), .group) else {
             throw .corruptFile(path: path, detail: "root group unreadable")
         }
-        guard let format = H5Attributes.readString(root.id, "format") else {
-            throw .notACheckpoint(path: path, detail: "no root 'format' attribute")
+        switch H5Attributes.probeString(root.id, "format") {
+        case .absent: throw .notACheckpoint(path: path, detail: "no root 'format' attribute")
+        case .wrongType: throw .notACheckpoint(path: path, detail: "the root 'format' attribute is not a string")
+        case .unreadable: throw .corruptFile(path: path, detail: Self.damagedAttribute("format"))
+        case .value(let format):
+            guard format == CheckpointFormat.name else { throw .notACheckpoint(path: path, detail: "format is '\(format)'") }
         }
-        guard format == CheckpointFormat.name else { throw .notACheckpoint(path: path, detail: "format is '\(format)'") }
-        let version = H5Attributes.readInt64(root.id, "format_version") ?? 0
+        let version = try Self.rootInteger(root.id, "format_version", path: path) ?? 0
         guard version >= 1 && version <= CheckpointFormat.version else {
             throw .notACheckpoint(path: path, detail: "format_version \(version) is not supported (this build reads 1...\(CheckpointFormat.version))")
         }
         formatVersion = version
-        writer = H5Attributes.readString(root.id, "writer")
-        created = H5Attributes.readString(root.id, "created")
-        recordedCounts = (H5Attributes.readInt64(root.id, "tensor_count"), H5Attributes.readInt64(root.id, "parameter_count"))
+        writer = try Self.rootText(root.id, "writer", path: path)
+        created = try Self.rootText(root.id, "created", path: path)
+        recordedCounts = (
+            try Self.rootInteger(root.id, "tensor_count", path: path), try Self.rootInteger(root.id, "parameter_count", path: path)
+        )
         var m = CheckpointMetadata()
-        m.step = H5Attributes.readInt64(root.id, "step") ?? 0
-        if let s = H5Attributes.readString(root.id, "model_config") {
+        m.step = try Self.rootInteger(root.id, "step", path: path) ?? 0
+        if let s = try Self.rootJSON(root.id, "model_config", path: path) {
             m.modelConfig = try MetadataJSON.decode(ModelConfig.self, s, path: path, what: "model_config")
         }
-        if let s = H5Attributes.readString(root.id, "optimizer") {
+        if let s = try Self.rootJSON(root.id, "optimizer", path: path) {
             m.optimizer = try MetadataJSON.decode(OptimizerConfig.self, s, path: path, what: "optimizer")
         }
-        m.layoutJSON = H5Attributes.readString(root.id, "layout") ?? #"{"kind":"wafer"}"#
-        m.userJSON = H5Attributes.readString(root.id, "user_metadata")
-        m.rng = try Self.readRNG(file: f.id, path: path)
+        // A missing or null layout reads as the wafer layout (formats/checkpoint-v1.md section 3).
+        m.layoutJSON = try Self.rootJSON(root.id, "layout", path: path) ?? #"{"kind":"wafer"}"#
+        m.userJSON = try Self.rootJSON(root.id, "user_metadata", path: path)
+        m.rng = try Self.readRNG(file: f.id, path: path, writer: writer)
         metadata = m
 
         var keys: [TensorKey] = []
         for group in ["model", "optimizer"] where H5Lexists(f.id, group, ckpt_H5P_DEFAULT()) > 0 {
-            for p in try Self.datasetPaths(file: f.id, group: group, path: path) {
+            for p in try Self.datasetPaths(file: f.id, group: group, path: path, writer: writer) {
                 if let k = TensorKey.fromDatasetPath(group + "/" + p) { keys.append(k) }
             }
         }
@@ -106,37 +116,10 @@ public final class CheckpointReader: @unchecked Sendable {
         index = idx
     }
 
-    deinit { close(fd) }
-
-    /// Dataset paths below `group`, relative to it. The corresponding C function is `H5Lvisit`.
-    private static func datasetPaths(file: hid_t, group: String, path: String) throws(StoreError) -> [String] {
-        final class Collector { var names: [String] = [] }
-        guard let g = H5Object(H5Gopen2(file, group, ckpt_H5P_DEFAULT()), .group) else {
-            throw .corruptFile(path: path, detail: "group /\(group) unreadable")
-        }
-        let c = Collector()
-        let rc = withExtendedLifetime(c) { () -> herr_t in
-            H5Lvisit(
-                g.id, H5_INDEX_NAME, H5_ITER_INC,
-                { gid, name, info, op in
-                    guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
-                    let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
-                    if obj < 0 { return -1 }
-                    defer { H5Oclose(obj) }
-                    if H5Iget_type(obj) == H5I_DATASET {
-                        Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
-                    }
-                    return 0
-                }, Unmanaged.passUnretained(c).toOpaque())
-        }
-        if rc < 0 { throw .corruptFile(path: path, detail: "cannot list /\(group)") }
-        return c.names
-    }
-
-    private static func readRNG(file: hid_t, path: String) throws(StoreError) -> [String: [UInt8]] {
+    private static func readRNG(file: hid_t, path: String, writer: String?) throws(StoreError) -> [String: [UInt8]] {
         guard H5Lexists(file, "rng", ckpt_H5P_DEFAULT()) > 0 else { return [:] }
         var out: [String: [UInt8]] = [:]
-        for name in try datasetPaths(file: file, group: "rng", path: path) {
+        for name in try datasetPaths(file: file, group: "rng", path: path, writer: writer) {
             guard let ds = H5Object(H5Dopen2(file, "/rng/" + name, ckpt_H5P_DEFAULT()), .dataset),
                 let space = H5Object(H5Dget_space(ds.id), .dataspace)
             else { throw .corruptFile(path: path, detail: "rng/\(name) unreadable") }
@@ -154,6 +137,9 @@ public final class CheckpointReader: @unchecked Sendable {
     /// stored size (for diagnostics and fault-injection tests). The corresponding C function is
     /// `H5Dget_chunk_info`.
     public func chunkLocations(_ key: TensorKey) throws(StoreError) -> [(origin: [Int], address: UInt64, size: Int)] {
+        HDF5Library.prepareThread()
+        HDF5Library.lock()
+        defer { HDF5Library.unlock() }
         let ds = try StoredDataset.open(file: file.id, path: path, key: key)
         guard ds.layout != nil, let space = H5Object(H5Dget_space(ds.object.id), .dataspace) else { return [] }
         var n: hsize_t = 0
@@ -224,7 +210,7 @@ public final class CheckpointReader: @unchecked Sendable {
         }
         guard count > 0, let out = buffer.baseAddress else { return }
         HDF5Library.prepareThread()
-        let ds = try StoredDataset.open(file: file.id, path: path, key: key)
+        let ds = try HDF5Library.serialized { () throws(StoreError) in try StoredDataset.open(file: file.id, path: path, key: key) }
         let full = zip(sel, i.shape).allSatisfy { $0.start == 0 && $0.count == $1 && ($0.stride == 1 || $0.count <= 1) }
         var hasher: XXH3Hasher? = (full && i.xxh3 != nil) ? XXH3Hasher() : nil
         if let decoder = ds.decoder, let layout = ds.layout {
@@ -291,8 +277,10 @@ public final class CheckpointReader: @unchecked Sendable {
         let hashInline = hasher != nil && layout.isFlatContiguous
         if !hashInline { hasher = nil }
 
-        // Every chunk origin in C order, located through the chunk index.
+        // Every chunk origin in C order, located through the chunk index (the only HDF5 calls
+        // of a fast read: reading and decoding below run outside the HDF5 section).
         var jobs: [ChunkReadJob] = []
+        HDF5Library.lock()
         var idx = [Int](repeating: 0, count: perDim.count)
         outer: while true {
             let origin = (0..<perDim.count).map { perDim[$0][idx[$0]] * layout.chunk[$0] }
@@ -319,6 +307,7 @@ public final class CheckpointReader: @unchecked Sendable {
             }
             if k < 0 { break outer }
         }
+        HDF5Library.unlock()
 
         let chunkBytes = decoder.chunkBytes
         let work = pool(chunkBytes + 64)
@@ -408,6 +397,8 @@ public final class CheckpointReader: @unchecked Sendable {
 
     /// Reads through HDF5 itself (contiguous data, or filters ckpt does not decode directly).
     private func hdf5Read(_ ds: StoredDataset, selection: [DimSelection], out: UnsafeMutableRawPointer) throws(StoreError) {
+        HDF5Library.lock()
+        defer { HDF5Library.unlock() }
         let t = ds.info.key.description
         if let missing = ds.unavailableFilter {
             throw .unsupportedTensor(path: path, tensor: t, detail: "compressed with HDF5 filter \(missing), which is not available")
@@ -429,13 +420,4 @@ public final class CheckpointReader: @unchecked Sendable {
             throw .corruptChunk(path: path, tensor: t, detail: "HDF5 could not read or decode it (checksum failure or damaged data)")
         }
     }
-}
-
-/// Carries a value into a closure that runs on another thread.
-///
-/// `@unchecked Sendable`: used only where the value is handed to one serial queue at a time
-/// (the read checksum) or names memory that no other thread writes meanwhile.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -43,6 +43,8 @@ public final class CheckpointWriter {
         var st = stat()
         if stat(dir, &st) != 0 { throw .io(path: path, operation: "opening directory \(dir)", errno: errno) }
         pipeline = ChunkWritePipeline(path: path, chunkCapacity: options.chunkBytes + 64, threads: max(1, options.threads))
+        HDF5Library.lock()
+        defer { HDF5Library.unlock() }
         guard let fapl = H5Object(H5Pcreate(ckpt_H5P_FILE_ACCESS()), .plist) else {
             throw .hdf5(path: path, tensor: nil, operation: "H5Pcreate")
         }
@@ -67,6 +69,9 @@ public final class CheckpointWriter {
     public func beginTensor(_ key: TensorKey, dtype: DType, shape: [Int]) throws(StoreError) -> TensorStream {
         try checkOpen()
         HDF5Library.prepareThread()
+        // No wait for the chunk pipeline happens below, so the HDF5 section may span it all.
+        HDF5Library.lock()
+        defer { HDF5Library.unlock() }
         if let s = openStream { throw .writerState(path: path, detail: "tensor \(s.key) is still open; finish it first") }
         guard !names.contains(key) else { throw .invalidArgument("\(path): tensor \(key) written twice") }
         guard !key.name.isEmpty, !key.name.split(separator: ".", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0.contains("/") })
@@ -154,7 +159,9 @@ public final class CheckpointWriter {
         if let s = openStream { throw .writerState(path: path, detail: "tensor \(s.key) was not finished before commit") }
         HDF5Library.prepareThread()
         do throws(StoreError) {
-            try pipeline.drain()
+            try pipeline.drain()  // outside the HDF5 section: the pipeline's writer thread needs it
+            HDF5Library.lock()
+            defer { HDF5Library.unlock() }
             try writeRootMetadata()
             errno = 0
             let rc = H5Fclose(file)
@@ -176,10 +183,10 @@ public final class CheckpointWriter {
     public func abort() {
         guard !done else { return }
         done = true
-        pipeline.discard()
+        pipeline.discard()  // outside the HDF5 section: it waits for the pipeline's writer thread
         openStream = nil
         if file >= 0 {
-            H5Fclose(file)
+            HDF5Library.serialized { _ = H5Fclose(file) }
             file = -1
         }
         unlink(temporaryPath)

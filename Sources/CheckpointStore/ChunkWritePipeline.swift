@@ -28,8 +28,8 @@ final class ChunkJob: @unchecked Sendable {
     }
 }
 
-/// Encodes chunks on all cores, outside HDF5's global lock, and writes them in order with
-/// `H5Dwrite_chunk` from one writer thread, so the producer (copying and hashing the caller's
+/// Encodes chunks on all cores, outside HDF5's global lock (and `HDF5Library`'s section), and
+/// writes them in order with `H5Dwrite_chunk` from one writer thread, so the producer (copying and hashing the caller's
 /// bytes), the encoders and the file writes all overlap. At most `maxBatches` batches are in
 /// flight, which bounds memory to a few chunks per core.
 ///
@@ -138,14 +138,18 @@ final class ChunkWritePipeline: @unchecked Sendable {
                 fail(.hdf5(path: path, tensor: job.tensor, operation: "zstd compression"))
                 return
             }
+            // One chunk per HDF5 section, so the producer's calls interleave with these writes.
+            HDF5Library.lock()
             errno = 0
             let rc = job.offset.withUnsafeBufferPointer { off in
                 H5Dwrite_chunk(job.dataset.id, ckpt_H5P_DEFAULT(), 0, off.baseAddress, job.outCount, out)
             }
+            let writeErrno = errno
+            HDF5Library.unlock()
             if rc < 0 {
                 fail(
-                    errno != 0
-                        ? .io(path: path, operation: "writing tensor \(job.tensor)", errno: errno)
+                    writeErrno != 0
+                        ? .io(path: path, operation: "writing tensor \(job.tensor)", errno: writeErrno)
                         : .hdf5(path: path, tensor: job.tensor, operation: "H5Dwrite_chunk"))
                 return
             }

@@ -37,45 +37,62 @@ enum H5Attributes {
     }
 
     /// Reads a string attribute (variable- or fixed-length), or nil if absent or not a string.
-    static func readString(_ obj: hid_t, _ name: String) -> String? {
-        guard H5Aexists(obj, name) > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
-            let ftype = H5Object(H5Aget_type(attr.id), .datatype), H5Tget_class(ftype.id) == H5T_STRING
-        else { return nil }
-        guard let space = H5Object(H5Aget_space(attr.id), .dataspace), H5Sget_simple_extent_npoints(space.id) == 1
-        else { return nil }
+    static func readString(_ obj: hid_t, _ name: String) -> String? { probeString(obj, name).value }
+
+    /// Reads a string attribute, telling an absent attribute from a damaged one.
+    static func probeString(_ obj: hid_t, _ name: String) -> AttributeRead<String> {
+        let exists = H5Aexists(obj, name)
+        if exists == 0 { return .absent }
+        guard exists > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
+            let ftype = H5Object(H5Aget_type(attr.id), .datatype),
+            let space = H5Object(H5Aget_space(attr.id), .dataspace)
+        else { return .unreadable }
+        guard H5Tget_class(ftype.id) == H5T_STRING, H5Sget_simple_extent_npoints(space.id) == 1 else { return .wrongType }
         if H5Tis_variable_str(ftype.id) > 0 {
-            guard let mtype = H5Object(H5Tcopy(ckpt_H5T_C_S1()), .datatype) else { return nil }
+            guard let mtype = H5Object(H5Tcopy(ckpt_H5T_C_S1()), .datatype) else { return .unreadable }
             H5Tset_size(mtype.id, ckpt_H5T_VARIABLE())
             H5Tset_cset(mtype.id, H5Tget_cset(ftype.id))
             var p: UnsafeMutablePointer<CChar>? = nil
-            guard H5Aread(attr.id, mtype.id, &p) >= 0, let p else { return nil }
+            guard H5Aread(attr.id, mtype.id, &p) >= 0, let p else { return .unreadable }
             defer { H5free_memory(p) }
-            return String(cString: p)
+            return .value(String(cString: p))
         }
         let size = H5Tget_size(ftype.id)
         var buf = [UInt8](repeating: 0, count: size + 1)
-        guard H5Aread(attr.id, ftype.id, &buf) >= 0 else { return nil }
+        guard H5Aread(attr.id, ftype.id, &buf) >= 0 else { return .unreadable }
         let end = buf.firstIndex(of: 0) ?? size
-        return String(decoding: buf[..<end], as: UTF8.self)
+        return .value(String(decoding: buf[..<end], as: UTF8.self))
     }
 
     /// Reads a scalar integer attribute as Int64, or nil.
-    static func readInt64(_ obj: hid_t, _ name: String) -> Int64? {
-        guard H5Aexists(obj, name) > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
-            let ftype = H5Object(H5Aget_type(attr.id), .datatype), H5Tget_class(ftype.id) == H5T_INTEGER
-        else { return nil }
+    static func readInt64(_ obj: hid_t, _ name: String) -> Int64? { probeInt64(obj, name).value }
+
+    /// Reads a scalar integer attribute as Int64, telling an absent attribute from a damaged one.
+    static func probeInt64(_ obj: hid_t, _ name: String) -> AttributeRead<Int64> {
+        let exists = H5Aexists(obj, name)
+        if exists == 0 { return .absent }
+        guard exists > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
+            let ftype = H5Object(H5Aget_type(attr.id), .datatype)
+        else { return .unreadable }
+        guard H5Tget_class(ftype.id) == H5T_INTEGER else { return .wrongType }
         var v: Int64 = 0
-        guard H5Aread(attr.id, ckpt_H5T_NATIVE_INT64(), &v) >= 0 else { return nil }
-        return v
+        guard H5Aread(attr.id, ckpt_H5T_NATIVE_INT64(), &v) >= 0 else { return .unreadable }
+        return .value(v)
     }
 
     /// Reads a scalar integer attribute as UInt64 (bit pattern preserved), or nil.
-    static func readUInt64(_ obj: hid_t, _ name: String) -> UInt64? {
-        guard H5Aexists(obj, name) > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
-            let ftype = H5Object(H5Aget_type(attr.id), .datatype), H5Tget_class(ftype.id) == H5T_INTEGER
-        else { return nil }
+    static func readUInt64(_ obj: hid_t, _ name: String) -> UInt64? { probeUInt64(obj, name).value }
+
+    /// Reads a scalar integer attribute as UInt64, telling an absent attribute from a damaged one.
+    static func probeUInt64(_ obj: hid_t, _ name: String) -> AttributeRead<UInt64> {
+        let exists = H5Aexists(obj, name)
+        if exists == 0 { return .absent }
+        guard exists > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
+            let ftype = H5Object(H5Aget_type(attr.id), .datatype)
+        else { return .unreadable }
+        guard H5Tget_class(ftype.id) == H5T_INTEGER else { return .wrongType }
         var v: UInt64 = 0
-        guard H5Aread(attr.id, ckpt_H5T_NATIVE_UINT64(), &v) >= 0 else { return nil }
-        return v
+        guard H5Aread(attr.id, ckpt_H5T_NATIVE_UINT64(), &v) >= 0 else { return .unreadable }
+        return .value(v)
     }
 }

@@ -2,9 +2,11 @@ import CHDF5
 
 /// Owns one HDF5 identifier and closes it with the matching `H5*close` when released.
 ///
-/// `@unchecked Sendable`: the library is built thread-safe (one global lock), so an identifier
-/// may be used and closed from any thread; ckpt never closes one while another thread uses it
-/// because every user holds a strong reference.
+/// `@unchecked Sendable`: an identifier may be used and closed from any thread because HDF5
+/// calls never overlap — the thread-safe library takes its global lock in every call, and
+/// otherwise ckpt makes every call inside `HDF5Library`'s section (`deinit` enters it itself).
+/// ckpt never closes an identifier while another thread uses it because every user holds a
+/// strong reference.
 final class H5Object: @unchecked Sendable {
     /// Which close function applies.
     enum Kind { case file, group, dataset, dataspace, datatype, plist, attribute, object }
@@ -16,11 +18,14 @@ final class H5Object: @unchecked Sendable {
     /// Takes ownership of `id`; returns nil when `id` is negative (the call that produced it failed).
     init?(_ id: hid_t, _ kind: Kind) {
         guard id >= 0 else { return nil }
+        assert(HDF5Library.isSectionHeld, "HDF5 handle made outside HDF5Library's section")
         self.id = id
         self.kind = kind
     }
 
     deinit {
+        HDF5Library.lock()
+        defer { HDF5Library.unlock() }
         // A file closed with H5F_CLOSE_STRONG has already closed its objects.
         guard H5Iis_valid(id) > 0 else { return }
         switch kind {
@@ -33,26 +38,5 @@ final class H5Object: @unchecked Sendable {
         case .attribute: H5Aclose(id)
         case .object: H5Oclose(id)
         }
-    }
-}
-
-/// Process-wide HDF5 set-up, done once: initialise the library, silence its error printing
-/// (ckpt reports its own one-line errors) and register the zstd filter (id 32015).
-enum HDF5Library {
-    /// Touch to ensure set-up has run.
-    static let ready: Void = {
-        // No library shutdown at exit: ckpt closes what it commits itself, and HDF5's exit-time
-        // close of a file whose earlier close failed (disk full) crashes in 1.10.
-        H5dont_atexit()
-        H5open()
-        ckpt_H5_silence_errors()
-        ZstdFilter.register()
-    }()
-
-    /// Runs the one-time set-up and silences HDF5's error printing for the calling thread
-    /// (the thread-safe library keeps one error stack, and one printing setting, per thread).
-    static func prepareThread() {
-        _ = ready
-        ckpt_H5_silence_errors()
     }
 }

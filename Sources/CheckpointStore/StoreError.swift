@@ -35,6 +35,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     case writerState(path: String, detail: String)
     /// Metadata (model_config, optimizer, layout JSON) is malformed.
     case badMetadata(path: String, detail: String)
+    /// The file uses an HDF5 file-format version newer than the linked libhdf5 reads; the
+    /// detail names the release needed.
+    case needsNewerHDF5(path: String, detail: String)
 
     /// A one-line, user-actionable message.
     public var description: String {
@@ -57,6 +60,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(p): \(op) failed: \(String(cString: strerror(e)))"
         case .writerState(let p, let d): return "\(p): \(d)"
         case .badMetadata(let p, let d): return "\(p): bad metadata (\(d))"
+        case .needsNewerHDF5(let p, let d): return "\(p): \(d)"
         }
     }
 
@@ -66,7 +70,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         case .fileNotFound(let p), .notHDF5(let p), .corruptFile(let p, _), .notACheckpoint(let p, _),
             .tensorNotFound(let p, _), .unsupportedTensor(let p, _, _), .corruptChunk(let p, _, _),
             .checksumMismatch(let p, _, _, _), .invalidShape(let p, _, _), .hdf5(let p, _, _),
-            .io(let p, _, _), .writerState(let p, _), .badMetadata(let p, _):
+            .io(let p, _, _), .writerState(let p, _), .badMetadata(let p, _), .needsNewerHDF5(let p, _):
             return p
         case .invalidArgument: return nil
         }

@@ -35,7 +35,11 @@ final class StoredDataset {
             throw .unsupportedTensor(path: path, tensor: t, detail: "HDF5 datatype is not one of ckpt's dtypes")
         }
         var dtype = typed
-        if let attr = H5Attributes.readString(ds.id, "dtype") {
+        let dtypeAttribute = H5Attributes.probeString(ds.id, "dtype")
+        if case .unreadable = dtypeAttribute {
+            throw .corruptFile(path: path, detail: "metadata damaged: attribute 'dtype' of tensor \(t) cannot be read")
+        }
+        if let attr = dtypeAttribute.value {
             guard let named = DType(rawValue: attr) else {
                 throw .unsupportedTensor(path: path, tensor: t, detail: "unknown dtype '\(attr)'")
             }
@@ -90,10 +94,14 @@ final class StoredDataset {
             _ = H5Pget_fill_value(dcpl.id, ftype.id, &fill)
         }
         let codec = H5Attributes.readString(ds.id, "codec") ?? (codecParts.isEmpty ? "none" : codecParts.joined(separator: "+"))
+        let checksum = H5Attributes.probeUInt64(ds.id, "xxh3_64")
+        if case .unreadable = checksum {
+            throw .corruptFile(path: path, detail: "metadata damaged: attribute 'xxh3_64' of tensor \(t) cannot be read")
+        }
         let info = TensorInfo(
             key: key, dtype: dtype, shape: shape, chunkShape: chunkShape,
             storedBytes: Int(H5Dget_storage_size(ds.id)), codec: codec,
-            xxh3: H5Attributes.readUInt64(ds.id, "xxh3_64"))
+            xxh3: checksum.value)
         let layout = chunkShape.map { ChunkLayout(shape: shape, chunk: $0) }
         let stored = StoredDataset(object: ds, fileType: ftype, info: info, decoder: decoder, layout: layout, fill: fill)
         stored.unavailableFilter = missingFilter

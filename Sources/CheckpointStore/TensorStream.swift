@@ -94,6 +94,8 @@ public final class TensorStream {
         finished = true
         guard let dataset else { throw .writerState(path: writer.path, detail: "tensor \(key): writer was aborted") }
         defer { self.dataset = nil }  // the stream no longer keeps the dataset open
+        HDF5Library.lock()
+        defer { HDF5Library.unlock() }
         if layout == nil, !smallBuffer.isEmpty {
             guard let t = H5Object(H5Dget_type(dataset.id), .datatype) else {
                 throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dget_type")

@@ -1,4 +1,5 @@
 import CHDF5
+import CheckpointStore
 import Foundation
 
 /// Reads and writes batch files (`formats/batch-v1.md`): HDF5 with `/inputs` and `/targets`,
@@ -7,15 +8,12 @@ public enum BatchFile {
     /// Root `format` attribute value of batch files.
     public static let formatName = "ckpt-batch"
 
-    private static let ready: Void = {
-        H5open()
-        ckpt_H5_silence_errors()
-    }()
-
     /// Reads `path`. The datasets may be any HDF5 integer type, contiguous or chunked with
     /// HDF5's built-in filters; values are converted to int32.
     public static func read(path: String) throws(ReferenceError) -> TokenBatch {
-        _ = ready
+        HDF5Library.prepareThread()
+        HDF5Library.lock()  // every HDF5 call below, and the closes in the defers, inside the section
+        defer { HDF5Library.unlock() }
         guard FileManager.default.fileExists(atPath: path) else { throw .badBatch(path: path, detail: "no such file") }
         guard H5Fis_hdf5(path) > 0 else { throw .badBatch(path: path, detail: "not an HDF5 file") }
         let f = H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT())
@@ -55,7 +53,9 @@ public enum BatchFile {
     /// Writes `batch` to `path` (replacing it): contiguous int32 little-endian datasets and
     /// root attributes `format` = "ckpt-batch", `format_version` = 1.
     public static func write(_ batch: TokenBatch, to path: String) throws(ReferenceError) {
-        _ = ready
+        HDF5Library.prepareThread()
+        HDF5Library.lock()
+        defer { HDF5Library.unlock() }
         let f = H5Fcreate(path, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
         guard f >= 0 else { throw .hdf5(path: path, operation: "H5Fcreate") }
         defer { H5Fclose(f) }

@@ -55,7 +55,7 @@ public enum ReferenceStep {
         } catch let e as ReferenceError {
             throw e
         } catch {
-            throw .invalidArgument("\(out): \(error)")
+            throw .invalidArgument("\(out): \(PlainErrorMessage.describe(error))")
         }
         return Result(
             loss: g.loss, gradNorm: g.globalNorm, clipCoefficient: g.clipCoefficient, step: before.metadata.step + 1,

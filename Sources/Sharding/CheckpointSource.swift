@@ -76,14 +76,14 @@ public final class CheckpointSource: @unchecked Sendable {
             let r = f == ShardFile(tpRank: 0, ppRank: 0) ? first : try Self.open(p)
             let m = r.metadata
             guard let rc = m.modelConfig else { throw .missingModelConfig(path: p) }
-            if rc != c { throw .ranksDisagree(path: p, field: "model_config", detail: "\(rc) vs \(c)") }
+            if rc != c { throw .ranksDisagree(path: p, field: "model_config", detail: "\(Self.json(rc)) vs \(Self.json(c))") }
             if m.step != first.metadata.step {
                 throw .ranksDisagree(path: p, field: "step", detail: "\(m.step) vs \(first.metadata.step)")
             }
             if m.optimizer != first.metadata.optimizer {
                 throw .ranksDisagree(
                     path: p, field: "optimizer",
-                    detail: "\(String(describing: m.optimizer)) vs \(String(describing: first.metadata.optimizer))")
+                    detail: "\(Self.json(m.optimizer)) vs \(Self.json(first.metadata.optimizer))")
             }
             let l = try MegatronRankLayout.parse(m.layoutJSON, path: p)
             let expected = MegatronRankLayout(shape: shape, file: f, layers: c.layers, vocab: c.vocab)
@@ -118,6 +118,14 @@ public final class CheckpointSource: @unchecked Sendable {
         let r = try Self.open(p)
         open[file] = (r, clock)
         return r
+    }
+
+    /// A metadata value as the JSON text it is stored as (`null` when absent), for messages.
+    private static func json<T: Encodable>(_ v: T?) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let v, let d = try? e.encode(v) else { return "null" }
+        return String(decoding: d, as: UTF8.self)
     }
 
     private static func open(_ p: String) throws(ShardingError) -> CheckpointReader {

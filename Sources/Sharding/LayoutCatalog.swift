@@ -1,3 +1,4 @@
+import CheckpointStore
 import Foundation
 
 /// The layout rules the converter knows, read from the layout data files.
@@ -24,7 +25,8 @@ public struct LayoutCatalog: Sendable {
             do {
                 docs.append(try JSONDecoder().decode(LayoutDocument.self, from: Data(file.bytes)))
             } catch {
-                throw .badLayoutData(source: file.source, detail: "\(error)")
+                throw .badLayoutData(
+                    source: file.source, detail: PlainErrorMessage.decoding(error, json: String(decoding: file.bytes, as: UTF8.self), root: ""))
             }
         }
         self.init(documents: docs)

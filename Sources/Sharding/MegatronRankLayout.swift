@@ -1,3 +1,4 @@
+import CheckpointStore
 import Foundation
 
 /// The `layout` JSON of one Megatron rank file: which rank it is and the shape it belongs to.
@@ -58,7 +59,8 @@ public struct MegatronRankLayout: Codable, Sendable, Hashable {
         do {
             return try JSONDecoder().decode(MegatronRankLayout.self, from: Data(text.utf8))
         } catch {
-            throw .badRankLayout(path: path, detail: "layout JSON is not a megatron rank layout: \(error)")
+            throw .badRankLayout(
+                path: path, detail: "layout JSON is not a megatron rank layout: " + PlainErrorMessage.decoding(error, json: text, root: "layout"))
         }
     }
 }

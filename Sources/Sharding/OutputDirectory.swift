@@ -18,7 +18,7 @@ final class OutputDirectory {
         do {
             try FileManager.default.createDirectory(atPath: temporaryPath, withIntermediateDirectories: false)
         } catch {
-            throw .io(path: path, detail: "cannot create \(temporaryPath): \(error.localizedDescription)")
+            throw .io(path: path, detail: "cannot create \(temporaryPath): \(PlainErrorMessage.describe(error))")
         }
     }
 
@@ -31,7 +31,7 @@ final class OutputDirectory {
         do {
             try FileManager.default.createDirectory(atPath: temporaryPath + "/" + relative, withIntermediateDirectories: true)
         } catch {
-            throw .io(path: temporaryPath + "/" + relative, detail: "cannot create directory: \(error.localizedDescription)")
+            throw .io(path: temporaryPath + "/" + relative, detail: "cannot create directory: \(PlainErrorMessage.describe(error))")
         }
     }
 
@@ -59,7 +59,7 @@ final class OutputDirectory {
         } catch let e as StoreError {
             throw .store(e)
         } catch {
-            throw .io(path: path, detail: "\(error)")
+            throw .io(path: path, detail: PlainErrorMessage.describe(error))
         }
     }
 

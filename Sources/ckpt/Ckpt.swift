@@ -7,7 +7,7 @@ struct Ckpt: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ckpt",
         abstract: "Store, shard and verify training checkpoints of GPT-style models.",
-        version: CheckpointFormat.writerVersion,
+        version: "\(CheckpointFormat.writerVersion), \(HDF5Library.summary)",
         subcommands: CommandRegistry.all)
 }
 

@@ -32,8 +32,13 @@ enum NpyWriter {
 
     static func write(reader: CheckpointReader, key: TensorKey, info: TensorInfo, rows: Range<Int>?, shape: [Int], to out: String) throws {
         let tmp = AtomicFile.temporaryPath(for: out)
-        guard FileManager.default.createFile(atPath: tmp, contents: nil), let h = FileHandle(forWritingAtPath: tmp) else {
+        guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
             throw StoreError.io(path: out, operation: "creating \(tmp)", errno: errno)
+        }
+        guard let h = FileHandle(forWritingAtPath: tmp) else {
+            let e = errno
+            unlink(tmp)
+            throw StoreError.io(path: out, operation: "opening \(tmp)", errno: e)
         }
         var ok = false
         defer {

@@ -109,7 +109,7 @@ final class StepSources {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {
-            throw .invalidArgument("\(dir): cannot create a temporary directory (\(error))")
+            throw .invalidArgument("\(dir): cannot create a temporary directory (\(PlainErrorMessage.describe(error)))")
         }
         temporaries.append(dir)
         let wafer = dir + "/assembled.h5"
