@@ -55,7 +55,7 @@ public final class CheckpointReader: @unchecked Sendable {
             throw .corruptFile(path: path, detail: "HDF5 cannot open it; the file is likely truncated")
         }
         file = f
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        fd = HDF5Descriptor.duplicate(of: f.id)
         if fd < 0 { throw .io(path: path, operation: "open", errno: errno) }
         var ub: hsize_t = 0
         if let fcpl = H5Object(H5Fget_create_plist(f.id), .plist) { H5Pget_userblock(fcpl.id, &ub) }

@@ -35,6 +35,10 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     case writerState(path: String, detail: String)
     /// Metadata (model_config, optimizer, layout JSON) is malformed.
     case badMetadata(path: String, detail: String)
+    /// The output exists and the writer was told not to replace it.
+    case outputExists(path: String)
+    /// The file system cannot hold the output.
+    case insufficientSpace(path: String, needed: Int64, available: Int64, fileSystem: String)
 
     /// A one-line, user-actionable message.
     public var description: String {
@@ -57,6 +61,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(p): \(op) failed: \(String(cString: strerror(e)))"
         case .writerState(let p, let d): return "\(p): \(d)"
         case .badMetadata(let p, let d): return "\(p): bad metadata (\(d))"
+        case .outputExists(let p): return "\(p): output already exists (pass --force to replace it)"
+        case .insufficientSpace(let p, let n, let a, let fs):
+            return "\(p): not enough free space: needs \(FreeSpace.describe(n)), \(FreeSpace.describe(a)) free on \(fs)"
         }
     }
 
@@ -66,7 +73,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         case .fileNotFound(let p), .notHDF5(let p), .corruptFile(let p, _), .notACheckpoint(let p, _),
             .tensorNotFound(let p, _), .unsupportedTensor(let p, _, _), .corruptChunk(let p, _, _),
             .checksumMismatch(let p, _, _, _), .invalidShape(let p, _, _), .hdf5(let p, _, _),
-            .io(let p, _, _), .writerState(let p, _), .badMetadata(let p, _):
+            .io(let p, _, _), .writerState(let p, _), .badMetadata(let p, _), .outputExists(let p),
+            .insufficientSpace(let p, _, _, _):
             return p
         case .invalidArgument: return nil
         }
