@@ -13,6 +13,7 @@ import Glibc
 /// thread's system calls going meanwhile. Unlinking a file HDF5 still has open is fine on
 /// Linux: the space is freed when the process exits.
 ///
+/// A signal blocked when ckpt starts is unblocked (a parent's mask is inherited through exec).
 /// A signal ignored when ckpt starts stays ignored, as shells and `nohup` expect (a script's
 /// background job ignores SIGINT; `nohup ckpt ...` ignores SIGHUP).
 enum SignalCleanup {
@@ -44,6 +45,12 @@ enum SignalCleanup {
             sigemptyset(&action.sa_mask)
             sigaction(sig, &action, nil)
         }
+        // A parent may hand down a mask blocking them (Foundation's `Process` does): unblock them
+        // here, so this thread and every thread it starts takes them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in handled { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// Deletes the temporaries, says so on stderr and exits with 128 + `sig`.
