@@ -70,6 +70,7 @@ struct GcCommand: ParsableCommand {
         let verb = dryRun ? "would remove" : "removed"
         for i in removed { print("\(verb) \(i.path) (\(Format.bytes(Int(i.bytes))), pid \(i.pid) gone)") }
         for i in kept { print("kept \(i.path) (pid \(i.pid) is running)") }
-        print("\(verb) \(removed.count) stale temporar\(removed.count == 1 ? "y" : "ies") (\(Format.bytes(Int(total)))), kept \(kept.count) of running processes")
+        print(
+            "\(verb) \(removed.count) stale temporar\(removed.count == 1 ? "y" : "ies") (\(Format.bytes(Int(total)))), kept \(kept.count) of running processes")
     }
 }

@@ -8,7 +8,10 @@ import Testing
 @Suite struct InterruptionTests {
     /// A synth long enough to be caught mid-write.
     static func longSynth(_ out: String) -> [String] {
-        ["synth", "--preset", "tiny", "--layers", "4", "--hidden", "256", "--heads", "8", "--vocab", "4096", "--optimizer", "adamw", "--codec", "zstd:9", "--chunk-mb", "0.25", "--out", out]
+        [
+            "synth", "--preset", "tiny", "--layers", "4", "--hidden", "256", "--heads", "8", "--vocab", "4096", "--optimizer", "adamw", "--codec", "zstd:9",
+            "--chunk-mb", "0.25", "--out", out,
+        ]
     }
 
     @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
