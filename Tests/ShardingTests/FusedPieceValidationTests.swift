@@ -27,3 +27,4 @@ import Testing
         #expect(left.isEmpty, "output left: \(left)")
     }
 }
+

@@ -24,13 +24,15 @@ public enum FileRename {
         guard lstat(from, &st) == 0 else { return -1 }
         if (st.st_mode & S_IFMT) != S_IFDIR {
             // link() never replaces: the same guarantee for a file.
-            if link(from, to) != 0 { return -1 }
-            unlink(from)
-            return 0
+            if link(from, to) == 0 {
+                unlink(from)
+                return 0
+            }
+            if errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP && errno != ENOSYS { return -1 }
         }
-        // A directory on a file system without RENAME_NOREPLACE: rename() refuses a non-empty
-        // target (ENOTEMPTY); an empty one in the moment between this check and the rename is
-        // the only case replaced.
+        // A file system with neither: check, then rename. For a directory rename() refuses a
+        // non-empty target (ENOTEMPTY); only something created in the moment between this
+        // check and the rename (an empty directory, or a file) could be replaced.
         if access(to, F_OK) == 0 {
             errno = EEXIST
             return -1
