@@ -42,6 +42,12 @@ SIGNAL_POINTS = {"ci": 2, "soak": 20}
 LARGER_SHARE = {"ci": 0.2, "soak": 0.5}
 
 
+# Cases per fault class where the signal found a temporary in progress (SIGKILL: one was left;
+# SIGINT/SIGTERM: ckpt reported deleting one),
+# reported on stderr with SOAK_TIMING=1 to show the kill times reach into the writes.
+MID_WRITE = {}
+
+
 class Setup:
     """Inputs prepared once: per model a wafer source, a Megatron source, a batch, and an
     existing (old) output of each kind to overwrite."""
@@ -184,6 +190,8 @@ def one_case(setup, kind, sig, case_dir, rng, index, row):
         problems.append(f"temporaries of other processes: {foreign}")
     if sig != signal.SIGKILL and temps:
         problems.append(f"temporaries left after {signal.Signals(sig).name}: {temps}")
+    if temps if sig == signal.SIGKILL else "removed" in r.stderr:
+        MID_WRITE[row["fault_class"]] = MID_WRITE.get(row["fault_class"], 0) + 1
     if sig == signal.SIGKILL and temps:
         if index % 3 != 2:
             g = sp.run([setup.ckpt, "gc", case_dir])
@@ -231,7 +239,7 @@ def run(ckpt, workdir, scale, seed):
             shutil.rmtree(case_dir, ignore_errors=True)
         rows.append(row)
         if os.environ.get("SOAK_TIMING"):
-            print(f"soak_crash: {name}: {time.monotonic() - t0:.1f}s", file=sys.stderr)
+            print(f"soak_crash: {name}: {time.monotonic() - t0:.1f}s, {MID_WRITE.get(name, 0)} of {row['tried']} caught mid-write", file=sys.stderr)
     if os.environ.get("SOAK_TIMING"):
         print(f"soak_crash: total after setup {time.monotonic() - t_setup:.1f}s", file=sys.stderr)
     return rows
