@@ -4,9 +4,10 @@ import Glibc
 /// rename it over the target, fsync the directory. A crash at any point leaves either the old
 /// target or the new one, never a mix.
 public enum AtomicFile {
-    /// A fresh temporary path beside `path` (`<path>.tmp-<pid>-<random>`).
+    /// A fresh temporary path beside `path` (`<path>.tmp-<pid>-<start>-<random>`, see
+    /// `TemporaryName`).
     public static func temporaryPath(for path: String) -> String {
-        "\(path).tmp-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        TemporaryName.fresh(for: path)
     }
 
     /// The directory that holds `path`.
@@ -16,11 +17,18 @@ public enum AtomicFile {
         return d.isEmpty ? "/" : d
     }
 
-    /// fsyncs `temp`, renames it to `path` and fsyncs the directory. The corresponding C
-    /// functions are `fsync` and `rename`.
-    public static func publish(_ temp: String, as path: String) throws(StoreError) {
+    /// fsyncs `temp`, renames it to `path` and fsyncs the directory. With `replace` false an
+    /// existing `path` is never replaced, even one another process publishes at the same moment
+    /// (`StoreError.outputExists`). The corresponding C functions are `fsync` and `rename`
+    /// (`renameat2` with `RENAME_NOREPLACE`).
+    public static func publish(_ temp: String, as path: String, replace: Bool = true) throws(StoreError) {
         try fsyncPath(temp, directory: false)
-        if rename(temp, path) != 0 { throw .io(path: path, operation: "rename", errno: errno) }
+        if replace {
+            if rename(temp, path) != 0 { throw .io(path: path, operation: "rename", errno: errno) }
+        } else if FileRename.renameNoReplace(temp, path) != 0 {
+            if errno == EEXIST { throw .outputExists(path: path) }
+            throw .io(path: path, operation: "rename", errno: errno)
+        }
         try fsyncPath(directory(of: path), directory: true)
     }
 

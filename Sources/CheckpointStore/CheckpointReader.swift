@@ -60,7 +60,7 @@ public final class CheckpointReader: @unchecked Sendable {
             throw Self.openFailure(path)
         }
         file = f
-        descriptor = try OwnedDescriptor(readOnly: path)
+        descriptor = try OwnedDescriptor(duplicatingFileOf: f.id, path: path)
         var ub: hsize_t = 0
         if let fcpl = H5Object(H5Fget_create_plist(f.id), .plist) { H5Pget_userblock(fcpl.id, &ub) }
         baseAddress = UInt64(ub)

@@ -39,6 +39,7 @@ public final class CheckpointWriter {
         self.options = options
         guard options.chunkBytes >= 1 else { throw .invalidArgument("chunk size must be positive") }
         temporaryPath = AtomicFile.temporaryPath(for: path)
+        StaleTemporaries.removeStale(beside: path)
         let dir = AtomicFile.directory(of: path)
         var st = stat()
         if stat(dir, &st) != 0 { throw .io(path: path, operation: "opening directory \(dir)", errno: errno) }
@@ -58,6 +59,7 @@ public final class CheckpointWriter {
                 ? .io(path: path, operation: "creating \(temporaryPath)", errno: e)
                 : .hdf5(path: path, tensor: nil, operation: "H5Fcreate")
         }
+        TemporaryRegistry.register(temporaryPath)
     }
 
     deinit {
@@ -171,7 +173,8 @@ public final class CheckpointWriter {
                     ? StoreError.io(path: path, operation: "closing \(temporaryPath)", errno: errno)
                     : .hdf5(path: path, tensor: nil, operation: "H5Fclose")
             }
-            try AtomicFile.publish(temporaryPath, as: path)
+            try AtomicFile.publish(temporaryPath, as: path, replace: options.overwrite)
+            TemporaryRegistry.unregister(temporaryPath)
             done = true
         } catch {
             abort()
@@ -190,6 +193,7 @@ public final class CheckpointWriter {
             file = -1
         }
         unlink(temporaryPath)
+        TemporaryRegistry.unregister(temporaryPath)
     }
 
     private func checkOpen() throws(StoreError) {

@@ -18,6 +18,13 @@ public struct ConvertOptions: Sendable {
     /// Source files kept open at most (each open reader keeps its decoding buffers).
     public var maxOpenReaders: Int
 
+    /// Whether an existing output (a file for wafer, a directory for megatron) is replaced,
+    /// atomically; by default it is refused (`ShardingError.outputExists`).
+    public var replaceExisting = false
+    /// Whether the conversion is refused up front when the output's file system has less free
+    /// space than the output's estimated size (`FreeSpace`).
+    public var checkFreeSpace = false
+
     /// Creates options.
     public init(
         writer: WriterOptions = WriterOptions(), allowDivergentReplicas: Bool = false, blockBytes: Int = 8 << 20,

@@ -43,10 +43,6 @@ public struct Converter: Sendable {
                 sourceSections[f, default: [:]][info.key.name, default: []].append(SectionDType(section: info.key.section, dtype: info.dtype))
             }
         }
-        let divergent = try ReplicaVerifier(
-            source: source, plan: plan, sections: { f, n in sourceSections[f]?[n] ?? [] }, blockBytes: options.blockBytes
-        ).verify(allowDivergent: options.allowDivergentReplicas)
-
         var total: Int64 = 0
         var tensorCount = 0
         for f in plan.files {
@@ -57,6 +53,10 @@ public struct Converter: Sendable {
                 }
             }
         }
+        try checkOutput(outputPath, target: target, rawBytes: total, tensors: tensorCount)
+        let divergent = try ReplicaVerifier(
+            source: source, plan: plan, sections: { f, n in sourceSections[f]?[n] ?? [] }, blockBytes: options.blockBytes
+        ).verify(allowDivergent: options.allowDivergentReplicas)
         var done: Int64 = 0
         let cache = SourceWindowCache(source: source, windowBytes: options.blockBytes, budgetBytes: options.cacheBytes)
         func output(_ f: PlannedFile, path: String, layoutJSON: String) -> FileGroupWriter.Output {
@@ -67,6 +67,7 @@ public struct Converter: Sendable {
             // flight (a few per encoder thread per writer) bounded.
             var writerOptions = options.writer
             writerOptions.threads = max(1, options.writer.threads / group.count)
+            writerOptions.overwrite = options.replaceExisting
             let writer = FileGroupWriter(
                 outputs: group, metadata: source.metadata, writerOptions: writerOptions,
                 blockBytes: options.blockBytes, filler: BlockFiller(cache: cache))
@@ -78,10 +79,9 @@ public struct Converter: Sendable {
 
         switch target {
         case .wafer:
-            if FileManager.default.fileExists(atPath: outputPath) { throw .outputExists(path: outputPath) }
             try write([output(plan.files[0], path: outputPath, layoutJSON: #"{"kind":"wafer"}"#)])
         case .megatron(let shape):
-            let out = try OutputDirectory(path: outputPath)
+            let out = try OutputDirectory(path: outputPath, replace: options.replaceExisting)
             let step = source.metadata.step
             let iter = MegatronDirectory.iterationDirectory(step: step)
             var dirs: [String] = []
@@ -115,5 +115,20 @@ public struct Converter: Sendable {
             outputLayout: target.description, files: plan.files.count, tensors: tensorCount, bytes: done,
             sourceBytesDecoded: cache.decodedBytes,
             seconds: Date().timeIntervalSince(start), divergentReplicas: divergent)
+    }
+
+    /// Refuses an output that exists (unless `replaceExisting`, and then only one of the same
+    /// kind: a file for wafer, a directory for megatron) or that the file system cannot hold.
+    private func checkOutput(_ path: String, target: CheckpointLayout, rawBytes: Int64, tensors: Int) throws(ShardingError) {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            let wantsDirectory: Bool
+            if case .megatron = target { wantsDirectory = true } else { wantsDirectory = false }
+            if !options.replaceExisting || isDir.boolValue != wantsDirectory { throw .outputExists(path: path) }
+        }
+        if options.checkFreeSpace {
+            let needed = FreeSpace.estimate(rawBytes: rawBytes, tensors: tensors, chunkBytes: options.writer.chunkBytes)
+            do { try FreeSpace.check(needed: needed, for: path) } catch { throw .store(error) }
+        }
     }
 }

@@ -29,37 +29,38 @@ struct SourceValidator {
                 } else {
                     origins = t.pieces.map { ($0.source, $0.sourceTensor) }
                 }
-                let sections = inventory[origins[0].0]![origins[0].1]!
-                for (file, name) in origins.dropFirst() {
-                    try compare(inventory[file]![name]!, file: file, name: name, reference: sections)
-                }
-                out[f.file, default: [:]][t.target.name] = sections
+                out[f.file, default: [:]][t.target.name] = try agree(origins, inventory)
             }
         }
         for check in plan.replicaChecks {
-            let reference = inventory[check.reference.source]![check.reference.sourceTensor]!
-            try compare(
-                inventory[check.replica]![check.replicaTensor]!, file: check.replica, name: check.replicaTensor,
-                reference: reference)
+            _ = try agree(
+                [(check.reference.source, check.reference.sourceTensor), (check.replica, check.replicaTensor)], inventory)
         }
         return out
     }
 
-    private func compare(_ s: [SectionDType], file: ShardFile, name: String, reference: [SectionDType]) throws(ShardingError) {
-        let path = source.path(file)
-        for r in reference {
-            guard let mine = s.first(where: { $0.section == r.section }) else {
-                throw .missingTensor(path: path, tensor: TensorKey(section: r.section, name: name).description)
-            }
-            if mine.dtype != r.dtype {
-                throw .dtypeMismatch(
-                    path: path, tensor: TensorKey(section: r.section, name: name).description,
-                    expected: r.dtype.rawValue, actual: mine.dtype.rawValue)
+    /// The sections the pieces `origins` of one output tensor share. Every piece must carry
+    /// every section any piece carries (a piece without it is named as missing it, so a fused
+    /// Q/K/V whose Q lacks `exp_avg_sq` reports Q's `exp_avg_sq` missing, not K's as unexpected),
+    /// each in the dtype of the first piece that has it.
+    private func agree(_ origins: [(ShardFile, String)], _ inventory: Inventory) throws(ShardingError) -> [SectionDType] {
+        let pieces = origins.map { inventory[$0.0]![$0.1]! }
+        var union: [SectionDType] = []
+        for p in pieces {
+            for s in p where !union.contains(where: { $0.section == s.section }) { union.append(s) }
+        }
+        union.sort { a, b in a.section == "model" ? b.section != "model" : (b.section != "model" && a.section < b.section) }
+        for ((file, name), mine) in zip(origins, pieces) {
+            let path = source.path(file)
+            for r in union {
+                let tensor = TensorKey(section: r.section, name: name).description
+                guard let m = mine.first(where: { $0.section == r.section }) else { throw .missingTensor(path: path, tensor: tensor) }
+                if m.dtype != r.dtype {
+                    throw .dtypeMismatch(path: path, tensor: tensor, expected: r.dtype.rawValue, actual: m.dtype.rawValue)
+                }
             }
         }
-        for mine in s where !reference.contains(where: { $0.section == mine.section }) {
-            throw .unexpectedTensor(path: path, tensor: TensorKey(section: mine.section, name: name).description)
-        }
+        return union
     }
 
     private func checkFiles() throws(ShardingError) -> Inventory {

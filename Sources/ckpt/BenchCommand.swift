@@ -68,12 +68,16 @@ struct BenchWrite: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @Option(help: "Output file.") var out: String
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Replace an existing output file.") var force = false
 
     func run() throws {
+        try OutputGuard.check(out, kind: .file, inputs: [], force: force)
         guard let config = ModelConfig.preset(family: family, name: preset) else { throw CLIError.usage("unknown preset \(family)/\(preset)") }
         let d = try DType(parsing: dtype)
         let synth = SyntheticCheckpoint(config: config, dtype: d, withOptimizer: optimizer, step: optimizer ? 100 : 0)
-        let w = try CheckpointWriter(path: out, options: try store.writerOptions())
+        var options = try store.writerOptions()
+        options.overwrite = force
+        let w = try CheckpointWriter(path: out, options: options)
         w.metadata = synth.metadata
         // Tensors are generated (untimed) in groups of about `groupMB`, then each group is
         // written and flushed to the file (timed), so no encoding overlaps generation and the

@@ -26,7 +26,7 @@ enum CLIError: Error, CustomStringConvertible {
 enum CLIExit {
     static func code(for e: StoreError) -> Int32 {
         switch e {
-        case .fileNotFound, .io, .invalidArgument, .writerState: return 2
+        case .fileNotFound, .io, .invalidArgument, .writerState, .outputExists, .insufficientSpace: return 2
         default: return 1
         }
     }

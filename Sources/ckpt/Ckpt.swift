@@ -16,6 +16,8 @@ struct Ckpt: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        // First, before any thread exists: every thread inherits the blocked signals.
+        SignalCleanup.install()
         // With `ulimit -f` a write past the limit must fail with EFBIG, not kill the process.
         signal(SIGXFSZ, SIG_IGN)
         do {

@@ -4,6 +4,6 @@ import ArgumentParser
 enum CommandRegistry {
     static let all: [any ParsableCommand.Type] = [
         SynthCommand.self, InfoCommand.self, LsCommand.self, VerifyCommand.self, GetCommand.self,
-        ConvertCommand.self, StepCommand.self, VerifyStepCommand.self, BenchCommand.self,
+        ConvertCommand.self, StepCommand.self, VerifyStepCommand.self, BenchCommand.self, GcCommand.self,
     ]
 }

@@ -25,7 +25,7 @@ struct ConvertCommand: ParsableCommand {
 
     @Argument(help: "Source checkpoint file or Megatron directory.") var source: String
     @Option(name: .customLong("to"), help: "Target layout: wafer or megatron.") var target: TargetKind
-    @Option(help: "Output file (wafer) or directory (megatron); must not exist.") var out: String
+    @Option(help: "Output file (wafer) or directory (megatron); must not exist unless --force.") var out: String
     @Option(help: "Tensor-parallel size (megatron target).") var tp: Int?
     @Option(help: "Pipeline-parallel size (megatron target).") var pp: Int?
     @Option(name: .customLong("vocab-divisible-by"), help: "Pad the vocabulary to a multiple of this times TP (megatron target).")
@@ -33,6 +33,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .customLong("allow-divergent-replicas"), help: "Take rank 0 when replicated tensors differ across TP ranks and report the difference.")
     var allowDivergentReplicas = false
     @Flag(help: "Print a JSON summary.") var json = false
+    @Flag(help: "Replace an existing output (atomically, once the new one is complete).") var force = false
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -47,6 +48,7 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OutputGuard.check(out, kind: target == .wafer ? .file : .directory, inputs: [source], force: force)
         // Buffers of a megatabyte and more (chunks, windows) are allocated and freed by several
         // threads; with glibc's adaptive threshold they move into per-thread heaps that fragment
         // and never shrink (RSS tripled in a TP8 x PP4 merge). A fixed threshold maps them
@@ -57,7 +59,9 @@ struct ConvertCommand: ParsableCommand {
         case .wafer: layout = .wafer
         case .megatron: layout = .megatron(MegatronShape(tp: tp ?? 1, pp: pp ?? 1, vocabDivisibleBy: vocabDivisibleBy))
         }
-        let options = ConvertOptions(writer: try store.writerOptions(), allowDivergentReplicas: allowDivergentReplicas)
+        var options = ConvertOptions(writer: try store.writerOptions(), allowDivergentReplicas: allowDivergentReplicas)
+        options.replaceExisting = force
+        options.checkFreeSpace = true
         var bar: Progress?
         let report: ConversionReport
         do {

@@ -12,6 +12,7 @@ struct GetCommand: ParsableCommand {
     @Argument(help: "Tensor name, e.g. layers.0.attn.q.weight or optimizer.exp_avg.layers.0.attn.q.weight.") var name: String
     @Option(help: "Row range a:b along dimension 0 (a: or :b allowed).") var rows: String?
     @Option(help: "Output .npy file.") var out: String
+    @Flag(help: "Replace an existing output file.") var force = false
 
     func parseRows(_ n: Int) throws -> Range<Int> {
         guard let rows else { return 0..<n }
@@ -26,13 +27,14 @@ struct GetCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OutputGuard.check(out, kind: .file, inputs: [file], force: force)
         let r = try CheckpointReader(path: file)
         let key = TensorKey(parsing: name)
         let info = try r.info(key)
         if rows != nil && info.shape.isEmpty { throw CLIError.usage("\(file): tensor \(name) is a scalar; --rows does not apply") }
         let range = info.shape.isEmpty ? 0..<1 : try parseRows(info.shape[0])
         let shape = info.shape.isEmpty ? [] : [range.count] + info.shape.dropFirst()
-        try NpyWriter.write(reader: r, key: key, info: info, rows: info.shape.isEmpty ? nil : range, shape: shape, to: out)
+        try NpyWriter.write(reader: r, key: key, info: info, rows: info.shape.isEmpty ? nil : range, shape: shape, to: out, replace: force)
         print("wrote \(out): \(key) \(info.dtype.rawValue) \(shape)")
     }
 }

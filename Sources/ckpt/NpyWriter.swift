@@ -30,20 +30,28 @@ enum NpyWriter {
         return h
     }
 
-    static func write(reader: CheckpointReader, key: TensorKey, info: TensorInfo, rows: Range<Int>?, shape: [Int], to out: String) throws {
+    /// Writes the tensor (or its rows) to `out`, through a registered temporary beside it;
+    /// an existing `out` is replaced only with `replace`.
+    static func write(
+        reader: CheckpointReader, key: TensorKey, info: TensorInfo, rows: Range<Int>?, shape: [Int], to out: String, replace: Bool
+    ) throws {
         let tmp = AtomicFile.temporaryPath(for: out)
+        StaleTemporaries.removeStale(beside: out)
         guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
             throw StoreError.io(path: out, operation: "creating \(tmp)", errno: errno)
         }
+        TemporaryRegistry.register(tmp)
         guard let h = FileHandle(forWritingAtPath: tmp) else {
             let e = errno
             unlink(tmp)
+            TemporaryRegistry.unregister(tmp)
             throw StoreError.io(path: out, operation: "opening \(tmp)", errno: e)
         }
         var ok = false
         defer {
             try? h.close()
             if !ok { unlink(tmp) }
+            TemporaryRegistry.unregister(tmp)
         }
         do {
             try h.write(contentsOf: header(descr: descr(info.dtype), shape: shape))
@@ -67,7 +75,7 @@ enum NpyWriter {
         } catch {
             throw StoreError.io(path: out, operation: "writing", errno: errno == 0 ? EIO : errno)
         }
-        if rename(tmp, out) != 0 { throw StoreError.io(path: out, operation: "rename", errno: errno) }
+        try AtomicFile.publish(tmp, as: out, replace: replace)
         ok = true
     }
 

@@ -19,10 +19,13 @@ struct StepCommand: ParsableCommand {
     @Option(help: "Where to write the checkpoint after the step.") var out: String
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Replace an existing output file (never --before or --batch).") var force = false
 
     func run() throws {
+        try OutputGuard.check(out, kind: .file, inputs: [before, batch], force: force)
         let t0 = Date()
-        let options = try store.writerOptions()
+        var options = try store.writerOptions()
+        options.overwrite = force
         let sources = StepSources()
         defer { sources.removeTemporaries() }
         let outcome: Result<ReferenceStep.Result, ReferenceError>

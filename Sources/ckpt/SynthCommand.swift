@@ -26,6 +26,7 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @OptionGroup var store: StoreOptions
     @Option(help: "Output checkpoint file.") var out: String
+    @Flag(help: "Replace an existing output file (atomically, once the new one is complete).") var force = false
     @Flag(help: "Print a JSON summary.") var json = false
 
     func validate() throws {
@@ -58,14 +59,18 @@ struct SynthCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OutputGuard.check(out, kind: .file, inputs: [], force: force)
+        var options = try store.writerOptions()
+        options.overwrite = force
         var synth = SyntheticCheckpoint(
             config: try config(), dtype: try DType(parsing: dtype), withOptimizer: optimizer != nil,
             step: step ?? (optimizer != nil ? 100 : 0), seed: seed)
         if optimizer == "adamw-decoupled" { synth.optimizer.variant = "decoupled" }
         let total = synth.totalBytes
+        try OutputGuard.checkSpace(out, rawBytes: Int64(total), tensors: synth.items().count, chunkBytes: options.chunkBytes)
         let progress = Progress(total: total, label: "synth")
         let t0 = Date()
-        try synth.write(to: out, options: try store.writerOptions()) { progress.update($0) }
+        try synth.write(to: out, options: options) { progress.update($0) }
         progress.finish()
         let secs = Date().timeIntervalSince(t0)
         let r = try CheckpointReader(path: out)

@@ -89,8 +89,13 @@ struct VerifyStepCommand: ParsableCommand {
 }
 
 /// Opens checkpoints for `step` and `verify-step` as tensor sources: a wafer file directly; a
-/// Megatron directory assembled into a temporary wafer file through `Sharding.Converter`
-/// (removed by `removeTemporaries`), remembering replicated tensors that differ across ranks.
+/// Megatron directory assembled into a temporary wafer file through `Sharding.Converter`,
+/// remembering replicated tensors that differ across ranks.
+///
+/// The assembled file lives in `$TMPDIR/ckpt-step.tmp-<pid>-<start>-<random>/` (`/tmp` when
+/// TMPDIR is unset), registered for deletion on SIGINT/SIGTERM/SIGHUP and removed by
+/// `removeTemporaries` on every other exit; `ckpt gc $TMPDIR` (or the next step run) deletes
+/// what a killed run left.
 final class StepSources {
     /// Temporary directories created.
     private(set) var temporaries: [String] = []
@@ -105,12 +110,15 @@ final class StepSources {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
             return try CheckpointFileSource(path: path)
         }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-step-\(UUID().uuidString)").path
+        let base = Self.temporaryRoot + "/ckpt-step"
+        StaleTemporaries.removeStale(beside: base)
+        let dir = AtomicFile.temporaryPath(for: base)
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {
-            throw .invalidArgument("\(dir): cannot create a temporary directory (\(PlainErrorMessage.describe(error)))")
+            throw .invalidArgument("\(dir): cannot create a temporary directory (\(PlainErrorMessage.describe(error))); set TMPDIR to a writable directory")
         }
+        TemporaryRegistry.register(dir)
         temporaries.append(dir)
         let wafer = dir + "/assembled.h5"
         let options = ConvertOptions(writer: WriterOptions(codec: .none), allowDivergentReplicas: true)
@@ -126,7 +134,17 @@ final class StepSources {
 
     /// Deletes the temporary assembled files.
     func removeTemporaries() {
-        for d in temporaries { try? FileManager.default.removeItem(atPath: d) }
+        for d in temporaries {
+            TemporaryRegistry.remove(d)
+            TemporaryRegistry.unregister(d)
+        }
         temporaries.removeAll()
+    }
+
+    /// `$TMPDIR` without a trailing slash, or `/tmp`.
+    static var temporaryRoot: String {
+        var t = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
+        while t.count > 1 && t.hasSuffix("/") { t.removeLast() }
+        return t.isEmpty ? "/tmp" : t
     }
 }
