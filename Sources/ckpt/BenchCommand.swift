@@ -25,7 +25,7 @@ struct BenchResult: Encodable {
 
     func print(json: Bool, what: String) {
         if json {
-            Swift.print(Format.json(self))
+            Swift.print(JSONDocument.text(self))
         } else {
             Swift.print(
                 String(
@@ -60,18 +60,25 @@ func peakRSS() -> Int {
 struct BenchWrite: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "write", abstract: "Time writing a synthetic model: groups of tensors generated untimed, then written and flushed (timed).")
-    @Option(help: "Model family.") var family: String = "gpt2"
-    @Option(help: "Preset.") var preset: String = "1.3b"
-    @Option(help: "Parameter dtype: fp32 or bf16.") var dtype: String = "fp32"
+    @Option(help: "Model family.") var family: ModelFamily = .gpt2
+    @Option(help: "Preset of the family.") var preset: String = "1.3b"
+    @Option(help: "Parameter dtype.") var dtype: DTypeChoice = .fp32
     @Flag(help: "Include AdamW state.") var optimizer = false
-    @Option(name: .customLong("group-mb"), help: "Input generated and held per timed group, MiB.") var groupMB = 512
+    @Option(name: .customLong("group-mb"), help: "Input generated and held per timed group, MiB, 1...65536.") var groupMB = 512
     @OptionGroup var store: StoreOptions
-    @Option(help: "Output file.") var out: String
+    @Option(help: "Output file (required).") var out: String
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        guard ModelConfig.preset(family: family.rawValue, name: preset) != nil else {
+            throw ValidationError("unknown preset '\(preset)' for \(family.rawValue) (have: \(family.presetNames.joined(separator: ", ")))")
+        }
+        try FlagBounds.check("group-mb", groupMB, 1...65_536)
+    }
+
     func run() throws {
-        guard let config = ModelConfig.preset(family: family, name: preset) else { throw CLIError.usage("unknown preset \(family)/\(preset)") }
-        let d = try DType(parsing: dtype)
+        guard let config = ModelConfig.preset(family: family.rawValue, name: preset) else { throw CLIError.usage("unknown preset \(family)/\(preset)") }
+        let d = dtype.dtype
         let synth = SyntheticCheckpoint(config: config, dtype: d, withOptimizer: optimizer, step: optimizer ? 100 : 0)
         let w = try CheckpointWriter(path: out, options: try store.writerOptions())
         w.metadata = synth.metadata
@@ -92,6 +99,9 @@ struct BenchWrite: ParsableCommand {
                 synth.generate(item, start: 0, count: n, into: &floats)
                 switch item.dtype {
                 case .float32: group.append((item, floats.withUnsafeBytes { Array($0.prefix(4 * n)) }))
+                case .float16:
+                    let half = (0..<n).map { HalfPrecision.f16Bits(from: floats[$0]) }
+                    group.append((item, half.withUnsafeBytes { Array($0) }))
                 default:
                     let half = (0..<n).map { HalfPrecision.bf16Bits(from: floats[$0]) }
                     group.append((item, half.withUnsafeBytes { Array($0) }))

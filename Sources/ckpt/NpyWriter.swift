@@ -30,7 +30,12 @@ enum NpyWriter {
         return h
     }
 
-    static func write(reader: CheckpointReader, key: TensorKey, info: TensorInfo, rows: Range<Int>?, shape: [Int], to out: String) throws {
+    /// Writes `rows` of the tensor (or the whole scalar when nil) to `out`; `progress` gets the
+    /// rows written so far.
+    static func write(
+        reader: CheckpointReader, key: TensorKey, info: TensorInfo, rows: Range<Int>?, shape: [Int], to out: String,
+        progress: (Int) -> Void = { _ in }
+    ) throws {
         let tmp = AtomicFile.temporaryPath(for: out)
         guard FileManager.default.createFile(atPath: tmp, contents: nil), let h = FileHandle(forWritingAtPath: tmp) else {
             throw StoreError.io(path: out, operation: "creating \(tmp)", errno: errno)
@@ -51,6 +56,7 @@ enum NpyWriter {
                     let d = try reader.read(key, selection: [.range(r..<(r + n))] + info.shape.dropFirst().map { .all($0) })
                     try h.write(contentsOf: payload(d))
                     r += n
+                    progress(r - rows.lowerBound)
                 }
             } else {
                 try h.write(contentsOf: payload(try reader.read(key)))
