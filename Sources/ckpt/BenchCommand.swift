@@ -23,9 +23,10 @@ struct BenchResult: Encodable {
         case rawBytes = "raw_bytes", storedBytes = "stored_bytes", peakRSSBytes = "peak_rss_bytes"
     }
 
-    func print(json: Bool, what: String) {
+    /// Prints the result; `file` is the checkpoint read (`path`) or written (`output`).
+    func print(json: Bool, what: String, file: String) {
         if json {
-            Swift.print(JSONDocument.text(self))
+            Swift.print(JSONDocument.text(self, extra: [what == "read" ? "path" : "output": file]))
         } else {
             Swift.print(
                 String(
@@ -59,7 +60,11 @@ func peakRSS() -> Int {
 /// `ckpt bench write`: generates each tensor in memory (untimed), then times its write.
 struct BenchWrite: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "write", abstract: "Time writing a synthetic model: groups of tensors generated untimed, then written and flushed (timed).")
+        commandName: "write", abstract: "Time writing a synthetic model: groups of tensors generated untimed, then written and flushed (timed).",
+        discussion: """
+            Example:
+              ckpt bench write --preset 1.3b --optimizer --codec zstd:1 --out /tmp/bench.h5 --json
+            """)
     @Option(help: "Model family.") var family: ModelFamily = .gpt2
     @Option(help: "Preset of the family.") var preset: String = "1.3b"
     @Option(help: "Parameter dtype.") var dtype: DTypeChoice = .fp32
@@ -125,13 +130,18 @@ struct BenchWrite: ParsableCommand {
             FileHandle.standardError.write(Data(String(format: "user %.2f s, system %.2f s\n", user, system).utf8))
         }
         let stored = try CheckpointReader(path: out).tensors.reduce(0) { $0 + $1.storedBytes }
-        BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS(), cpuSeconds: cpu).print(json: json, what: "write")
+        BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS(), cpuSeconds: cpu).print(json: json, what: "write", file: out)
     }
 }
 
 /// `ckpt bench read`: times reading every tensor whole (checksums included).
 struct BenchRead: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "read", abstract: "Time reading every tensor of a checkpoint.")
+    static let configuration = CommandConfiguration(
+        commandName: "read", abstract: "Time reading every tensor of a checkpoint.",
+        discussion: """
+            Example:
+              ckpt bench read /tmp/bench.h5 --json
+            """)
     @Argument(help: "Checkpoint file.") var file: String
     @Flag(help: "Print JSON.") var json = false
 
@@ -150,6 +160,6 @@ struct BenchRead: ParsableCommand {
         BenchResult(
             seconds: secs, rawBytes: raw, storedBytes: r.tensors.reduce(0) { $0 + $1.storedBytes },
             peakRSSBytes: peakRSS(), cpuSeconds: cpuTime() - c0
-        ).print(json: json, what: "read")
+        ).print(json: json, what: "read", file: file)
     }
 }

@@ -21,13 +21,13 @@ struct SynthCommand: ParsableCommand {
 
     @Option(help: "Model family.") var family: ModelFamily = .gpt2
     @Option(help: "Named shape of the family (default: 124m for gpt2, 1b for llama).") var preset: String?
-    @Option(help: "Override: transformer blocks.") var layers: Int?
-    @Option(help: "Override: hidden size.") var hidden: Int?
-    @Option(help: "Override: attention heads.") var heads: Int?
-    @Option(name: .customLong("kv-heads"), help: "Override: key/value heads (GQA).") var kvHeads: Int?
-    @Option(help: "Override: MLP width.") var ffn: Int?
-    @Option(help: "Override: vocabulary size.") var vocab: Int?
-    @Option(name: .customLong("max-seq"), help: "Override: maximum sequence length.") var maxSeq: Int?
+    @Option(parsing: .unconditional, help: "Override: transformer blocks.") var layers: Int?
+    @Option(parsing: .unconditional, help: "Override: hidden size.") var hidden: Int?
+    @Option(parsing: .unconditional, help: "Override: attention heads.") var heads: Int?
+    @Option(name: .customLong("kv-heads"), parsing: .unconditional, help: "Override: key/value heads (GQA).") var kvHeads: Int?
+    @Option(parsing: .unconditional, help: "Override: MLP width.") var ffn: Int?
+    @Option(parsing: .unconditional, help: "Override: vocabulary size.") var vocab: Int?
+    @Option(name: .customLong("max-seq"), parsing: .unconditional, help: "Override: maximum sequence length.") var maxSeq: Int?
     @Option(help: "Parameter dtype.") var dtype: DTypeChoice = .fp32
     @Option(help: "Add optimizer state (exp_avg, exp_avg_sq, fp32 masters for bf16/fp16) for this optimizer (default: none, parameters only).")
     var optimizer: OptimizerChoice?
