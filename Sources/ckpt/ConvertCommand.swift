@@ -46,9 +46,13 @@ struct ConvertCommand: ParsableCommand {
             try FlagBounds.check("tp", tp, FlagBounds.parallel)
             try FlagBounds.check("pp", pp, FlagBounds.parallel)
             try FlagBounds.check("vocab-divisible-by", vocabDivisibleBy, FlagBounds.vocabDivisibleBy)
-            guard vocabDivisibleBy * tp <= FlagBounds.vocabDivisibleBy.upperBound * 16 else {
+            guard tp * pp <= FlagBounds.rankFiles else {
+                throw ValidationError("--tp \(tp) x --pp \(pp) makes \(tp * pp) rank files; at most \(FlagBounds.rankFiles) are supported")
+            }
+            guard vocabDivisibleBy * tp <= FlagBounds.paddingMultiple else {
                 throw ValidationError(
-                    "--vocab-divisible-by \(vocabDivisibleBy) times --tp \(tp) pads the vocabulary to a multiple of \(vocabDivisibleBy * tp); at most \(FlagBounds.vocabDivisibleBy.upperBound * 16) is supported")
+                    "--vocab-divisible-by \(vocabDivisibleBy) x --tp \(tp) pads the vocabulary to a multiple of \(vocabDivisibleBy * tp); at most \(FlagBounds.paddingMultiple) is supported"
+                )
             }
         case .wafer:
             if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron") }

@@ -18,8 +18,12 @@ enum FlagBounds {
     static let threads = 1...1024
     /// Tensor- or pipeline-parallel size.
     static let parallel = 1...4096
-    /// `--vocab-divisible-by` (Megatron's default is 128); times TP it stays below this bound too.
+    /// Rank files of a Megatron layout (TP x PP).
+    static let rankFiles = 65_536
+    /// `--vocab-divisible-by` (Megatron's default is 128).
     static let vocabDivisibleBy = 1...65_536
+    /// The vocabulary padding multiple, `--vocab-divisible-by` x TP.
+    static let paddingMultiple = 1 << 20
     /// Parameters of a synthesised model (about 4 TB of fp32).
     static let parameters = 1...(1 << 40)
 

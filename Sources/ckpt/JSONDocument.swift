@@ -25,7 +25,8 @@ enum JSONDocument {
 
     /// `object` with the common keys merged in.
     static func text(object: [String: Any], exitCode: Int32, nullable: [String] = [], extra: [String: Any] = [:]) -> String {
-        var o = object
+        // Optionals the libraries' reports leave out when nil.
+        var o = nullFilled(object, rules: ["failures": ["tensor"], "tensors": ["worst_element"]]) as? [String: Any] ?? object
         for k in nullable where o[k] == nil { o[k] = NSNull() }
         for (k, v) in extra { o[k] = v }
         o["exit_code"] = Int(exitCode)
@@ -33,6 +34,25 @@ enum JSONDocument {
         o["verdict"] = exitCode == ExitPolicy.ok ? "ok" : exitCode == ExitPolicy.bad && o["error"] == nil ? "fail" : "error"
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `value` with absent optional keys made explicit: every object inside an array under key
+    /// `k` (at any depth) gets `null` for each key of `rules[k]` it lacks.
+    static func nullFilled(_ value: Any, rules: [String: [String]]) -> Any {
+        if let array = value as? [Any] { return array.map { nullFilled($0, rules: rules) } }
+        guard var object = value as? [String: Any] else { return value }
+        for (k, v) in object {
+            var filled = nullFilled(v, rules: rules)
+            if let keys = rules[k], let items = filled as? [Any] {
+                filled = items.map { item -> Any in
+                    guard var o = item as? [String: Any] else { return item }
+                    for key in keys where o[key] == nil { o[key] = NSNull() }
+                    return o
+                }
+            }
+            object[k] = filled
+        }
+        return object
     }
 
     /// The error document: `{"ok": false, "verdict": "error", "error": message, "exit_code": code}`.

@@ -35,12 +35,12 @@ struct VerifyCommand: ParsableCommand {
         var reports: [VerificationReport] = []
         var worst = ExitPolicy.ok
         /// Verifies one checkpoint file, printing its result line.
-        func verifyFile(_ f: String) {
+        func verifyFile(_ f: String, label: String) {
             let t0 = Date()
-            let bar = Progress(total: 1, label: "verify \(URL(fileURLWithPath: f).lastPathComponent)", enabled: Progress.shown(json: json))
+            let bar = Progress(total: 1, label: "verify \(label)", enabled: Progress.shown(json: json))
             var v = verifier
             v.progress = { done, total in
-                bar.phase("verify \(URL(fileURLWithPath: f).lastPathComponent)", total: total, keepClock: true)
+                bar.phase("verify \(label)", total: total, keepClock: true)
                 bar.update(done)
             }
             do {
@@ -76,7 +76,7 @@ struct VerifyCommand: ParsableCommand {
                 continue
             }
             switch input {
-            case .file(let p): verifyFile(p)
+            case .file(let p): verifyFile(p, label: URL(fileURLWithPath: p).lastPathComponent)
             case .megatron(let dir, let ranks):
                 // The directory structure, as convert checks it, then every rank file present.
                 do {
@@ -85,7 +85,7 @@ struct VerifyCommand: ParsableCommand {
                 } catch {
                     failed(dir, check: "structure", error)
                 }
-                for r in ranks where FileManager.default.fileExists(atPath: r.path) { verifyFile(r.path) }
+                for r in ranks where FileManager.default.fileExists(atPath: r.path) { verifyFile(r.path, label: r.label) }
             }
         }
         if json {

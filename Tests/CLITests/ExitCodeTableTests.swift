@@ -68,8 +68,11 @@ import Testing
         try expect(1, [["get", "P", "layers.1.mlp.up.weight", "--out", "OUT"]], path: i.damaged, i, row: "damaged tensor data (get)")
         try expect(1, Self.readers, path: i.empty, i, row: "empty file")
         try expect(1, Self.readers, path: i.junk, i, row: "not an HDF5 file")
-        try expect(1, [["info", "P"], ["ls", "P"], ["verify", "P"], ["convert", "P", "--to", "wafer", "--out", "OUT"]], path: i.missingRank, i, row: "missing rank file")
-        try expect(1, [["info", "P"], ["ls", "P"], ["verify", "P"], ["convert", "P", "--to", "wafer", "--out", "OUT"]], path: i.badTracker, i, row: "bad tracker")
+        try expect(
+            1, [["info", "P"], ["ls", "P"], ["verify", "P"], ["convert", "P", "--to", "wafer", "--out", "OUT"]], path: i.missingRank, i,
+            row: "missing rank file")
+        try expect(
+            1, [["info", "P"], ["ls", "P"], ["verify", "P"], ["convert", "P", "--to", "wafer", "--out", "OUT"]], path: i.badTracker, i, row: "bad tracker")
         try expect(1, [["info", "P"], ["verify", "P"]], path: i.missingIteration, i, row: "tracker names a missing iteration")
         // 2: usage or I/O.
         try expect(2, Self.readers, path: i.dir + "/missing.h5", i, row: "missing path")

@@ -98,4 +98,17 @@ import Testing
         let user = try #require(info["user_metadata"] as? [String: Any], "user_metadata: \(info["user_metadata"] ?? "missing")")
         #expect(!user.isEmpty)
     }
+
+    @Test func absentValuesInReportsAreNull() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let empty = dir + "/empty.h5"
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        let r = try CLI.run(["verify", empty, "--json"])
+        #expect(r.status == 1)
+        let doc = try CLIFixtures.json(r)
+        #expect(doc["verdict"] as? String == "fail")
+        let failure = try #require(((doc["files"] as? [[String: Any]])?.first?["failures"] as? [[String: Any]])?.first)
+        #expect(failure["tensor"] is NSNull, "file-level failure has no explicit null tensor: \(failure)")
+    }
 }

@@ -28,7 +28,8 @@ import Testing
         case "verify": (args, label) = (["verify", fx + "/before.h5"], "verify before.h5")
         case "get": (args, label) = (["get", fx + "/before.h5", "embed.tokens.weight", "--out", dir + "/OUT.npy"], "get embed.tokens.weight")
         case "step": (args, label) = (["step", "--before", fx + "/before.h5", "--batch", fx + "/batch.h5", "--out", dir + "/OUT.h5"], "step: update+write")
-        default: (args, label) = (["verify-step", "--before", fx + "/before.h5", "--after", fx + "/after.h5", "--batch", fx + "/batch.h5"], "verify-step: compare")
+        default:
+            (args, label) = (["verify-step", "--before", fx + "/before.h5", "--after", fx + "/after.h5", "--batch", fx + "/batch.h5"], "verify-step: compare")
         }
         func fresh(_ a: [String], _ tag: String) -> [String] { a.map { $0.replacingOccurrences(of: "OUT", with: tag) } }
 
