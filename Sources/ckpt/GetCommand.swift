@@ -10,20 +10,23 @@ struct GetCommand: ParsableCommand {
         discussion: """
             bfloat16 tensors are written as float32 (exact); names are as `ckpt ls` prints them. --rows takes \
             Python-style start:end along dimension 0: either end may be omitted and negative indices count from \
-            the end (--rows -1: is the last row; no '=' needed). For a Megatron checkpoint directory, --rank \
-            picks the rank file (tp<t>pp<p> as `ckpt ls` prints it, or mp_rank_TT_PPP) and the rank's local \
-            shard is exported.
+            the end (--rows -1: is the last row; no '=' needed). For a Megatron checkpoint directory NAME is \
+            the canonical name (as in the wafer layout) and the tensor is assembled from every rank, exactly \
+            as convert --to wafer would store it; with --rank (tp<t>pp<p> as `ckpt ls` prints it, or \
+            mp_rank_TT_PPP) NAME is the rank file's own name and that rank's local shard is exported.
 
             Example:
               ckpt get model.h5 layers.0.attn.q.weight --rows 0:16 --out q.npy
-              ckpt get megatron-ckpt/ layers.0.attn.q.weight --rank tp1pp0 --out q-tp1.npy
+              ckpt get megatron-ckpt/ layers.0.attn.q.weight --out q.npy
+              ckpt get megatron-ckpt/ decoder.layers.0.self_attention.linear_qkv.weight --rank tp1pp0 --out qkv-tp1.npy
             """)
 
     @Argument(help: "Checkpoint file or Megatron checkpoint directory.") var file: String
     @Argument(help: "Tensor name, e.g. layers.0.attn.q.weight or optimizer.exp_avg.layers.0.attn.q.weight.") var name: String
     @Option(parsing: .unconditional, help: "Row range start:end along dimension 0 (default: all rows; negative counts from the end).")
     var rows: String?
-    @Option(help: "Rank file of a Megatron directory: tp<t>pp<p> (required for a directory).") var rank: String?
+    @Option(help: "Rank file of a Megatron directory, tp<t>pp<p> (default: assemble the canonical tensor from every rank).")
+    var rank: String?
     @Option(help: "Output .npy file (required).") var out: String
     @Flag(help: "Print a JSON summary.") var json = false
 
@@ -34,15 +37,16 @@ struct GetCommand: ParsableCommand {
         }
     }
 
-    /// The checkpoint file to read: the file itself, or the chosen rank file of a directory.
-    func sourceFile() throws -> (path: String, rank: String?) {
+    /// The checkpoint file to read: the file itself, the chosen rank file of a directory, or nil
+    /// for a directory without `--rank` (the tensor is assembled).
+    func sourceFile() throws -> (path: String, rank: String?)? {
         switch try CheckpointInput.open(file) {
         case .file(let p):
             if rank != nil { throw CLIError.usage("--rank applies to a Megatron checkpoint directory; \(file) is a file") }
             return (p, nil)
         case .megatron(_, let ranks):
             let labels = ranks.map(\.label).joined(separator: ", ")
-            guard let rank else { throw CLIError.usage("\(file) is a Megatron checkpoint directory: choose a rank file with --rank (\(labels))") }
+            guard let rank else { return nil }
             guard let want = RankFile.parse(rank), let r = ranks.first(where: { $0.file == want }) else {
                 throw CLIError.usage("\(file): no rank \(rank) (have: \(labels))")
             }
@@ -52,7 +56,7 @@ struct GetCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (path, rankLabel) = try sourceFile()
+        guard let (path, rankLabel) = try sourceFile() else { return try runAssembled() }
         let r = try CheckpointReader(path: path)
         let key = TensorKey(parsing: name)
         guard r.contains(key) else {
@@ -68,17 +72,39 @@ struct GetCommand: ParsableCommand {
             progress.update($0 * rowBytes)
         }
         progress.finish()
+        report(rank: rankLabel, key: key, dtype: info.dtype, shape: shape, rows: info.shape.isEmpty ? nil : range)
+    }
+
+    /// A Megatron directory without `--rank`: the canonical tensor assembled from every rank.
+    func runAssembled() throws {
+        let key = TensorKey(parsing: name)
+        let source = try CheckpointSource(path: file)
+        let bar = Progress(total: 1, label: "get \(name): assemble", enabled: Progress.shown(json: json))
+        let data = try TensorAssembler.assemble(key, from: source) { done, total in
+            bar.phase("get \(name): assemble", total: total, keepClock: true)
+            bar.update(done)
+        }
+        bar.finish()
+        if rows != nil && data.shape.isEmpty { throw CLIError.usage("\(file): tensor \(name) is a scalar; --rows does not apply") }
+        let range = data.shape.isEmpty ? 0..<1 : try RowRange(text: rows ?? ":").resolve(rows: data.shape[0], tensor: name)
+        let shape = data.shape.isEmpty ? [] : [range.count] + data.shape.dropFirst()
+        try NpyWriter.write(data: data, rows: data.shape.isEmpty ? nil : range, shape: shape, to: out)
+        report(rank: nil, key: key, dtype: data.dtype, shape: shape, rows: data.shape.isEmpty ? nil : range)
+    }
+
+    /// Prints what was written.
+    func report(rank: String?, key: TensorKey, dtype: DType, shape: [Int], rows: Range<Int>?) {
         if json {
             struct Out: Encodable {
                 var path: String, rank: String?, tensor: String, dtype: String, shape: [Int], rows: [Int]?, output: String
             }
-            let rowsValue = info.shape.isEmpty ? nil : [range.lowerBound, range.upperBound]
+            let rowsValue = rows.map { [$0.lowerBound, $0.upperBound] }
             print(
                 JSONDocument.text(
-                    Out(path: file, rank: rankLabel, tensor: key.description, dtype: info.dtype.rawValue, shape: shape, rows: rowsValue, output: out),
+                    Out(path: file, rank: rank, tensor: key.description, dtype: dtype.rawValue, shape: shape, rows: rowsValue, output: out),
                     nullable: ["rank", "rows"]))
         } else {
-            print("wrote \(out): \(key) \(info.dtype.rawValue) \(shape)")
+            print("wrote \(out): \(key) \(dtype.rawValue) \(shape)")
         }
     }
 }

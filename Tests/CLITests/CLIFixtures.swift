@@ -18,8 +18,8 @@ enum CLIFixtures {
     }
 
     /// Converts a tiny checkpoint to a Megatron TP2 x PP2 directory `dir/name`.
-    static func megatron(_ dir: String, _ name: String = "meg") throws -> String {
-        let src = try tiny(dir, name + "-src.h5")
+    static func megatron(_ dir: String, _ name: String = "meg", extra: [String] = []) throws -> String {
+        let src = try tiny(dir, name + "-src.h5", extra: extra)
         let out = dir + "/" + name
         let r = try CLI.run(["convert", src, "--to", "megatron", "--tp", "2", "--pp", "2", "--out", out])
         #expect(r.status == 0, "convert: \(r.stderr)")

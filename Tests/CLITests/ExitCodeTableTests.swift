@@ -62,7 +62,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: i.dir) }
         // 0: success.
         try expect(0, Self.readers, path: i.tiny, i, row: "ok")
-        try expect(0, [["info", "P"], ["ls", "P"], ["verify", "P"]], path: i.megatron, i, row: "ok (Megatron directory)")
+        try expect(0, Self.readers, path: i.megatron, i, row: "ok (Megatron directory)")
         // 1: the check failed or the data is bad.
         try expect(1, [["verify", "P"]], path: i.damaged, i, row: "damaged tensor data")
         try expect(1, [["get", "P", "layers.1.mlp.up.weight", "--out", "OUT"]], path: i.damaged, i, row: "damaged tensor data (get)")
@@ -78,7 +78,8 @@ import Testing
         try expect(2, Self.readers, path: i.dir + "/missing.h5", i, row: "missing path")
         try expect(2, Self.readers, path: i.plainDir, i, row: "directory that is not a checkpoint")
         try expect(2, [["get", "P", "no.such.tensor", "--out", "OUT"]], path: i.tiny, i, row: "unknown tensor")
-        try expect(2, [["get", "P", "NAME", "--out", "OUT"]], path: i.megatron, i, row: "directory without --rank")
+        try expect(2, [["get", "P", "no.such.tensor", "--out", "OUT"]], path: i.megatron, i, row: "unknown tensor (Megatron directory)")
+        try expect(2, [["get", "P", "NAME", "--rank", "tp7pp0", "--out", "OUT"]], path: i.megatron, i, row: "unknown rank")
         try expect(2, [["synth", "--preset", "tiny", "--layers", "0", "--out", "OUT"]], path: "", i, row: "bad flag value")
         try expect(2, [["convert", "P", "--to", "megatron", "--tp", "1", "--pp", "1", "--out", i.megatron]], path: i.tiny, i, row: "output exists")
         let bare = try CLI.run([])
