@@ -16,7 +16,9 @@ public enum BatchFile {
     /// HDF5's built-in filters; values are converted to int32.
     public static func read(path: String) throws(ReferenceError) -> TokenBatch {
         _ = ready
-        guard FileManager.default.fileExists(atPath: path) else { throw .badBatch(path: path, detail: "no such file") }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw .store(.fileNotFound(path: path)) }
+        guard !isDir.boolValue else { throw .invalidArgument("\(path): a directory, not a batch file") }
         guard H5Fis_hdf5(path) > 0 else { throw .badBatch(path: path, detail: "not an HDF5 file") }
         let f = H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT())
         guard f >= 0 else { throw .hdf5(path: path, operation: "H5Fopen") }

@@ -82,6 +82,18 @@ import Testing
         try expect(2, [["get", "P", "NAME", "--rank", "tp7pp0", "--out", "OUT"]], path: i.megatron, i, row: "unknown rank")
         try expect(2, [["synth", "--preset", "tiny", "--layers", "0", "--out", "OUT"]], path: "", i, row: "bad flag value")
         try expect(2, [["convert", "P", "--to", "megatron", "--tp", "1", "--pp", "1", "--out", i.megatron]], path: i.tiny, i, row: "output exists")
+        // The same rows for the batch file of step and verify-step.
+        let fx = CLIFixtures.fixture
+        let stepping = [
+            ["step", "--before", fx + "/before.h5", "--batch", "P", "--out", "OUT"],
+            ["verify-step", "--before", fx + "/before.h5", "--after", fx + "/after.h5", "--batch", "P"],
+        ]
+        try expect(2, stepping, path: i.dir + "/missing-batch.h5", i, row: "missing path (batch)")
+        try expect(2, stepping, path: i.plainDir, i, row: "directory where a batch file is expected")
+        try expect(1, stepping, path: i.empty, i, row: "empty file (batch)")
+        try expect(1, [["step", "--before", "P", "--batch", fx + "/batch.h5", "--out", "OUT"]], path: i.badTracker, i, row: "bad tracker (step)")
+        try expect(
+            2, [["step", "--before", "P", "--batch", fx + "/batch.h5", "--out", "OUT"]], path: i.plainDir, i, row: "directory that is not a checkpoint (step)")
         let bare = try CLI.run([])
         #expect(bare.status == 2 && bare.stderr.contains("USAGE"), "bare ckpt: \(bare.status) \(bare.stderr)")
     }
