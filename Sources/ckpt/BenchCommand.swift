@@ -7,6 +7,12 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Time ckpt's writer and reader (used by tools/bench_store.py).",
         subcommands: [BenchWrite.self, BenchRead.self])
+
+    /// Bare `ckpt bench` prints the help and fails with the usage exit code, as bare `ckpt` does.
+    func run() throws {
+        FileHandle.standardError.write(Data((BenchCommand.helpMessage() + "\n").utf8))
+        throw ExitCode(ExitPolicy.usage)
+    }
 }
 
 /// Timing result printed by the bench subcommands.

@@ -47,6 +47,8 @@ import Testing
         let r = try CLI.run([])
         #expect(r.status == 2)
         #expect(r.stderr.contains("SUBCOMMANDS") && r.stderr.contains("--generate-completion-script"))
+        let bench = try CLI.run(["bench"])
+        #expect(bench.status == 2 && bench.stderr.contains("SUBCOMMANDS"))
     }
 
     @Test(arguments: ["bash", "zsh", "fish"])
