@@ -6,6 +6,8 @@ public struct CheckpointVerifier: Sendable {
     public var blockBytes = 64 << 20
     /// Whether NaN/Inf values fail the check.
     public var rejectNonFinite = true
+    /// Called after each tensor with (bytes checked so far, bytes of all tensors).
+    public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
 
     /// Creates a verifier.
     public init() {}
@@ -23,7 +25,13 @@ public struct CheckpointVerifier: Sendable {
             report.failures.append(.init(tensor: nil, check: "open", message: error.description))
             return report
         }
+        let totalBytes = reader.tensors.reduce(0) { $0 + $1.rawBytes }
+        var doneBytes = 0
         for info in reader.tensors {
+            defer {
+                doneBytes += info.rawBytes
+                progress?(doneBytes, totalBytes)
+            }
             do throws(StoreError) {
                 let nonFinite = try check(reader, info)
                 report.tensorsChecked += 1

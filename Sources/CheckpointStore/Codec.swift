@@ -5,7 +5,9 @@
 public enum Codec: Sendable, Hashable, CustomStringConvertible {
     /// No compression (chunks still carry Fletcher32).
     case none
-    /// Shuffle + zstd at the given level (1...22, or negative fast levels).
+    /// Shuffle + zstd at the given level (1...22). Negative (fast) levels are refused: HDF5
+    /// stores the level as an unsigned `cd_values` entry, which h5py shows as 4294967291 for -5,
+    /// and hdf5plugin's zstd filter clamps anything below 1 to 1 when it compresses.
     case zstd(level: Int)
 
     /// The default codec: `zstd:1`.
@@ -16,7 +18,7 @@ public enum Codec: Sendable, Hashable, CustomStringConvertible {
         let t = text.lowercased()
         if t == "none" { self = .none; return }
         if t == "zstd" { self = .zstd(level: 1); return }
-        if t.hasPrefix("zstd:"), let l = Int(t.dropFirst(5)), (-7...22).contains(l), l != 0 {
+        if t.hasPrefix("zstd:"), let l = Int(t.dropFirst(5)), (1...22).contains(l) {
             self = .zstd(level: l)
             return
         }

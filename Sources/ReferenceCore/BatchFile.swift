@@ -12,9 +12,11 @@ public enum BatchFile {
     /// HDF5's built-in filters; values are converted to int32.
     public static func read(path: String) throws(ReferenceError) -> TokenBatch {
         HDF5Library.prepareThread()
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw .store(.fileNotFound(path: path)) }
+        guard !isDir.boolValue else { throw .invalidArgument("\(path): a directory, not a batch file") }
         HDF5Library.lock()  // every HDF5 call below, and the closes in the defers, inside the section
         defer { HDF5Library.unlock() }
-        guard FileManager.default.fileExists(atPath: path) else { throw .badBatch(path: path, detail: "no such file") }
         guard H5Fis_hdf5(path) > 0 else { throw .badBatch(path: path, detail: "not an HDF5 file") }
         let f = H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT())
         guard f >= 0 else { throw .hdf5(path: path, operation: "H5Fopen") }

@@ -23,6 +23,8 @@ public enum ReferenceError: Error, CustomStringConvertible, Sendable, Equatable 
     case hdf5(path: String, operation: String)
     /// A caller-supplied option is invalid.
     case invalidArgument(String)
+    /// The checkpoint's step is the largest Int64, so no step can follow it.
+    case stepOverflow(path: String, step: Int64)
 
     /// A one-line, user-actionable message.
     public var description: String {
@@ -39,6 +41,7 @@ public enum ReferenceError: Error, CustomStringConvertible, Sendable, Equatable 
         case .noTargets(let p): return "\(p): every target is -1; the loss is undefined"
         case .hdf5(let p, let op): return "\(p): HDF5 \(op) failed"
         case .invalidArgument(let m): return m
+        case .stepOverflow(let p, let step): return "\(p): step \(step) is the largest representable step; no step can follow it"
         }
     }
 }

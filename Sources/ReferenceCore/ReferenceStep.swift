@@ -24,22 +24,32 @@ public enum ReferenceStep {
     /// Runs the step: loads `before`, computes loss and gradients on `batchPath`, and writes
     /// `out` tensor by tensor (parameter in its stored dtype, exp_avg, exp_avg_sq, master when
     /// `before` has one), releasing each gradient once written. Metadata is copied with
-    /// `step` + 1 and `loss`/`grad_norm` recorded in `user_metadata`.
-    public static func run(before: any TensorSource, batchPath: String, out: String, options: WriterOptions = WriterOptions()) throws(ReferenceError) -> Result
-    {
+    /// `step` + 1 and `loss`/`grad_norm` recorded in `user_metadata`. `progress`, when given, is
+    /// called with (phase, done, total) as the step advances (phases `load`, `forward+backward`,
+    /// then `update+write` counting parameter tensors).
+    public static func run(
+        before: any TensorSource, batchPath: String, out: String, options: WriterOptions = WriterOptions(),
+        progress: StepProgress? = nil
+    ) throws(ReferenceError) -> Result {
+        guard before.metadata.step < Int64.max else { throw .stepOverflow(path: before.path, step: before.metadata.step) }
         let batch = try BatchFile.read(path: batchPath)
         let t0 = Date()
+        progress?("load", 0, 1)
         let state = try ReferenceState(source: before)
         let t1 = Date()
+        progress?("forward+backward", 0, 1)
         let g = try state.gradients(batch: batch, batchPath: batchPath)
         let t2 = Date()
+        let names = state.parameters.names
+        progress?("update+write", 0, names.count)
         do {
             let writer = try CheckpointWriter(path: out, options: options)
             var meta = before.metadata
             meta.step = before.metadata.step + 1
             meta.userJSON = StepRecord.userJSON(merging: meta.userJSON, loss: g.loss, gradNorm: g.globalNorm)
             writer.metadata = meta
-            for name in state.parameters.names {
+            for (i, name) in names.enumerated() {
+                progress?("update+write", i, names.count)
                 guard let grad = g.gradients[name] else { throw ReferenceError.missingTensor(path: before.path, tensor: name) }
                 let u = try state.referenceUpdate(name: name, gradient: grad, clipCoefficient: g.clipCoefficient, keepBefore: false)
                 g.gradients.release(name)

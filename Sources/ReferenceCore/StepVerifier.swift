@@ -21,10 +21,17 @@ public struct StepVerifier: Sendable {
         self.streamElements = max(1, streamElements)
     }
 
-    /// Verifies `after` as the step from `before` on the batch at `batchPath`.
-    public func verify(before: any TensorSource, after: any TensorSource, batchPath: String) throws(ReferenceError) -> StepVerificationReport {
+    /// Verifies `after` as the step from `before` on the batch at `batchPath`. `progress`, when
+    /// given, is called with (phase, done, total): `load`, `forward+backward`, then `compare`
+    /// counting parameter tensors.
+    public func verify(
+        before: any TensorSource, after: any TensorSource, batchPath: String, progress: StepProgress? = nil
+    ) throws(ReferenceError) -> StepVerificationReport {
+        guard before.metadata.step < Int64.max else { throw .stepOverflow(path: before.path, step: before.metadata.step) }
         let batch = try BatchFile.read(path: batchPath)
+        progress?("load", 0, 1)
         let state = try ReferenceState(source: before)
+        progress?("forward+backward", 0, 1)
         let g = try state.gradients(batch: batch, batchPath: batchPath)
         var global: [CheckResult] = []
         global.append(
@@ -36,7 +43,9 @@ public struct StepVerifier: Sendable {
             global.append(Self.limited("loss.relative_error", rel, tolerances.lossRelative))
         }
         var verdicts: [TensorVerdict] = []
-        for name in state.parameters.names {
+        let names = state.parameters.names
+        for (i, name) in names.enumerated() {
+            progress?("compare", i, names.count)
             guard let grad = g.gradients[name] else { continue }
             verdicts.append(try compare(name, gradient: grad, clipCoefficient: g.clipCoefficient, state: state, after: after))
             g.gradients.release(name)

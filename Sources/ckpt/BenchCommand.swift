@@ -7,6 +7,12 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Time ckpt's writer and reader (used by tools/bench_store.py).",
         subcommands: [BenchWrite.self, BenchRead.self])
+
+    /// Bare `ckpt bench` prints the help and fails with the usage exit code, as bare `ckpt` does.
+    func run() throws {
+        FileHandle.standardError.write(Data((BenchCommand.helpMessage() + "\n").utf8))
+        throw ExitCode(ExitPolicy.usage)
+    }
 }
 
 /// Timing result printed by the bench subcommands.
@@ -23,9 +29,10 @@ struct BenchResult: Encodable {
         case rawBytes = "raw_bytes", storedBytes = "stored_bytes", peakRSSBytes = "peak_rss_bytes"
     }
 
-    func print(json: Bool, what: String) {
+    /// Prints the result; `file` is the checkpoint read (`path`) or written (`output`).
+    func print(json: Bool, what: String, file: String) {
         if json {
-            Swift.print(Format.json(self))
+            Swift.print(JSONDocument.text(self, extra: [what == "read" ? "path" : "output": file]))
         } else {
             Swift.print(
                 String(
@@ -59,21 +66,32 @@ func peakRSS() -> Int {
 /// `ckpt bench write`: generates each tensor in memory (untimed), then times its write.
 struct BenchWrite: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "write", abstract: "Time writing a synthetic model: groups of tensors generated untimed, then written and flushed (timed).")
-    @Option(help: "Model family.") var family: String = "gpt2"
-    @Option(help: "Preset.") var preset: String = "1.3b"
-    @Option(help: "Parameter dtype: fp32 or bf16.") var dtype: String = "fp32"
+        commandName: "write", abstract: "Time writing a synthetic model: groups of tensors generated untimed, then written and flushed (timed).",
+        discussion: """
+            Example:
+              ckpt bench write --preset 1.3b --optimizer --codec zstd:1 --out /tmp/bench.h5 --json
+            """)
+    @Option(help: "Model family.") var family: ModelFamily = .gpt2
+    @Option(help: "Preset of the family.") var preset: String = "1.3b"
+    @Option(help: "Parameter dtype.") var dtype: DTypeChoice = .fp32
     @Flag(help: "Include AdamW state.") var optimizer = false
-    @Option(name: .customLong("group-mb"), help: "Input generated and held per timed group, MiB.") var groupMB = 512
+    @Option(name: .customLong("group-mb"), help: "Input generated and held per timed group, MiB, 1...65536.") var groupMB = 512
     @OptionGroup var store: StoreOptions
-    @Option(help: "Output file.") var out: String
+    @Option(help: "Output file (required).") var out: String
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Replace an existing output file.") var force = false
 
+    func validate() throws {
+        guard ModelConfig.preset(family: family.rawValue, name: preset) != nil else {
+            throw ValidationError("unknown preset '\(preset)' for \(family.rawValue) (have: \(family.presetNames.joined(separator: ", ")))")
+        }
+        try FlagBounds.check("group-mb", groupMB, 1...65_536)
+    }
+
     func run() throws {
         try OutputGuard.check(out, kind: .file, inputs: [], force: force)
-        guard let config = ModelConfig.preset(family: family, name: preset) else { throw CLIError.usage("unknown preset \(family)/\(preset)") }
-        let d = try DType(parsing: dtype)
+        guard let config = ModelConfig.preset(family: family.rawValue, name: preset) else { throw CLIError.usage("unknown preset \(family)/\(preset)") }
+        let d = dtype.dtype
         let synth = SyntheticCheckpoint(config: config, dtype: d, withOptimizer: optimizer, step: optimizer ? 100 : 0)
         var options = try store.writerOptions()
         options.overwrite = force
@@ -96,6 +114,9 @@ struct BenchWrite: ParsableCommand {
                 synth.generate(item, start: 0, count: n, into: &floats)
                 switch item.dtype {
                 case .float32: group.append((item, floats.withUnsafeBytes { Array($0.prefix(4 * n)) }))
+                case .float16:
+                    let half = (0..<n).map { HalfPrecision.f16Bits(from: floats[$0]) }
+                    group.append((item, half.withUnsafeBytes { Array($0) }))
                 default:
                     let half = (0..<n).map { HalfPrecision.bf16Bits(from: floats[$0]) }
                     group.append((item, half.withUnsafeBytes { Array($0) }))
@@ -119,13 +140,18 @@ struct BenchWrite: ParsableCommand {
             FileHandle.standardError.write(Data(String(format: "user %.2f s, system %.2f s\n", user, system).utf8))
         }
         let stored = try CheckpointReader(path: out).tensors.reduce(0) { $0 + $1.storedBytes }
-        BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS(), cpuSeconds: cpu).print(json: json, what: "write")
+        BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS(), cpuSeconds: cpu).print(json: json, what: "write", file: out)
     }
 }
 
 /// `ckpt bench read`: times reading every tensor whole (checksums included).
 struct BenchRead: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "read", abstract: "Time reading every tensor of a checkpoint.")
+    static let configuration = CommandConfiguration(
+        commandName: "read", abstract: "Time reading every tensor of a checkpoint.",
+        discussion: """
+            Example:
+              ckpt bench read /tmp/bench.h5 --json
+            """)
     @Argument(help: "Checkpoint file.") var file: String
     @Flag(help: "Print JSON.") var json = false
 
@@ -144,6 +170,6 @@ struct BenchRead: ParsableCommand {
         BenchResult(
             seconds: secs, rawBytes: raw, storedBytes: r.tensors.reduce(0) { $0 + $1.storedBytes },
             peakRSSBytes: peakRSS(), cpuSeconds: cpuTime() - c0
-        ).print(json: json, what: "read")
+        ).print(json: json, what: "read", file: file)
     }
 }

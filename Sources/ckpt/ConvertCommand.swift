@@ -16,6 +16,10 @@ struct ConvertCommand: ParsableCommand {
             directly. Optimizer state is sharded like its parameter; step, config, optimizer and RNG go
             to every rank. The output appears only when complete.
             Exit status: 0 converted, 1 the source failed validation, 2 usage or I/O error.
+
+            Example:
+              ckpt convert model.h5 --to megatron --tp 2 --pp 2 --out megatron-ckpt
+              ckpt convert megatron-ckpt --to wafer --out merged.h5
             """)
 
     /// Target layout kinds.
@@ -24,11 +28,11 @@ struct ConvertCommand: ParsableCommand {
     }
 
     @Argument(help: "Source checkpoint file or Megatron directory.") var source: String
-    @Option(name: .customLong("to"), help: "Target layout: wafer or megatron.") var target: TargetKind
-    @Option(help: "Output file (wafer) or directory (megatron); must not exist unless --force.") var out: String
-    @Option(help: "Tensor-parallel size (megatron target).") var tp: Int?
-    @Option(help: "Pipeline-parallel size (megatron target).") var pp: Int?
-    @Option(name: .customLong("vocab-divisible-by"), help: "Pad the vocabulary to a multiple of this times TP (megatron target).")
+    @Option(name: .customLong("to"), help: "Target layout (required).") var target: TargetKind
+    @Option(help: "Output file (wafer) or directory (megatron); must not exist unless --force (required).") var out: String
+    @Option(help: "Tensor-parallel size, 1...4096 (required for --to megatron).") var tp: Int?
+    @Option(help: "Pipeline-parallel size, 1...4096 (required for --to megatron).") var pp: Int?
+    @Option(name: .customLong("vocab-divisible-by"), help: "Pad the vocabulary to a multiple of this times TP, 1...65536 (megatron target).")
     var vocabDivisibleBy: Int = 128
     @Flag(name: .customLong("allow-divergent-replicas"), help: "Take rank 0 when replicated tensors differ across TP ranks and report the difference.")
     var allowDivergentReplicas = false
@@ -40,10 +44,20 @@ struct ConvertCommand: ParsableCommand {
         switch target {
         case .megatron:
             guard let tp, let pp else { throw ValidationError("--to megatron needs --tp and --pp") }
-            if tp < 1 || pp < 1 { throw ValidationError("--tp and --pp must be at least 1") }
-            if vocabDivisibleBy < 1 { throw ValidationError("--vocab-divisible-by must be at least 1") }
+            try FlagBounds.check("tp", tp, FlagBounds.parallel)
+            try FlagBounds.check("pp", pp, FlagBounds.parallel)
+            try FlagBounds.check("vocab-divisible-by", vocabDivisibleBy, FlagBounds.vocabDivisibleBy)
+            guard tp * pp <= FlagBounds.rankFiles else {
+                throw ValidationError("--tp \(tp) x --pp \(pp) makes \(tp * pp) rank files; at most \(FlagBounds.rankFiles) are supported")
+            }
+            guard vocabDivisibleBy * tp <= FlagBounds.paddingMultiple else {
+                throw ValidationError(
+                    "--vocab-divisible-by \(vocabDivisibleBy) x --tp \(tp) pads the vocabulary to a multiple of \(vocabDivisibleBy * tp); at most \(FlagBounds.paddingMultiple) is supported"
+                )
+            }
         case .wafer:
             if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron") }
+            if vocabDivisibleBy != 128 { throw ValidationError("--vocab-divisible-by applies only to --to megatron") }
         }
     }
 
@@ -66,20 +80,13 @@ struct ConvertCommand: ParsableCommand {
         let report: ConversionReport
         do {
             report = try Converter(options: options).convert(source, to: layout, output: out) { done, total in
-                if bar == nil { bar = Progress(total: Int(total), label: "convert") }
+                if bar == nil { bar = Progress(total: Int(total), label: "convert", enabled: Progress.shown(json: json)) }
                 bar?.update(Int(done))
             }
             bar?.finish()
         } catch {
             bar?.finish()
-            if json {
-                struct Failure: Encodable { var ok = false; var error: String }
-                print(Format.json(Failure(error: error.description)))
-            } else {
-                FileHandle.standardError.write(Data("ckpt: \(error)\n".utf8))
-            }
-            if case .store(let e) = error { throw ExitCode(CLIExit.code(for: e)) }
-            throw ExitCode(error.isValidationFailure ? 1 : 2)
+            throw error  // Main prints it (JSON with --json) with ExitPolicy's code
         }
         for d in report.divergentReplicas where !json {
             FileHandle.standardError.write(
@@ -88,12 +95,13 @@ struct ConvertCommand: ParsableCommand {
         }
         if json {
             struct Summary: Encodable {
-                var ok = true
+                var path: String
+                var output: String
                 var report: ConversionReport
                 var mbPerSecond: Double
-                enum CodingKeys: String, CodingKey { case ok, report, mbPerSecond = "mb_per_s" }
+                enum CodingKeys: String, CodingKey { case path, output, report, mbPerSecond = "mb_per_s" }
             }
-            print(Format.json(Summary(report: report, mbPerSecond: report.megabytesPerSecond)))
+            print(JSONDocument.text(Summary(path: source, output: out, report: report, mbPerSecond: report.megabytesPerSecond)))
         } else {
             print(
                 "\(report.source) (\(report.sourceLayout)) -> \(report.output) (\(report.outputLayout)): "

@@ -32,14 +32,13 @@ struct GcCommand: ParsableCommand {
 
     /// The JSON result.
     struct Summary: Encodable {
-        var verdict = "ok"
-        var directory: String
+        var path: String
         var dryRun: Bool
         var removed: [Item]
         var kept: [Item]
         var removedBytes: Int64
         enum CodingKeys: String, CodingKey {
-            case verdict, directory, removed, kept
+            case path, removed, kept
             case dryRun = "dry_run", removedBytes = "removed_bytes"
         }
     }
@@ -64,7 +63,7 @@ struct GcCommand: ParsableCommand {
         }
         let total = removed.reduce(Int64(0)) { $0 + $1.bytes }
         if json {
-            print(Format.json(Summary(directory: directory, dryRun: dryRun, removed: removed, kept: kept, removedBytes: total)))
+            print(JSONDocument.text(Summary(path: directory, dryRun: dryRun, removed: removed, kept: kept, removedBytes: total)))
             return
         }
         let verb = dryRun ? "would remove" : "removed"

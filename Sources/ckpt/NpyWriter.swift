@@ -30,10 +30,36 @@ enum NpyWriter {
         return h
     }
 
-    /// Writes the tensor (or its rows) to `out`, through a registered temporary beside it;
-    /// an existing `out` is replaced only with `replace`.
+    /// Writes `rows` of the tensor (or the whole scalar when nil) to `out`; `progress` gets the
+    /// rows written so far. An existing `out` is replaced only with `replace`.
     static func write(
-        reader: CheckpointReader, key: TensorKey, info: TensorInfo, rows: Range<Int>?, shape: [Int], to out: String, replace: Bool
+        reader: CheckpointReader, key: TensorKey, info: TensorInfo, rows: Range<Int>?, shape: [Int], to out: String,
+        replace: Bool, progress: (Int) -> Void = { _ in }
+    ) throws {
+        try write(dtype: info.dtype, tensorShape: info.shape, rows: rows, shape: shape, to: out, replace: replace, progress: progress) { r in
+            guard let r else { return try reader.read(key) }
+            return try reader.read(key, selection: [.range(r)] + info.shape.dropFirst().map { .all($0) })
+        }
+    }
+
+    /// Writes `rows` of a tensor held in memory (an assembled Megatron tensor) to `out`.
+    static func write(
+        data: TensorData, rows: Range<Int>?, shape: [Int], to out: String, replace: Bool, progress: (Int) -> Void = { _ in }
+    ) throws {
+        let rowBytes = data.shape.dropFirst().reduce(1, *) * data.dtype.size
+        try write(dtype: data.dtype, tensorShape: data.shape, rows: rows, shape: shape, to: out, replace: replace, progress: progress) { r in
+            guard let r else { return data }
+            return TensorData(
+                dtype: data.dtype, shape: [r.count] + data.shape.dropFirst(),
+                bytes: Array(data.bytes[(r.lowerBound * rowBytes)..<(r.upperBound * rowBytes)]))
+        }
+    }
+
+    /// Writes the header, then blocks of rows obtained from `read` (nil: the whole tensor),
+    /// through a registered temporary beside `out`, published when complete.
+    private static func write(
+        dtype: DType, tensorShape: [Int], rows: Range<Int>?, shape: [Int], to out: String, replace: Bool, progress: (Int) -> Void,
+        read: (Range<Int>?) throws -> TensorData
     ) throws {
         let tmp = AtomicFile.temporaryPath(for: out)
         StaleTemporaries.removeStale(beside: out)
@@ -54,19 +80,19 @@ enum NpyWriter {
             TemporaryRegistry.unregister(tmp)
         }
         do {
-            try h.write(contentsOf: header(descr: descr(info.dtype), shape: shape))
+            try h.write(contentsOf: header(descr: descr(dtype), shape: shape))
             if let rows {
-                let rowElems = info.shape.dropFirst().reduce(1, *)
-                let per = max(1, (32 << 20) / max(1, rowElems * info.dtype.size))
+                let rowElems = tensorShape.dropFirst().reduce(1, *)
+                let per = max(1, (32 << 20) / max(1, rowElems * dtype.size))
                 var r = rows.lowerBound
                 while r < rows.upperBound {
                     let n = min(per, rows.upperBound - r)
-                    let d = try reader.read(key, selection: [.range(r..<(r + n))] + info.shape.dropFirst().map { .all($0) })
-                    try h.write(contentsOf: payload(d))
+                    try h.write(contentsOf: payload(try read(r..<(r + n))))
                     r += n
+                    progress(r - rows.lowerBound)
                 }
             } else {
-                try h.write(contentsOf: payload(try reader.read(key)))
+                try h.write(contentsOf: payload(try read(nil)))
             }
             try h.synchronize()
             try h.close()

@@ -11,12 +11,18 @@ struct StepCommand: ParsableCommand {
         discussion: """
             Reads model_config and optimizer from the before-checkpoint, the batch from an HDF5 batch file \
             (formats/batch-v1.md), and writes parameters, Adam state, masters and metadata at step t+1, recording \
-            the loss in user_metadata. Exit status: 0 ok, 2 usage or I/O error.
+            the loss in user_metadata. Exit status: 0 ok, 1 a checkpoint or the batch is bad (damaged, \
+            incomplete, at the largest step), 2 usage or I/O error. Progress (load, forward+backward, \
+            update+write per tensor) is shown on a terminal.
+
+            Example:
+              ckpt step --before step100.h5 --batch batch.h5 --out step101.h5
             """)
 
-    @Option(help: "The checkpoint before the step (wafer file or Megatron directory; the output is a wafer file).") var before: String
-    @Option(help: "The batch file (/inputs, /targets int32 [B,T]).") var batch: String
-    @Option(help: "Where to write the checkpoint after the step.") var out: String
+    @Option(help: "The checkpoint before the step (wafer file or Megatron directory; the output is a wafer file) (required).")
+    var before: String
+    @Option(help: "The batch file (/inputs, /targets int32 [B,T]) (required).") var batch: String
+    @Option(help: "Where to write the checkpoint after the step (required).") var out: String
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "Replace an existing output file (never --before or --batch).") var force = false
@@ -28,9 +34,12 @@ struct StepCommand: ParsableCommand {
         options.overwrite = force
         let sources = StepSources()
         defer { sources.removeTemporaries() }
+        let progress = StepProgressBar(label: "step", enabled: Progress.shown(json: json))
+        defer { progress.finish() }
         let outcome: Result<ReferenceStep.Result, ReferenceError>
         do throws(ReferenceError) {
-            outcome = .success(try ReferenceStep.run(before: try sources.open(before), batchPath: batch, out: out, options: options))
+            let source = try sources.open(before)
+            outcome = .success(try ReferenceStep.run(before: source, batchPath: batch, out: out, options: options, progress: progress.callback))
         } catch {
             outcome = .failure(error)
         }
@@ -38,13 +47,15 @@ struct StepCommand: ParsableCommand {
         switch outcome {
         case .success(let r): result = r
         case .failure(let e):
-            FileHandle.standardError.write(Data("ckpt: \(e)\n".utf8))
-            throw ExitCode(2)
+            progress.finish()
+            throw sources.failure(for: e)
         }
         let secs = Date().timeIntervalSince(t0)
         if json {
             struct Out: Encodable {
-                var out: String
+                var before: String
+                var batch: String
+                var output: String
                 var step: Int64
                 var loss: Double
                 var gradNorm: Double
@@ -55,16 +66,16 @@ struct StepCommand: ParsableCommand {
                 var updateSeconds: Double
                 var optimizerSeconds: Double
                 enum CodingKeys: String, CodingKey {
-                    case out, step, loss, seconds
+                    case before, batch, output, step, loss, seconds
                     case gradNorm = "grad_norm", clipCoefficient = "clip_coefficient", loadSeconds = "load_seconds"
                     case computeSeconds = "compute_seconds", updateSeconds = "update_write_seconds"
                     case optimizerSeconds = "optimizer_seconds"
                 }
             }
             print(
-                Format.json(
+                JSONDocument.text(
                     Out(
-                        out: out, step: result.step, loss: result.loss, gradNorm: result.gradNorm,
+                        before: before, batch: batch, output: out, step: result.step, loss: result.loss, gradNorm: result.gradNorm,
                         clipCoefficient: result.clipCoefficient, seconds: secs, loadSeconds: result.loadSeconds,
                         computeSeconds: result.computeSeconds, updateSeconds: result.updateSeconds,
                         optimizerSeconds: result.optimizerSeconds)))

@@ -7,52 +7,99 @@ struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Write a deterministic random-initialised checkpoint (the built-in example).",
-        discussion:
-            "Presets: gpt2 \(ModelConfig.presetNames(family: "gpt2").joined(separator: ", ")); llama \(ModelConfig.presetNames(family: "llama").joined(separator: ", "))."
-    )
+        discussion: """
+            Presets: gpt2 \(ModelFamily.gpt2.presetNames.joined(separator: ", ")) (default 124m); \
+            llama \(ModelFamily.llama.presetNames.joined(separator: ", ")) (default 1b). Overrides change the \
+            preset's shape: --hidden alone keeps the preset's head size (heads = hidden / head size, at \
+            least 1) and derives the MLP width (4 x hidden for gpt2, 8/3 x hidden rounded up to 256 for llama).
+            Without --optimizer the file holds parameters only.
 
-    @Option(help: "Model family: gpt2 or llama.") var family: String = "gpt2"
-    @Option(help: "Named shape of the family.") var preset: String = "124m"
-    @Option(help: "Override: transformer blocks.") var layers: Int?
-    @Option(help: "Override: hidden size.") var hidden: Int?
-    @Option(help: "Override: attention heads.") var heads: Int?
-    @Option(name: .customLong("kv-heads"), help: "Override: key/value heads (GQA).") var kvHeads: Int?
-    @Option(help: "Override: MLP width.") var ffn: Int?
-    @Option(help: "Override: vocabulary size.") var vocab: Int?
-    @Option(name: .customLong("max-seq"), help: "Override: maximum sequence length.") var maxSeq: Int?
-    @Option(help: "Parameter dtype: fp32, bf16 or fp16.") var dtype: String = "fp32"
-    @Option(help: "Include optimizer state: adamw (PyTorch AdamW) or adamw-decoupled.") var optimizer: String?
-    @Option(help: "Step recorded in the checkpoint (default 0, or 100 with optimizer state).") var step: Int64?
+            Example:
+              ckpt synth --preset tiny --optimizer adamw --dtype bf16 --out tiny.h5
+              ckpt synth --family llama --layers 2 --hidden 64 --vocab 96 --out small-llama.h5
+            """)
+
+    @Option(help: "Model family.") var family: ModelFamily = .gpt2
+    @Option(help: "Named shape of the family (default: 124m for gpt2, 1b for llama).") var preset: String?
+    @Option(parsing: .unconditional, help: "Override: transformer blocks.") var layers: Int?
+    @Option(parsing: .unconditional, help: "Override: hidden size.") var hidden: Int?
+    @Option(parsing: .unconditional, help: "Override: attention heads.") var heads: Int?
+    @Option(name: .customLong("kv-heads"), parsing: .unconditional, help: "Override: key/value heads (GQA).") var kvHeads: Int?
+    @Option(parsing: .unconditional, help: "Override: MLP width.") var ffn: Int?
+    @Option(parsing: .unconditional, help: "Override: vocabulary size.") var vocab: Int?
+    @Option(name: .customLong("max-seq"), parsing: .unconditional, help: "Override: maximum sequence length.") var maxSeq: Int?
+    @Option(help: "Parameter dtype.") var dtype: DTypeChoice = .fp32
+    @Option(help: "Add optimizer state (exp_avg, exp_avg_sq, fp32 masters for bf16/fp16) for this optimizer (default: none, parameters only).")
+    var optimizer: OptimizerChoice?
+    @Option(parsing: .unconditional, help: "Step recorded in the checkpoint, 0 or more (default 0, or 100 with optimizer state).") var step: Int64?
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @OptionGroup var store: StoreOptions
-    @Option(help: "Output checkpoint file.") var out: String
+    @Option(help: "Output checkpoint file (required).") var out: String
     @Flag(help: "Replace an existing output file (atomically, once the new one is complete).") var force = false
     @Flag(help: "Print a JSON summary.") var json = false
 
+    /// The preset name used.
+    var presetName: String { preset ?? family.defaultPreset }
+
     func validate() throws {
-        guard ["gpt2", "llama"].contains(family) else { throw ValidationError("--family must be gpt2 or llama") }
-        guard ModelConfig.preset(family: family, name: preset) != nil else {
-            throw ValidationError("unknown preset '\(preset)' for \(family) (have: \(ModelConfig.presetNames(family: family).joined(separator: ", ")))")
+        guard ModelConfig.preset(family: family.rawValue, name: presetName) != nil else {
+            throw ValidationError("unknown preset '\(presetName)' for \(family.rawValue) (have: \(family.presetNames.joined(separator: ", ")))")
         }
-        guard let d = try? DType(parsing: dtype), [.float32, .bfloat16, .float16].contains(d) else {
-            throw ValidationError("--dtype must be fp32, bf16 or fp16")
+        try FlagBounds.check("layers", layers, FlagBounds.layers)
+        try FlagBounds.check("hidden", hidden, FlagBounds.hidden)
+        try FlagBounds.check("heads", heads, 1...(hidden ?? FlagBounds.hidden.upperBound))
+        try FlagBounds.check("kv-heads", kvHeads, 1...(heads ?? FlagBounds.hidden.upperBound))
+        try FlagBounds.check("ffn", ffn, FlagBounds.ffn)
+        try FlagBounds.check("vocab", vocab, FlagBounds.vocab)
+        try FlagBounds.check("max-seq", maxSeq, FlagBounds.maxSeq)
+        try FlagBounds.check("step", step, 0...Int64.max)
+        let c = config()
+        if let p = c.validationProblem() { throw ValidationError(p) }
+        let parameters = Self.parameterCount(c)
+        guard let parameters, FlagBounds.parameters.contains(parameters) else {
+            throw ValidationError(
+                "the model would have \(parameters.map(String.init) ?? "more than 2^63") parameters; at most \(FlagBounds.parameters.upperBound) are supported")
         }
-        if let o = optimizer, !["adamw", "adamw-decoupled"].contains(o) {
-            throw ValidationError("--optimizer must be adamw or adamw-decoupled")
-        }
-        if let c = try? config(), let p = c.validationProblem() { throw ValidationError(p) }
     }
 
-    func config() throws -> ModelConfig {
-        var c = ModelConfig.preset(family: family, name: preset)!
+    /// The parameter count of `c`, or nil when it overflows 64 bits.
+    static func parameterCount(_ c: ModelConfig) -> Int? {
+        // Bounded flags keep each product far from overflow; the sum is checked anyway.
+        var total = 0
+        for t in c.canonicalTensors() {
+            var n = 1
+            for d in t.shape {
+                let (m, o) = n.multipliedReportingOverflow(by: d)
+                if o { return nil }
+                n = m
+            }
+            let (s, o) = total.addingReportingOverflow(n)
+            if o { return nil }
+            total = s
+        }
+        return total
+    }
+
+    /// The preset with the overrides applied.
+    func config() -> ModelConfig {
+        guard let base = ModelConfig.preset(family: family.rawValue, name: presetName) else { preconditionFailure("validated preset") }
+        var c = base
         if let v = layers { c.layers = v }
-        if let v = hidden { c.hidden = v }
+        if let v = hidden {
+            c.hidden = v
+            if heads == nil {
+                let headSize = max(1, base.hidden / base.heads)
+                c.heads = max(1, v / headSize)
+                c.kvHeads = max(1, c.heads / max(1, base.heads / base.kvHeads))
+            }
+            if ffn == nil { c.ffn = family == .gpt2 ? 4 * v : (8 * v / 3 + 255) / 256 * 256 }
+        }
         if let v = heads {
             c.heads = v
-            if kvHeads == nil && c.family == "gpt2" { c.kvHeads = v }
+            if kvHeads == nil { c.kvHeads = family == .gpt2 ? v : max(1, v / max(1, base.heads / base.kvHeads)) }
         }
         if let v = kvHeads { c.kvHeads = v }
-        if let v = ffn { c.ffn = v } else if hidden != nil && family == "gpt2" { c.ffn = 4 * c.hidden }
+        if let v = ffn { c.ffn = v }
         if let v = vocab { c.vocab = v }
         if let v = maxSeq { c.maxSeq = v }
         return c
@@ -63,12 +110,12 @@ struct SynthCommand: ParsableCommand {
         var options = try store.writerOptions()
         options.overwrite = force
         var synth = SyntheticCheckpoint(
-            config: try config(), dtype: try DType(parsing: dtype), withOptimizer: optimizer != nil,
+            config: config(), dtype: dtype.dtype, withOptimizer: optimizer != nil,
             step: step ?? (optimizer != nil ? 100 : 0), seed: seed)
-        if optimizer == "adamw-decoupled" { synth.optimizer.variant = "decoupled" }
+        if optimizer == .adamwDecoupled { synth.optimizer.variant = "decoupled" }
         let total = synth.totalBytes
         try OutputGuard.checkSpace(out, rawBytes: Int64(total), tensors: synth.items().count, chunkBytes: options.chunkBytes)
-        let progress = Progress(total: total, label: "synth")
+        let progress = Progress(total: total, label: "synth", enabled: Progress.shown(json: json))
         let t0 = Date()
         try synth.write(to: out, options: options) { progress.update($0) }
         progress.finish()
@@ -77,9 +124,9 @@ struct SynthCommand: ParsableCommand {
         let stored = r.tensors.reduce(0) { $0 + $1.storedBytes }
         if json {
             print(
-                Format.json(
+                JSONDocument.text(
                     SynthSummary(
-                        path: out, parameters: synth.config.parameterCount, tensors: r.tensors.count,
+                        output: out, parameters: synth.config.parameterCount, tensors: r.tensors.count,
                         rawBytes: total, storedBytes: stored, seconds: secs)))
         } else {
             print(
@@ -92,14 +139,14 @@ struct SynthCommand: ParsableCommand {
 
 /// JSON summary of `ckpt synth`.
 struct SynthSummary: Encodable {
-    var path: String
+    var output: String
     var parameters: Int
     var tensors: Int
     var rawBytes: Int
     var storedBytes: Int
     var seconds: Double
     enum CodingKeys: String, CodingKey {
-        case path, parameters, tensors, seconds
+        case output, parameters, tensors, seconds
         case rawBytes = "raw_bytes", storedBytes = "stored_bytes"
     }
 }

@@ -1,32 +1,53 @@
 import ArgumentParser
 import CheckpointStore
 import Foundation
+import Sharding
 
 /// `ckpt verify`: integrity check for unattended jobs.
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Recompute every checksum, scan floats for NaN/Inf, check shapes against model_config.",
-        discussion: "Exit status: 0 every file intact, 1 a check failed (each failing tensor is named), 2 usage or I/O error.")
+        discussion: """
+            Each argument is a checkpoint file or a Megatron checkpoint directory. For a directory the \
+            structure is checked (tracker, every rank of the TP x PP grid present, ranks agreeing on \
+            model_config, step, optimizer and layout) and every rank file is verified.
+            Exit status: 0 every file intact, 1 a check failed (each failing tensor is named; a damaged, \
+            empty or non-checkpoint file also counts), 2 usage or I/O error (a missing path, a directory \
+            that is not a Megatron checkpoint). Progress (bytes checked, rate) is shown on a terminal.
 
-    @Argument(help: "Checkpoint files.") var files: [String]
+            Example:
+              ckpt verify model.h5
+              ckpt verify megatron-ckpt/ --json
+            """)
+
+    @Argument(help: "Checkpoint files or Megatron checkpoint directories (at least one).") var files: [String]
     @Flag(help: "Print a JSON report.") var json = false
     @Flag(name: .customLong("allow-nonfinite"), help: "Do not fail on NaN/Inf values.") var allowNonFinite = false
 
     func validate() throws {
-        if files.isEmpty { throw ValidationError("give at least one checkpoint file") }
+        if files.isEmpty { throw ValidationError("give at least one checkpoint file or directory") }
     }
 
     func run() throws {
         var verifier = CheckpointVerifier()
         verifier.rejectNonFinite = !allowNonFinite
         var reports: [VerificationReport] = []
-        var ioError: StoreError?
-        for f in files {
+        var worst = ExitPolicy.ok
+        /// Verifies one checkpoint file, printing its result line.
+        func verifyFile(_ f: String, label: String) {
             let t0 = Date()
+            let bar = Progress(total: 1, label: "verify \(label)", enabled: Progress.shown(json: json))
+            var v = verifier
+            v.progress = { done, total in
+                bar.phase("verify \(label)", total: total, keepClock: true)
+                bar.update(done)
+            }
             do {
-                let r = try verifier.verify(path: f)
+                let r = try v.verify(path: f)
+                bar.finish()
                 reports.append(r)
+                if !r.ok { worst = max(worst, ExitPolicy.bad) }
                 if !json {
                     for fail in r.failures { print("FAIL \(fail.message)") }
                     let secs = Date().timeIntervalSince(t0)
@@ -36,18 +57,41 @@ struct VerifyCommand: ParsableCommand {
                     for n in r.notes { print("     note: \(n)") }
                 }
             } catch {
-                ioError = ioError ?? error
-                var r = VerificationReport(path: f)
-                r.failures.append(.init(tensor: nil, check: "io", message: error.description))
-                reports.append(r)
-                if !json { FileHandle.standardError.write(Data("ckpt: \(error)\n".utf8)) }
+                bar.finish()
+                failed(f, check: "io", error)
+            }
+        }
+        /// Records an input that could not be verified at all.
+        func failed(_ f: String, check: String, _ error: any Error) {
+            worst = max(worst, ExitPolicy.code(for: error))
+            var r = VerificationReport(path: f)
+            r.failures.append(.init(tensor: nil, check: check, message: ExitPolicy.message(for: error)))
+            reports.append(r)
+            if !json { print("FAIL \(ExitPolicy.message(for: error))") }
+        }
+        for f in files {
+            let input: CheckpointInput
+            do { input = try CheckpointInput.open(f) } catch {
+                failed(f, check: "open", error)
+                continue
+            }
+            switch input {
+            case .file(let p): verifyFile(p, label: URL(fileURLWithPath: p).lastPathComponent)
+            case .megatron(let dir, let ranks):
+                // The directory structure, as convert checks it, then every rank file present.
+                do {
+                    _ = try CheckpointSource(path: dir, maxOpenReaders: 1)
+                    if !json { print("ok   \(dir): Megatron directory, \(ranks.count) rank files") }
+                } catch {
+                    failed(dir, check: "structure", error)
+                }
+                for r in ranks where FileManager.default.fileExists(atPath: r.path) { verifyFile(r.path, label: r.label) }
             }
         }
         if json {
-            struct Out: Encodable { var ok: Bool; var files: [VerificationReport] }
-            print(Format.json(Out(ok: reports.allSatisfy(\.ok), files: reports)))
+            struct Out: Encodable { var files: [VerificationReport] }
+            print(JSONDocument.text(Out(files: reports), exitCode: worst))
         }
-        if ioError != nil { throw ExitCode(2) }
-        if !reports.allSatisfy(\.ok) { throw ExitCode(1) }
+        if worst != ExitPolicy.ok { throw ExitCode(worst) }
     }
 }

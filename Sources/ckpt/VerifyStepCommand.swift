@@ -12,34 +12,39 @@ struct VerifyStepCommand: ParsableCommand {
         discussion: """
             Compares the loss (when recorded), exp_avg, exp_avg_sq and the update of every parameter with the \
             reference step under a tolerance profile (formats/verify-step.md). Exit status: 0 pass, 1 fail \
-            (failing tensors are listed worst first with their first failing check), 2 usage or I/O error.
+            (failing tensors are listed worst first with their first failing check; a damaged or incomplete \
+            checkpoint or batch is also 1), 2 usage or I/O error. BEFORE and AFTER are checkpoint files or \
+            Megatron directories. Progress (load, forward+backward, compare per tensor) is shown on a terminal.
+
+            Example:
+              ckpt verify-step --before step100.h5 --after accel-step101.h5 --batch batch.h5 --precision bf16
             """)
 
-    @Option(help: "The checkpoint before the step.") var before: String
-    @Option(help: "The checkpoint after the step, as the accelerator wrote it.") var after: String
-    @Option(help: "The batch file of the step.") var batch: String
-    @Option(help: "Tolerance profile: fp32 or bf16.") var precision: String = "fp32"
+    @Option(help: "The checkpoint before the step (required).") var before: String
+    @Option(help: "The checkpoint after the step, as the accelerator wrote it (required).") var after: String
+    @Option(help: "The batch file of the step (required).") var batch: String
+    @Option(help: "Tolerance profile.") var precision: PrecisionChoice = .fp32
     @Option(name: .customLong("loss-rtol"), help: "Override: max relative loss error.") var lossRelative: Double?
     @Option(name: .customLong("state-rtol"), help: "Override: max relative L2 error of exp_avg / exp_avg_sq.") var stateRelativeL2: Double?
     @Option(name: .customLong("update-rtol"), help: "Override: max relative L2 error of the update.") var updateRelativeL2: Double?
     @Option(name: .customLong("scale-tol"), help: "Override: max |update scale - 1|.") var updateScale: Double?
     @Option(name: .customLong("element-bound"), help: "Override: max elementwise error in units of lr times the Adam bound.") var elementBound: Double?
-    @Option(name: .customLong("show"), help: "Tensors listed in the text report.") var show: Int = 10
+    @Option(name: .customLong("show"), parsing: .unconditional, help: "Tensors listed in the text report, 0 or more.") var show: Int = 10
     @Flag(help: "Print the full report as JSON.") var json = false
 
     func validate() throws {
-        guard VerifyTolerances.profile(precision) != nil else { throw ValidationError("--precision must be fp32 or bf16") }
+        try FlagBounds.check("show", show, 0...Int.max)
         for (flag, v) in [
             ("loss-rtol", lossRelative), ("state-rtol", stateRelativeL2), ("update-rtol", updateRelativeL2),
             ("scale-tol", updateScale), ("element-bound", elementBound),
         ] {
-            if let v, !(v >= 0) { throw ValidationError("--\(flag) must be a non-negative number") }
+            if let v, !(v >= 0 && v.isFinite) { throw ValidationError("--\(flag) must be a finite non-negative number (got \(v))") }
         }
     }
 
     /// The profile with the flag overrides applied.
     func tolerances() -> VerifyTolerances {
-        var t = VerifyTolerances.profile(precision)!
+        var t = precision.tolerances
         if let v = lossRelative { t.lossRelative = v }
         if let v = stateRelativeL2 { t.stateRelativeL2 = v }
         if let v = updateRelativeL2 { t.updateRelativeL2 = v }
@@ -51,10 +56,13 @@ struct VerifyStepCommand: ParsableCommand {
     func run() throws {
         let sources = StepSources()
         defer { sources.removeTemporaries() }
+        let progress = StepProgressBar(label: "verify-step", enabled: Progress.shown(json: json))
+        defer { progress.finish() }
         let outcome: Result<StepVerificationReport, ReferenceError>
         do throws(ReferenceError) {
             let a = try sources.open(before), b = try sources.open(after)
-            outcome = .success(try StepVerifier(tolerances: tolerances()).verify(before: a, after: b, batchPath: batch))
+            outcome = .success(
+                try StepVerifier(tolerances: tolerances()).verify(before: a, after: b, batchPath: batch, progress: progress.callback))
         } catch {
             outcome = .failure(error)
         }
@@ -62,12 +70,12 @@ struct VerifyStepCommand: ParsableCommand {
         switch outcome {
         case .success(let r): report = r
         case .failure(let e):
-            FileHandle.standardError.write(Data("ckpt: \(e)\n".utf8))
-            // Damaged data in the after-checkpoint is a failed step; anything else is I/O or usage.
-            if case .store(let s) = e, CLIExit.code(for: s) == 1, s.path == after { throw ExitCode(1) }
-            if case .invalidArgument(let m) = e, m.hasPrefix(after + ":"), sources.failedValidation { throw ExitCode(1) }
-            throw ExitCode(2)
+            progress.finish()
+            // Damaged data in either checkpoint or the batch is 1, anything else usage or I/O
+            // (ExitPolicy); Main prints the message, or the JSON error document with --json.
+            throw sources.failure(for: e)
         }
+        progress.finish()
         // Replicated tensors of a Megatron after-checkpoint that differ across TP ranks (a stale
         // or corrupted rank) fail the step even where rank 0, which the assembly keeps, is right.
         report.before = before
@@ -83,8 +91,14 @@ struct VerifyStepCommand: ParsableCommand {
                     value: worst, limit: 0, passed: false, severity: .infinity))
             report.passed = false
         }
-        print(json ? report.jsonText() : report.summary(limit: show))
-        if !report.passed { throw ExitCode(1) }
+        let code = report.passed ? ExitPolicy.ok : ExitPolicy.bad
+        if json {
+            let object = (try? JSONSerialization.jsonObject(with: Data(report.jsonText().utf8))) as? [String: Any] ?? [:]
+            print(JSONDocument.text(object: object, exitCode: code))
+        } else {
+            print(report.summary(limit: show))
+        }
+        if !report.passed { throw ExitCode(code) }
     }
 }
 
@@ -101,8 +115,8 @@ final class StepSources {
     private(set) var temporaries: [String] = []
     /// Divergent replicas found per opened path.
     private(set) var divergentReplicas: [String: [DivergentReplica]] = [:]
-    /// Whether the last failure was a Megatron directory failing validation (exit 1).
-    private(set) var failedValidation = false
+    /// The conversion error of the last Megatron directory that failed to open.
+    private(set) var lastConversionError: ShardingError?
 
     /// Opens `path` (file or Megatron directory).
     func open(_ path: String) throws(ReferenceError) -> any TensorSource {
@@ -126,10 +140,17 @@ final class StepSources {
             let report = try Converter(options: options).convert(path, to: .wafer, output: wafer)
             divergentReplicas[path] = report.divergentReplicas
         } catch {
-            failedValidation = error.isValidationFailure
+            lastConversionError = error
             throw .invalidArgument("\(path): \(error)")
         }
         return try CheckpointFileSource(path: wafer)
+    }
+
+    /// The error to report for `e`: a Megatron directory that failed to open keeps the exit code
+    /// of its conversion error.
+    func failure(for e: ReferenceError) -> any Error {
+        guard case .invalidArgument = e, let s = lastConversionError else { return e }
+        return ExitPolicy.code(for: s) == ExitPolicy.bad ? CLIError.checksFailed(e.description) : CLIError.usage(e.description)
     }
 
     /// Deletes the temporary assembled files.

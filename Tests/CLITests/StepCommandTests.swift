@@ -65,7 +65,7 @@ import Testing
         let s = try #require(try JSONSerialization.jsonObject(with: Data(step.stdout.utf8)) as? [String: Any], "step JSON: \(step.stdout)")
         let loss = try #require(s["loss"] as? Double)
         #expect(loss.isFinite && loss > 0)
-        #expect(s["out"] as? String == out)
+        #expect(s["output"] as? String == out)
         #expect((s["step"] as? NSNumber)?.int64Value ?? -1 >= 1)
         #expect((s["grad_norm"] as? Double).map { $0 > 0 } == true)
         #expect(FileManager.default.fileExists(atPath: out))
