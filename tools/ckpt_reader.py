@@ -255,7 +255,7 @@ def canonical_tensors(config: dict[str, Any]) -> list[tuple[str, tuple[int, ...]
         linear(f"{p}.attn.out", C, C)
         norm(f"{p}.mlp_norm")
         if config["activation"] == "swiglu":
-            out.append((f"{p}.mlp.gate.weight", (F, C)))
+            linear(f"{p}.mlp.gate", F, C)
         linear(f"{p}.mlp.up", F, C)
         linear(f"{p}.mlp.down", C, F)
     norm("final_norm")
