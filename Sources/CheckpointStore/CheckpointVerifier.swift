@@ -6,6 +6,9 @@ public struct CheckpointVerifier: Sendable {
     public var blockBytes = 64 << 20
     /// Whether NaN/Inf values fail the check.
     public var rejectNonFinite = true
+    /// Whether optimizer state missing for some parameters (while present for others) is only
+    /// noted instead of failing the check.
+    public var allowPartial = false
 
     /// Creates a verifier.
     public init() {}
@@ -46,7 +49,56 @@ public struct CheckpointVerifier: Sendable {
         }
         checkCounts(reader, &report)
         checkShapes(reader, &report)
+        checkMetadata(reader, &report)
+        checkOptimizerCoverage(reader, &report)
         return report
+    }
+
+    /// The metadata checksum (format v1.1), required root attributes, a non-negative step, and
+    /// notes on what carried no checksum.
+    private func checkMetadata(_ r: CheckpointReader, _ report: inout VerificationReport) {
+        let integrity = r.metadataIntegrity()
+        report.metadataChecksum = integrity.status
+        if integrity.isDamage {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: integrity.message(path: r.path)))
+        } else if integrity == .notRecorded {
+            report.notes.append("no metadata checksum (format v1.0 or another writer): root attributes, tensor attributes and RNG state are not covered")
+        }
+        for name in r.missingRootAttributes() {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(r.path): metadata damaged: required root attribute '\(name)' is missing"))
+        }
+        if r.metadata.step < 0 {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(r.path): step \(r.metadata.step) is negative"))
+        }
+        report.tensorsWithoutChecksum = r.tensors.filter { $0.xxh3 == nil }.count
+        report.tensorsWithoutDType = r.tensors.filter { !$0.hasDTypeAttribute }.count
+        if report.tensorsWithoutChecksum > 0 {
+            report.notes.append("\(report.tensorsWithoutChecksum) tensor(s) have no xxh3_64 checksum: their bytes were read but not compared with one")
+        }
+        if report.tensorsWithoutDType > 0 {
+            report.notes.append("\(report.tensorsWithoutDType) tensor(s) have no dtype attribute: their dtype comes from the HDF5 type alone")
+        }
+    }
+
+    /// Optimizer state present for some parameters but missing for others fails the check
+    /// (a note with `allowPartial`).
+    private func checkOptimizerCoverage(_ r: CheckpointReader, _ report: inout VerificationReport) {
+        var parameters: Set<String>?
+        if let config = r.metadata.modelConfig, r.metadata.layoutKind == "wafer", config.validationProblem() == nil {
+            parameters = Set(config.canonicalTensors().map(\.name))
+        } else {
+            parameters = Set(r.tensors.filter { $0.key.isModel && $0.dtype.isFloatingPoint }.map(\.key.name))
+        }
+        for gap in OptimizerCoverage.gaps(r.tensors, parameters: parameters) {
+            let names = gap.parameters.prefix(5).joined(separator: ", ") + (gap.parameters.count > 5 ? ", ..." : "")
+            let text = "optimizer state \(gap.state) missing for \(gap.parameters.count) parameter(s) that \(gap.reason): \(names)"
+            if allowPartial {
+                report.notes.append(text + " (allowed by --allow-partial)")
+            } else {
+                let first = gap.state.contains("+") ? gap.parameters[0] : TensorKey.optimizer(gap.state, gap.parameters[0]).description
+                report.failures.append(.init(tensor: first, check: "partial", message: "\(r.path): \(text) (pass --allow-partial to accept)"))
+            }
+        }
     }
 
     /// Streams one tensor, verifying chunks and the whole-tensor hash; returns the NaN/Inf count.

@@ -35,7 +35,8 @@ final class StoredDataset {
             throw .unsupportedTensor(path: path, tensor: t, detail: "HDF5 datatype is not one of ckpt's dtypes")
         }
         var dtype = typed
-        if let attr = H5Attributes.readString(ds.id, "dtype") {
+        let dtypeAttribute = H5Attributes.readString(ds.id, "dtype")
+        if let attr = dtypeAttribute {
             guard let named = DType(rawValue: attr) else {
                 throw .unsupportedTensor(path: path, tensor: t, detail: "unknown dtype '\(attr)'")
             }
@@ -93,7 +94,7 @@ final class StoredDataset {
         let info = TensorInfo(
             key: key, dtype: dtype, shape: shape, chunkShape: chunkShape,
             storedBytes: Int(H5Dget_storage_size(ds.id)), codec: codec,
-            xxh3: H5Attributes.readUInt64(ds.id, "xxh3_64"))
+            xxh3: H5Attributes.readUInt64(ds.id, "xxh3_64"), hasDTypeAttribute: dtypeAttribute != nil)
         let layout = chunkShape.map { ChunkLayout(shape: shape, chunk: $0) }
         let stored = StoredDataset(object: ds, fileType: ftype, info: info, decoder: decoder, layout: layout, fill: fill)
         stored.unavailableFilter = missingFilter

@@ -12,6 +12,10 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: "Checkpoint files.") var files: [String]
     @Flag(help: "Print a JSON report.") var json = false
     @Flag(name: .customLong("allow-nonfinite"), help: "Do not fail on NaN/Inf values.") var allowNonFinite = false
+    @Flag(
+        name: .customLong("allow-partial"),
+        help: "Do not fail when optimizer state is missing for some parameters (exp_avg without exp_avg_sq, no master for a 16-bit parameter, ...).")
+    var allowPartial = false
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one checkpoint file") }
@@ -20,6 +24,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         var verifier = CheckpointVerifier()
         verifier.rejectNonFinite = !allowNonFinite
+        verifier.allowPartial = allowPartial
         var reports: [VerificationReport] = []
         var ioError: StoreError?
         for f in files {
