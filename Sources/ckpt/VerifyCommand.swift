@@ -16,6 +16,8 @@ struct VerifyCommand: ParsableCommand {
         name: .customLong("allow-partial"),
         help: "Do not fail when optimizer state is missing for some parameters (exp_avg without exp_avg_sq, no master for a 16-bit parameter, ...).")
     var allowPartial = false
+    /// Set on the child process `IsolatedVerification` starts (one file, JSON result on stdout).
+    @Flag(name: .customLong(IsolatedVerification.childFlag), help: .private) var isolatedChild = false
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one checkpoint file") }
@@ -25,12 +27,17 @@ struct VerifyCommand: ParsableCommand {
         var verifier = CheckpointVerifier()
         verifier.rejectNonFinite = !allowNonFinite
         verifier.allowPartial = allowPartial
+        if isolatedChild {
+            IsolatedVerification.serve(path: files[0], verifier: verifier)
+            return
+        }
+        let childFlags = (allowNonFinite ? ["--allow-nonfinite"] : []) + (allowPartial ? ["--allow-partial"] : [])
         var reports: [VerificationReport] = []
         var ioError: StoreError?
         for f in files {
             let t0 = Date()
             do {
-                let r = try verifier.verify(path: f)
+                let r = try IsolatedVerification.verify(path: f, flags: childFlags)
                 reports.append(r)
                 if !json {
                     for fail in r.failures { print("FAIL \(fail.message)") }
