@@ -148,6 +148,12 @@ class Base:
             end = starts[i + 1][0] if i + 1 < len(starts) else size
             if kind == "data":
                 end = next(b for a, b in data_ranges if a == pos)
+            elif kind == "index" and pos + 8 <= size:
+                # A v1 B-tree node has room for 2K entries; only the used ones carry meaning
+                # (header 24 bytes, then key, child address, ..., key; keys of rank <= 2 tensors
+                # are at most 8 + 8 * 3 bytes).
+                used = int.from_bytes(self.data[pos + 6:pos + 8], "little")
+                end = min(end, pos + 24 + used * 40 + 32)
             if end > pos:
                 out[kind].append((pos, end))
         return out
@@ -240,9 +246,13 @@ def run_case(ckpt: str, base: Base, path: str, mutate: Callable[[bytearray], byt
         if outcome == "ok":
             change = readable_change(base.snapshot, path)
             outcome, detail = ("harmless", "") if change is None else ("missed", f"verify exit 0 but {change}")
+        if outcome not in ("detected", "harmless"):
+            os.replace(path, path + ".kept")  # for replay: the bases are not byte-reproducible
+            detail += f" (file kept as {path}.kept)"
         return outcome, detail
     finally:
-        os.unlink(path)
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def flip(offset: int, bit: int) -> Callable[[bytearray], bytearray]:
@@ -323,8 +333,9 @@ def run(ckpt: str, workdir: str, scale: str, seed: int) -> list[dict[str, Any]]:
         r["crashes"] += outcome == "crash"
         r["hangs"] += outcome == "hang"
         r["details"].append(f"seed {seed} {desc}: {outcome}: {detail}")
-    for b in bases:
-        os.unlink(b.path)
+    if not any(r["details"] for r in rows.values()):
+        for b in bases:
+            os.unlink(b.path)
     return list(rows.values())
 
 

@@ -47,6 +47,11 @@ public struct CheckpointVerifier: Sendable {
                 report.failures.append(.init(tensor: info.key.description, check: kind, message: error.description))
             }
         }
+        for info in reader.tensors where info.chunkShape != nil {
+            if let problem = ChunkIndexCheck.problems(reader, info.key).first {
+                report.failures.append(.init(tensor: info.key.description, check: "index", message: "\(path): tensor \(info.key): \(problem)"))
+            }
+        }
         checkCounts(reader, &report)
         checkShapes(reader, &report)
         checkMetadata(reader, &report)

@@ -5,7 +5,7 @@ public struct VerificationReport: Sendable, Codable {
         /// The tensor involved, or nil for file-level checks.
         public var tensor: String?
         /// Which check: `open`, `checksum`, `chunk`, `nonfinite`, `shape`, `missing`, `unexpected`, `counts`, `metadata`,
-        /// `partial` (optimizer state missing for some parameters).
+        /// `partial` (optimizer state missing for some parameters), `index` (the chunk index disagrees with itself).
         public var check: String
         /// One-line message naming file and tensor.
         public var message: String
