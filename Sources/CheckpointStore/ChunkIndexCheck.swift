@@ -28,7 +28,8 @@ struct ChunkIndexCheck {
         var st = stat()
         fstat(fd, &st)
         let check = ChunkIndexCheck(fd: fd, base: UInt64(ub), fileSize: UInt64(st.st_size))
-        guard let (btree, dims) = check.layoutMessage(objectHeader: UInt64(info.addr)) else { return [] }
+        guard let (btree, dims, chunk) = check.layoutMessage(objectHeader: UInt64(info.addr)), chunk.count == ds.info.shape.count
+        else { return [] }
         var listed: Set<[UInt64]> = []
         if let space = H5Object(H5Dget_space(ds.object.id), .dataspace) {
             var n: hsize_t = 0
@@ -47,7 +48,8 @@ struct ChunkIndexCheck {
         if btree == UInt64.max {  // no chunk allocated yet (an empty or unwritten dataset)
             return listed.isEmpty ? [] : ["chunk index address is undefined but HDF5 lists \(listed.count) chunk(s)"]
         }
-        check.walk(node: btree, dims: dims, depth: 0, listed: listed, into: &out)
+        let grid = Grid(shape: ds.info.shape.map { UInt64($0) }, chunk: chunk)
+        check.walk(node: btree, dims: dims, grid: grid, depth: 0, listed: listed, into: &out)
         return out
     }
 
@@ -62,8 +64,25 @@ struct ChunkIndexCheck {
         (0..<n).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
     }
 
-    /// The B-tree address and key dimensionality (rank + 1) from the layout message.
-    private func layoutMessage(objectHeader a: UInt64) -> (UInt64, Int)? {
+    /// The dataset extent and chunk shape the keys must fit.
+    struct Grid {
+        let shape: [UInt64]
+        let chunk: [UInt64]
+
+        /// Why a key's offsets do not fit: each a multiple of the chunk size, inside the extent
+        /// (a left key) or at most the extent rounded up to whole chunks (the right bound).
+        func problem(_ offsets: [UInt64], rightBound: Bool) -> String? {
+            for d in 0..<shape.count where chunk[d] > 0 {
+                let o = offsets[d]
+                let limit = rightBound ? (shape[d] + chunk[d] - 1) / chunk[d] * chunk[d] : shape[d] - 1
+                if o % chunk[d] != 0 || o > limit { return "offset \(o) in dimension \(d) does not fit chunks of \(chunk[d]) in \(shape[d])" }
+            }
+            return nil
+        }
+    }
+
+    /// The B-tree address, key dimensionality (rank + 1) and chunk shape from the layout message.
+    private func layoutMessage(objectHeader a: UInt64) -> (UInt64, Int, [UInt64])? {
         guard let h = bytes(a, 16) else { return nil }
         var messages: [(type: Int, at: UInt64, size: Int)] = []
         if h[0] == 1 {  // version 1: 16-byte prefix, 8-byte aligned messages
@@ -95,12 +114,13 @@ struct ChunkIndexCheck {
         }
         // Layout version 3, chunked (class 2): dimensionality, B-tree address, chunk dims.
         guard let m = messages.first(where: { $0.type == 8 }), let b = bytes(m.at, min(m.size, 64)), b.count >= 11,
-            b[0] == 3, b[1] == 2
+            b[0] == 3, b[1] == 2, b.count >= 11 + 4 * Int(b[2]), b[2] >= 1
         else { return nil }
-        return (Self.le(b, 3, 8), Int(b[2]))
+        let dims = Int(b[2])
+        return (Self.le(b, 3, 8), dims, (0..<(dims - 1)).map { Self.le(b, 11 + 4 * $0, 4) })
     }
 
-    private func walk(node: UInt64, dims: Int, depth: Int, listed: Set<[UInt64]>, into out: inout [String]) {
+    private func walk(node: UInt64, dims: Int, grid: Grid, depth: Int, listed: Set<[UInt64]>, into out: inout [String]) {
         guard depth < 16, let h = bytes(node, 24), h.starts(with: Array("TREE".utf8)), h[4] == 1 else {
             out.append("chunk index node at \(node) is unreadable")
             return
@@ -111,17 +131,27 @@ struct ChunkIndexCheck {
             out.append("chunk index node at \(node) is cut short")
             return
         }
-        // Key k bounds child k from the left; the last key (the right bound) is not checked.
-        for k in 0..<used {
+        // Key k bounds child k from the left, key `used` bounds the last child from the right;
+        // left keys increase strictly (C order) and have element offset 0.
+        var previous: [UInt64]?
+        for k in 0...used {
             let key = k * (keySize + 8)
+            let offsets = (0..<(dims - 1)).map { Self.le(body, key + 8 + 8 * $0, 8) }
+            if let p = grid.problem(offsets, rightBound: k == used) {
+                out.append("chunk index key \(k) of the node at \(node): \(p)")
+            }
+            if k < used, let prev = previous, !prev.lexicographicallyPrecedes(offsets) {
+                out.append("chunk index key \(k) of the node at \(node) is out of order")
+            }
+            previous = offsets
+            guard k < used else { break }
             if Self.le(body, key + 8 + 8 * (dims - 1), 8) != 0 {
                 out.append("chunk index key \(k) of the node at \(node) has a non-zero element offset")
             }
             let child = Self.le(body, key + keySize, 8)
             if level > 0 {
-                walk(node: child, dims: dims, depth: depth + 1, listed: listed, into: &out)
+                walk(node: child, dims: dims, grid: grid, depth: depth + 1, listed: listed, into: &out)
             } else {
-                let offsets = (0..<(dims - 1)).map { Self.le(body, key + 8 + 8 * $0, 8) }
                 let entry = offsets + [Self.le(body, key + 4, 4), child, Self.le(body, key, 4)]
                 if !listed.contains(entry) { out.append("chunk index entry \(k) of the node at \(node) disagrees with HDF5's chunk list") }
             }
