@@ -52,6 +52,9 @@ public struct CheckpointVerifier: Sendable {
                 report.failures.append(.init(tensor: info.key.description, check: "index", message: "\(path): tensor \(info.key): \(problem)"))
             }
         }
+        for problem in GlobalHeapCheck.problems(reader) {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(path): metadata damaged: \(problem)"))
+        }
         checkCounts(reader, &report)
         checkShapes(reader, &report)
         checkMetadata(reader, &report)

@@ -41,9 +41,10 @@ enum MetadataChecksum {
             let name = String(decoding: p, as: UTF8.self)
             let cpath = p + [0]
             let isRoot = p == Array("/".utf8)
-            guard let obj = cpath.withUnsafeBufferPointer({ b in
-                b.withMemoryRebound(to: CChar.self) { H5Object(H5Oopen(file, $0.baseAddress!, ckpt_H5P_DEFAULT()), .object) }
-            })
+            guard
+                let obj = cpath.withUnsafeBufferPointer({ b in
+                    b.withMemoryRebound(to: CChar.self) { H5Object(H5Oopen(file, $0.baseAddress!, ckpt_H5P_DEFAULT()), .object) }
+                })
             else { throw MetadataReadError("\(name) cannot be opened") }
             if !isRoot {
                 guard let space = H5Object(H5Dget_space(obj.id), .dataspace) else { throw MetadataReadError("\(name): dataspace unreadable") }

@@ -34,7 +34,8 @@ public enum MetadataIntegrity: Sendable, Equatable {
         switch self {
         case .verified: return "\(path): metadata checksum verified"
         case .notRecorded:
-            return "\(path): no metadata_xxh3_64 (format v1.0 or another writer): root attributes, tensor attributes and RNG state are not covered by a checksum"
+            return "\(path): no metadata_xxh3_64 (format v1.0 or another writer): root attributes, tensor attributes and RNG state "
+                + "are not covered by a checksum"
         case .missing(let minor):
             return "\(path): metadata damaged: format_minor \(minor) promises a metadata_xxh3_64 attribute, which is missing"
         case .mismatch(let s, let c):

@@ -28,7 +28,9 @@ import Testing
         // The Python reader recomputes ckpt's metadata checksum (format v1.1) and finds it matching.
         #expect(!r.stdout.contains("metadata checksum"), "\(r.stdout)")
         let meta = try python([
-            "-c", "import sys; sys.path.insert(0, sys.argv[1]); import h5py, ckpt_reader as cr; print(cr.check_metadata_checksum(h5py.File(sys.argv[2], 'r'))[0])",
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import h5py, ckpt_reader as cr; "
+                + "print(cr.check_metadata_checksum(h5py.File(sys.argv[2], 'r'))[0])",
             "\(Self.repo)/tools", f,
         ])
         #expect(meta.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "verified", "\(meta.stdout)\(meta.stderr)")

@@ -15,7 +15,10 @@ import Testing
         for t in cfg.canonicalTensors() {
             let n = t.shape.reduce(1, *)
             // 0.5 in float32, or in bfloat16 (0x3f00 little-endian).
-            let bytes = dtype == .float32 ? TensorData(shape: t.shape, floats: [Float](repeating: 0.5, count: n)).bytes : [UInt8](repeating: 0, count: 2 * n).enumerated().map { $0.offset % 2 == 1 ? 0x3f : 0 }
+            let bytes =
+                dtype == .float32
+                ? TensorData(shape: t.shape, floats: [Float](repeating: 0.5, count: n)).bytes
+                : (0..<(2 * n)).map { $0 % 2 == 1 ? UInt8(0x3f) : 0 }
             try w.write(.model(t.name), TensorData(dtype: dtype, shape: t.shape, bytes: bytes))
             var states = ["exp_avg", "exp_avg_sq"]
             if dtype != .float32 { states.append("master") }
@@ -29,8 +32,14 @@ import Testing
     @Test(arguments: [
         ("one exp_avg_sq tensor", Set(["optimizer.exp_avg_sq.layers.0.attn.q.weight"]), Set<String>(), DType.float32, "exp_avg_sq"),
         ("the whole exp_avg_sq state", Set<String>(), Set(["exp_avg_sq"]), DType.float32, "exp_avg_sq"),
-        ("both moments of one parameter", Set(["optimizer.exp_avg.final_norm.bias", "optimizer.exp_avg_sq.final_norm.bias"]), Set<String>(), DType.float32, "final_norm.bias"),
-        ("one master copy of a bf16 parameter", Set(["optimizer.master.layers.1.mlp.up.weight"]), Set<String>(), DType.bfloat16, "master missing for 1 parameter(s) that other 16-bit parameters have: layers.1.mlp.up.weight"),
+        (
+            "both moments of one parameter", Set(["optimizer.exp_avg.final_norm.bias", "optimizer.exp_avg_sq.final_norm.bias"]), Set<String>(),
+            DType.float32, "final_norm.bias"
+        ),
+        (
+            "one master copy of a bf16 parameter", Set(["optimizer.master.layers.1.mlp.up.weight"]), Set<String>(), DType.bfloat16,
+            "master missing for 1 parameter(s) that other 16-bit parameters have: layers.1.mlp.up.weight"
+        ),
     ])
     func partialOptimizerStateFailsUnlessAllowed(label: String, skip: Set<String>, skipStates: Set<String>, dtype: DType, named: String) throws {
         let dir = CLI.tempDir()
@@ -101,6 +110,23 @@ import Testing
         let r = try CLI.run(["verify", f])
         #expect(r.status == 1, "\(r.stdout)")
         #expect(r.stdout.contains("FAIL \(f): metadata damaged: metadata_xxh3_64 mismatch"), "\(r.stdout)")
+    }
+
+    /// A global heap collection whose size field grew (HDF5 1.10 reads on, HDF5 2.x refuses the
+    /// string attributes in it) fails verify.
+    @Test func damagedGlobalHeapCollectionFailsVerify() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = dir + "/gcol.h5"
+        #expect(try CLI.run(["synth", "--preset", "tiny", "--optimizer", "adamw", "--out", f]).status == 0)
+        var d = try [UInt8](Data(contentsOf: URL(fileURLWithPath: f)))
+        let sig = Array("GCOL".utf8) + [1, 0, 0, 0]
+        let i = try #require((0...(d.count - sig.count)).first { d[$0..<($0 + sig.count)].elementsEqual(sig) })
+        d[i + 10] |= 0x08  // collection size 4096 -> 528384
+        try Data(d).write(to: URL(fileURLWithPath: f))
+        let r = try CLI.run(["verify", f])
+        #expect(r.status == 1, "\(r.stdout)")
+        #expect(r.stdout.contains("FAIL \(f): metadata damaged: global heap collection at \(i)"), "\(r.stdout)")
     }
 
     /// A damaged global-heap object size makes libhdf5 1.10 segfault inside `H5Aread`; verify
