@@ -30,6 +30,7 @@ import concurrent.futures
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 from typing import Any, Callable
@@ -222,11 +223,15 @@ class Base:
 
 def verify(ckpt: str, path: str) -> tuple[str, str]:
     """('detected' | 'ok' | 'crash' | 'hang' | 'unnamed', detail) for one damaged file."""
+    p = subprocess.Popen([ckpt, "verify", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
     try:
-        p = subprocess.run([ckpt, "verify", path], capture_output=True, text=True, timeout=TIMEOUT)
+        stdout, stderr = p.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)  # verify and the child processes it started
+        p.communicate()
         return "hang", f"verify ran over {TIMEOUT:.0f}s"
-    out = (p.stdout + p.stderr).strip().replace("\n", " | ")
+    out = (stdout + stderr).strip().replace("\n", " | ")
     if p.returncode < 0 or p.returncode > 2:
         return "crash", f"verify exited {p.returncode}: {out[-200:]}"
     if p.returncode == 0:

@@ -9,6 +9,9 @@ public struct CheckpointVerifier: Sendable {
     /// Whether optimizer state missing for some parameters (while present for others) is only
     /// noted instead of failing the check.
     public var allowPartial = false
+    /// Whether tensor data is read; false checks only the metadata and the file's structure
+    /// (what a time-limited probe of a possibly malformed file does).
+    public var readData = true
 
     /// Creates a verifier.
     public init() {}
@@ -26,7 +29,7 @@ public struct CheckpointVerifier: Sendable {
             report.failures.append(.init(tensor: nil, check: "open", message: error.description))
             return report
         }
-        for info in reader.tensors {
+        for info in reader.tensors where readData {
             do throws(StoreError) {
                 let nonFinite = try check(reader, info)
                 report.tensorsChecked += 1

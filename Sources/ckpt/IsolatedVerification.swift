@@ -9,6 +9,13 @@ import Glibc
 enum IsolatedVerification {
     /// The private flag that selects the child side.
     static let childFlag = "isolated-child"
+    /// The private flag that makes the child skip tensor data (the time-limited probe).
+    static let probeFlag = "metadata-probe"
+    /// Seconds the metadata probe may take (`CKPT_VERIFY_METADATA_TIMEOUT`, default 15): HDF5
+    /// 1.10 can also loop forever on a damaged global heap object size.
+    static var probeSeconds: Double {
+        ProcessInfo.processInfo.environment["CKPT_VERIFY_METADATA_TIMEOUT"].flatMap(Double.init).map { max(1, $0) } ?? 15
+    }
 
     /// What the child prints on stdout: the report, or the I/O error that prevented one.
     struct ChildResult: Codable {
@@ -18,8 +25,14 @@ enum IsolatedVerification {
         var ioErrno: Int32?
     }
 
-    /// Child side: verifies `path` and prints a `ChildResult` as JSON.
+    /// Child side: verifies `path` and prints a `ChildResult` as JSON. Exits at once if the
+    /// parent goes away (killed, say, by a job's time limit) instead of running on orphaned.
     static func serve(path: String, verifier: CheckpointVerifier) {
+        let parent = getppid()
+        DispatchQueue.global().async {
+            while getppid() == parent { usleep(100_000) }
+            _exit(1)
+        }
         var result = ChildResult()
         do {
             result.report = try verifier.verify(path: path)
@@ -38,19 +51,67 @@ enum IsolatedVerification {
         print(Format.json(result))
     }
 
-    /// Parent side: runs the child on `path` with the verify flags `flags` and returns its
-    /// report; a child killed by a signal becomes a report with one `open` failure.
+    /// Parent side: first a metadata-only probe of `path` with a time limit (libhdf5 may crash or
+    /// hang on a malformed file), then the full verification in a second child; returns its
+    /// report. A child killed by a signal, or a probe over its time limit, becomes a report with
+    /// one `open` failure.
     static func verify(path: String, flags: [String]) throws(StoreError) -> VerificationReport {
+        var failed = VerificationReport(path: path)
+        switch probe(path: path, flags: flags) {
+        case .finished: break
+        case .crashed(let signal):
+            failed.failures.append(
+                .init(
+                    tensor: nil, check: "open",
+                    message: "\(path): metadata damaged: libhdf5 crashed reading it (signal \(signal)); its HDF5 structure is damaged"))
+            return failed
+        case .timedOut:
+            failed.failures.append(
+                .init(
+                    tensor: nil, check: "open",
+                    message: "\(path): metadata damaged: libhdf5 did not finish reading its metadata in \(Int(probeSeconds)) s"
+                        + " (CKPT_VERIFY_METADATA_TIMEOUT); its HDF5 structure is damaged"))
+            return failed
+        }
+        return try run(path: path, flags: flags)
+    }
+
+    /// How the probe ended.
+    enum ProbeOutcome { case finished, crashed(Int32), timedOut }
+
+    /// Runs the metadata-only child, killing it after `probeSeconds`.
+    static func probe(path: String, flags: [String]) -> ProbeOutcome {
+        let p = child(path: path, flags: flags + ["--\(probeFlag)"])
+        p.standardOutput = FileHandle.nullDevice
+        do { try p.run() } catch { return .finished }  // the full run reports why it cannot start
+        let deadline = Date().addingTimeInterval(probeSeconds)
+        while p.isRunning && Date() < deadline { usleep(5000) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            return .timedOut
+        }
+        return p.terminationReason == .uncaughtSignal ? .crashed(p.terminationStatus) : .finished
+    }
+
+    /// A configured child process `ckpt verify --isolated-child FLAGS -- PATH`.
+    static func child(path: String, flags: [String]) -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executablePath())
         p.arguments = ["verify", "--\(childFlag)"] + flags + ["--", path]
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"  // a crash is expected output here; skip the backtracer
         p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         p.standardInput = FileHandle.nullDevice
+        return p
+    }
+
+    /// Runs the full verification child and decodes its report.
+    static func run(path: String, flags: [String]) throws(StoreError) -> VerificationReport {
+        let p = child(path: path, flags: flags)
+        let out = Pipe()
+        p.standardOutput = out
         do { try p.run() } catch { throw .io(path: path, operation: "starting the verification process", errno: EAGAIN) }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

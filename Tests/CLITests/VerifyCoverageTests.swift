@@ -112,6 +112,23 @@ import Testing
         #expect(r.stdout.contains("FAIL \(f): metadata damaged: metadata_xxh3_64 mismatch"), "\(r.stdout)")
     }
 
+    /// A global heap object size of 2055 for a 7-byte string makes libhdf5 1.10 loop while
+    /// opening the file; the time-limited metadata probe reports it as damage.
+    @Test func libhdf5HangIsReportedAsDamage() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = dir + "/hang.h5"
+        #expect(try CLI.run(["synth", "--preset", "tiny", "--optimizer", "adamw", "--out", f]).status == 0)
+        var d = try [UInt8](Data(contentsOf: URL(fileURLWithPath: f)))
+        let object: [UInt8] = [7, 0, 0, 0, 0, 0, 0, 0] + Array("float32".utf8)
+        let i = try #require((0...(d.count - object.count)).first { d[$0..<($0 + object.count)].elementsEqual(object) })
+        d[i + 1] |= 0x08
+        try Data(d).write(to: URL(fileURLWithPath: f))
+        let r = try CLI.run(["verify", f], shellPrefix: "export CKPT_VERIFY_METADATA_TIMEOUT=3")
+        #expect(r.status == 1, "status \(r.status): \(r.stdout)")
+        #expect(r.stdout.contains("FAIL \(f): metadata damaged"), "\(r.stdout)")
+    }
+
     /// A global heap collection whose size field grew (HDF5 1.10 reads on, HDF5 2.x refuses the
     /// string attributes in it) fails verify.
     @Test func damagedGlobalHeapCollectionFailsVerify() throws {
