@@ -31,6 +31,7 @@ import dataclasses
 import json
 import math
 import os
+import struct
 import sys
 from typing import Any, Iterable
 
@@ -42,6 +43,11 @@ import xxhash
 
 FORMAT = "ckpt"
 FORMAT_VERSION = 1
+FORMAT_MINOR = 1                      #: v1.1: the file carries ``metadata_xxh3_64``
+FORMAT_MINOR_ATTR = "format_minor"
+METADATA_ATTR = "metadata_xxh3_64"
+METADATA_MAGIC = b"ckpt-metadata-v1.1\n"
+METADATA_GROUPS = ("model", "optimizer", "rng")
 DEFAULT_CHUNK_BYTES = 4 << 20
 EMPTY_XXH3_64 = 0x2D06800538D394C2
 ZSTD_FILTER_ID = 32015
@@ -255,13 +261,126 @@ def canonical_tensors(config: dict[str, Any]) -> list[tuple[str, tuple[int, ...]
         linear(f"{p}.attn.out", C, C)
         norm(f"{p}.mlp_norm")
         if config["activation"] == "swiglu":
-            out.append((f"{p}.mlp.gate.weight", (F, C)))
+            linear(f"{p}.mlp.gate", F, C)
         linear(f"{p}.mlp.up", F, C)
         linear(f"{p}.mlp.down", C, F)
     norm("final_norm")
     if not config["tie_embeddings"]:
         out.append(("lm_head.weight", (V, C)))
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Metadata checksum (format v1.1, section 13)
+
+def _u64(v: int) -> bytes:
+    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
+
+
+def _bstr(b: bytes) -> bytes:
+    return _u64(len(b)) + b
+
+
+def _covered_dataset_paths(f: h5py.File) -> list[bytes]:
+    """Absolute paths (stored bytes) of every dataset reached by hard links below the covered groups."""
+    out: list[bytes] = []
+    for group in METADATA_GROUPS:
+        if not f.id.links.exists(group.encode()):
+            continue
+        gid = h5py.h5g.open(f.id, group.encode())
+        found: list[bytes] = []
+
+        def visit(name: bytes, info: Any, gid: Any = gid, found: list[bytes] = found) -> None:
+            if info.type == h5py.h5l.TYPE_HARD and isinstance(h5py.h5o.open(gid, name), h5py.h5d.DatasetID):
+                found.append(name)
+
+        gid.links.visit(visit, info=True)
+        out.extend(b"/" + group.encode() + b"/" + n for n in found)
+    return out
+
+
+def _attr_value_record(oid: Any, name: bytes) -> bytes:
+    aid = h5py.h5a.open(oid, name)
+    tid = aid.get_type()
+    space = aid.get_space()
+    cls = tid.get_class()
+    if space.get_simple_extent_type() != h5py.h5s.SCALAR or cls not in (h5py.h5t.STRING, h5py.h5t.INTEGER, h5py.h5t.FLOAT):
+        return b"?" + _u64(cls) + _u64(max(0, space.get_simple_extent_npoints()))
+    if cls == h5py.h5t.STRING:
+        if tid.is_variable_str():
+            utf8 = tid.get_cset() == h5py.h5t.CSET_UTF8
+            dt = h5py.string_dtype("utf-8" if utf8 else "ascii")
+            arr = np.empty((), dtype=dt)
+            aid.read(arr, mtype=h5py.h5t.py_create(dt))
+            v = arr[()]
+            raw = v.encode("utf-8", "surrogateescape") if isinstance(v, str) else bytes(v or b"")
+        else:
+            arr = np.empty((), dtype=f"S{tid.get_size()}")
+            aid.read(arr, mtype=tid)
+            raw = bytes(arr[()])
+        return b"s" + _bstr(raw.split(b"\0", 1)[0])
+    if cls == h5py.h5t.INTEGER:
+        unsigned = tid.get_sign() == h5py.h5t.SGN_NONE
+        arr = np.empty((), dtype="<u8" if unsigned else "<i8")
+        aid.read(arr)
+        return (b"u" if unsigned else b"i") + arr.tobytes()
+    arr = np.empty((), dtype="<f8")
+    aid.read(arr)
+    return b"f" + arr.tobytes()
+
+
+def metadata_serialisation(f: h5py.File) -> bytes:
+    """The bytes that ``metadata_xxh3_64`` hashes (formats/checkpoint-v1.md section 13)."""
+    out = [METADATA_MAGIC]
+    for path in sorted([b"/"] + _covered_dataset_paths(f)):
+        oid = h5py.h5o.open(f.id, path)
+        out.append(b"O" + _bstr(path))
+        if path != b"/":
+            shape = oid.shape or ()
+            out.append(b"S" + _u64(len(shape)) + b"".join(_u64(d) for d in shape))
+        names: list[bytes] = []
+        h5py.h5a.iterate(oid, lambda n, *_: names.append(n))
+        for name in sorted(names):
+            if path == b"/" and name == METADATA_ATTR.encode():
+                continue
+            out.append(b"A" + _bstr(name) + _attr_value_record(oid, name))
+        if path.startswith(b"/rng/"):
+            data = np.empty(oid.shape or (), dtype=np.uint8)
+            if data.size:
+                oid.read(h5py.h5s.ALL, h5py.h5s.ALL, data)
+            out.append(b"D" + _bstr(data.tobytes()))
+    return b"".join(out)
+
+
+def metadata_xxh3_64(f: h5py.File) -> int:
+    """XXH3-64 of `metadata_serialisation`: the value a v1.1 writer stores in ``metadata_xxh3_64``."""
+    return xxhash.xxh3_64_intdigest(metadata_serialisation(f))
+
+
+def check_metadata_checksum(f: h5py.File) -> tuple[str, int | None, int | None]:
+    """("verified" | "absent" | "missing" | "mismatch" | "unreadable", stored, computed).
+
+    "absent": no checksum and no ``format_minor`` (a v1.0 file): metadata not covered.
+    "missing": ``format_minor`` >= 1 but ``metadata_xxh3_64`` is gone (damage).
+    """
+    if METADATA_ATTR not in f.attrs:
+        return ("missing" if FORMAT_MINOR_ATTR in f.attrs else "absent"), None, None
+    try:
+        stored = int(f.attrs[METADATA_ATTR])
+        computed = metadata_xxh3_64(f)
+    except Exception:  # noqa: BLE001  (h5py raises OSError/KeyError/ValueError/... on damage)
+        return "unreadable", None, None
+    return ("verified" if stored == computed else "mismatch"), stored, computed
+
+
+def write_metadata_checksum(f: h5py.File) -> int:
+    """Make an open, writable file v1.1: set ``format_minor`` and (last) ``metadata_xxh3_64``."""
+    f.attrs[FORMAT_MINOR_ATTR] = np.int64(FORMAT_MINOR)
+    if METADATA_ATTR in f.attrs:
+        del f.attrs[METADATA_ATTR]
+    value = metadata_xxh3_64(f)
+    f.attrs[METADATA_ATTR] = np.uint64(value)
+    return value
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ Subcommands (exit status 0 = all good, 1 = problems found, 2 = usage or I/O erro
     shuffle(2) -> zstd(32015) -> Fletcher32(3) for ``zstd:L``, Fletcher32 alone for ``none``,
     nothing for 0-d/empty tensors; the chunk shape must follow the chunk rule; raw chunks must all
     be present with filter mask 0, a correct trailing Fletcher-32 and zero-padded edge chunks
-    (skip with ``--no-raw``); root attributes must be well-typed and consistent. Prints one line per
+    (skip with ``--no-raw``); root attributes must be well-typed and consistent; a v1.1
+    ``metadata_xxh3_64`` must match the metadata serialisation. Prints one line per
     problem and ``N passed, M failed``.
 
 ``write FILE [--seed N] [--v1-storage] [--canonical-only]``
@@ -18,7 +19,8 @@ Subcommands (exit status 0 = all good, 1 = problems found, 2 = usage or I/O erro
     ``dtype``/``xxh3_64``/``codec``) but uses foreign storage choices a reader must still handle:
     2-D chunks that are not flat ranges, partial edge chunks in several dimensions, zstd with and
     without shuffle, with and without Fletcher32, deflate, contiguous, compact and extendible
-    datasets, every dtype, 0-d and empty tensors. Also writes ``FILE.expected.json`` mapping each
+    datasets, every dtype, 0-d and empty tensors, and (format v1.1) ``format_minor`` and
+    ``metadata_xxh3_64`` unless ``--no-metadata-checksum``. Also writes ``FILE.expected.json`` mapping each
     tensor key to ``{"dtype", "shape", "xxh3_64"}`` (xxh3_64 as a ``0x``-prefixed hex string).
     ``--v1-storage`` instead stores every tensor exactly as ckpt does (chunk rule, zstd:1
     pipeline), which ``check`` must accept; ``--canonical-only`` leaves out the ``extra.*``
@@ -302,6 +304,10 @@ def check_file(path: str, chunk_bytes: int, raw: bool) -> Report:
         if layout is not None and not (isinstance(layout, dict) and isinstance(layout.get("kind"), str)):
             rep.problem(root, "layout JSON has no string 'kind'")
         _check_json_attr(rep, f, root, "user_metadata", required=False)
+        if cr.FORMAT_MINOR_ATTR in f.attrs:
+            minor = _check_int_attr(rep, f, root, cr.FORMAT_MINOR_ATTR)
+            if minor is not None and minor < 1:
+                rep.problem(root, f"format_minor is {minor}, expected >= 1")
 
         datasets: list[tuple[str, h5py.Dataset]] = []
         for top in ("model", "optimizer"):
@@ -343,6 +349,18 @@ def check_file(path: str, chunk_bytes: int, raw: bool) -> Report:
                     elif model[name][1] != shape:
                         rep.problem(item, f"{name} has shape {list(model[name][1])}, model_config implies {list(shape)}")
             rep.done()
+
+        item = "metadata checksum"
+        status, stored, computed = cr.check_metadata_checksum(f)
+        if status == "mismatch":
+            rep.problem(item, f"metadata damaged: {cr.METADATA_ATTR} {stored:#018x} stored, {computed:#018x} computed")
+        elif status == "missing":
+            rep.problem(item, f"metadata damaged: format_minor is set but {cr.METADATA_ATTR} is missing")
+        elif status == "unreadable":
+            rep.problem(item, "metadata damaged: an attribute or RNG dataset it covers is unreadable")
+        elif status == "verified":
+            _check_int_attr(rep, f, item, cr.METADATA_ATTR, signed=False)
+        rep.done()
 
         rng = f.get("rng")
         if isinstance(rng, h5py.Group):
@@ -519,7 +537,8 @@ def _foreign_plan() -> tuple[dict[str, tuple[str, Storage]], list[tuple[str, str
     return params, extras
 
 
-def write_file(path: str, seed: int, v1: bool, canonical_only: bool, chunk_bytes: int) -> dict[str, Any]:
+def write_file(path: str, seed: int, v1: bool, canonical_only: bool, chunk_bytes: int,
+               metadata_checksum: bool = True) -> dict[str, Any]:
     """Write the cross-check file and return the expected-tensor map."""
     rng = np.random.default_rng(seed)
     overrides, extras = _foreign_plan()
@@ -565,6 +584,8 @@ def write_file(path: str, seed: int, v1: bool, canonical_only: bool, chunk_bytes
         f.attrs["optimizer"] = json.dumps(TINY_OPTIMIZER)
         f.attrs["layout"] = json.dumps({"kind": "wafer"})
         f.attrs["user_metadata"] = json.dumps({"written_by": "tools/crosscheck.py write", "seed": seed})
+        if metadata_checksum:
+            cr.write_metadata_checksum(f)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -573,7 +594,8 @@ def write_file(path: str, seed: int, v1: bool, canonical_only: bool, chunk_bytes
 
 def cmd_write(args: argparse.Namespace) -> int:
     """``write`` subcommand."""
-    expected = write_file(args.file, args.seed, args.v1_storage, args.canonical_only, args.chunk_bytes)
+    expected = write_file(args.file, args.seed, args.v1_storage, args.canonical_only, args.chunk_bytes,
+                          not args.no_metadata_checksum)
     with open(args.file + ".expected.json", "w", encoding="utf-8") as f:
         rows = [f" {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(expected.items())]
         f.write("{\n" + ",\n".join(rows) + "\n}\n")
@@ -605,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20261129)
     p.add_argument("--v1-storage", action="store_true", help="store every tensor exactly as ckpt does")
     p.add_argument("--canonical-only", action="store_true", help="omit the extra.* non-parameter tensors")
+    p.add_argument("--no-metadata-checksum", action="store_true",
+                   help="write a format v1.0 file (no format_minor / metadata_xxh3_64)")
     p.add_argument("--chunk-bytes", type=int, default=3000,
                    help="chunk_bytes for --v1-storage and default-stored tensors (default 3000, so the "
                         "tiny tensors span several chunks and have partial edge chunks)")

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Self-test of tools/crosscheck.py and tools/ckpt_reader.py using files written with h5py.
 
-Writes a format-v1 file (``crosscheck.py write --v1-storage``), checks that ``check`` accepts
-it, then damages copies of it in several ways and checks that ``check`` rejects each one with
-exit status 1 and names the damaged tensor. Also checks that the foreign-storage file from
+Writes a format-v1.1 file (``crosscheck.py write --v1-storage``), checks that ``check`` accepts
+it, then damages copies of it in several ways (one of them a raw one-byte edit of ``lr`` that only
+the v1.1 metadata checksum catches) and checks that ``check`` rejects each one with exit status 1
+and names the damaged tensor or item. Also checks that the foreign-storage file from
 ``crosscheck.py write`` reads back through ckpt_reader with the hashes of FILE.expected.json.
 Exit 0 when every case behaves as expected.
 
@@ -97,6 +98,16 @@ def dirty_padding(path: str) -> str:
     return key
 
 
+def lr_digit(path: str) -> str:
+    """Change one digit of lr inside the root optimizer JSON with a raw byte edit (format v1.1)."""
+    with open(path, "r+b") as fh:
+        data = fh.read()
+        pos = data.index(b'"lr": 0.0006') + len(b'"lr": 0.000')
+        fh.seek(pos)
+        fh.write(b"7")
+    return "metadata checksum"
+
+
 def main() -> int:
     """Run all cases; print one line each; exit 1 on any unexpected outcome."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -123,6 +134,7 @@ def main() -> int:
         ("dtype attribute contradicts HDF5 type", wrong_dtype_attr),
         ("wrong tensor_count", wrong_tensor_count),
         ("edge chunk with non-zero padding", dirty_padding),
+        ("one lr digit changed (metadata_xxh3_64)", lr_digit),
     ]
     for label, damage in cases:
         bad = os.path.join(work, f"bad-{damage.__name__}.h5")
@@ -151,6 +163,9 @@ def main() -> int:
     expect("foreign file reads back as expected.json says", not mismatches, ", ".join(mismatches))
     r = run("check", foreign, "--chunk-bytes", CHUNK_BYTES)
     expect("check flags the foreign storage choices", r.returncode == 1 and "violates the chunk rule" in r.stdout)
+    with h5py.File(foreign, "r") as f:
+        status = cr.check_metadata_checksum(f)[0]
+    expect("the h5py-written file carries a matching metadata checksum", status == "verified", status)
 
     keep = bool(args.dir) or bool(failures)
     print(f"{'all passed' if not failures else f'{failures} failed'}" + (f" (files in {work})" if keep else ""))

@@ -28,7 +28,7 @@ public final class CheckpointReader: @unchecked Sendable {
     /// Root `tensor_count` and `parameter_count` as recorded (nil when absent).
     public let recordedCounts: (tensors: Int64?, parameters: Int64?)
 
-    private let file: H5Object
+    let file: H5Object
     /// A plain descriptor on the same file: workers `pread` raw chunks in parallel, outside
     /// HDF5's global lock, at the addresses HDF5's chunk index gives.
     private let descriptor: OwnedDescriptor

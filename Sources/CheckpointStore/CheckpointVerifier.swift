@@ -8,6 +8,12 @@ public struct CheckpointVerifier: Sendable {
     public var rejectNonFinite = true
     /// Called after each tensor with (bytes checked so far, bytes of all tensors).
     public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+    /// Whether optimizer state missing for some parameters (while present for others) is only
+    /// noted instead of failing the check.
+    public var allowPartial = false
+    /// Whether tensor data is read; false checks only the metadata and the file's structure
+    /// (what a time-limited probe of a possibly malformed file does).
+    public var readData = true
 
     /// Creates a verifier.
     public init() {}
@@ -27,7 +33,7 @@ public struct CheckpointVerifier: Sendable {
         }
         let totalBytes = reader.tensors.reduce(0) { $0 + $1.rawBytes }
         var doneBytes = 0
-        for info in reader.tensors {
+        for info in reader.tensors where readData {
             defer {
                 doneBytes += info.rawBytes
                 progress?(doneBytes, totalBytes)
@@ -52,9 +58,66 @@ public struct CheckpointVerifier: Sendable {
                 report.failures.append(.init(tensor: info.key.description, check: kind, message: error.description))
             }
         }
+        for info in reader.tensors where info.chunkShape != nil {
+            if let problem = ChunkIndexCheck.problems(reader, info.key).first {
+                report.failures.append(.init(tensor: info.key.description, check: "index", message: "\(path): tensor \(info.key): \(problem)"))
+            }
+        }
+        for problem in GlobalHeapCheck.problems(reader) {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(path): metadata damaged: \(problem)"))
+        }
         checkCounts(reader, &report)
         checkShapes(reader, &report)
+        checkMetadata(reader, &report)
+        checkOptimizerCoverage(reader, &report)
         return report
+    }
+
+    /// The metadata checksum (format v1.1), required root attributes, a non-negative step, and
+    /// notes on what carried no checksum.
+    private func checkMetadata(_ r: CheckpointReader, _ report: inout VerificationReport) {
+        let integrity = r.metadataIntegrity()
+        report.metadataChecksum = integrity.status
+        if integrity.isDamage {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: integrity.message(path: r.path)))
+        } else if integrity == .notRecorded {
+            report.notes.append("no metadata checksum (format v1.0 or another writer): root attributes, tensor attributes and RNG state are not covered")
+        }
+        for name in r.missingRootAttributes() {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(r.path): metadata damaged: required root attribute '\(name)' is missing"))
+        }
+        if r.metadata.step < 0 {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(r.path): step \(r.metadata.step) is negative"))
+        }
+        report.tensorsWithoutChecksum = r.tensors.filter { $0.xxh3 == nil }.count
+        report.tensorsWithoutDType = r.tensors.filter { !$0.hasDTypeAttribute }.count
+        if report.tensorsWithoutChecksum > 0 {
+            report.notes.append("\(report.tensorsWithoutChecksum) tensor(s) have no xxh3_64 checksum: their bytes were read but not compared with one")
+        }
+        if report.tensorsWithoutDType > 0 {
+            report.notes.append("\(report.tensorsWithoutDType) tensor(s) have no dtype attribute: their dtype comes from the HDF5 type alone")
+        }
+    }
+
+    /// Optimizer state present for some parameters but missing for others fails the check
+    /// (a note with `allowPartial`).
+    private func checkOptimizerCoverage(_ r: CheckpointReader, _ report: inout VerificationReport) {
+        var parameters: Set<String>?
+        if let config = r.metadata.modelConfig, r.metadata.layoutKind == "wafer", config.validationProblem() == nil {
+            parameters = Set(config.canonicalTensors().map(\.name))
+        } else {
+            parameters = Set(r.tensors.filter { $0.key.isModel && $0.dtype.isFloatingPoint }.map(\.key.name))
+        }
+        for gap in OptimizerCoverage.gaps(r.tensors, parameters: parameters) {
+            let names = gap.parameters.prefix(5).joined(separator: ", ") + (gap.parameters.count > 5 ? ", ..." : "")
+            let text = "optimizer state \(gap.state) missing for \(gap.parameters.count) parameter(s) that \(gap.reason): \(names)"
+            if allowPartial {
+                report.notes.append(text + " (allowed by --allow-partial)")
+            } else {
+                let first = gap.state.contains("+") ? gap.parameters[0] : TensorKey.optimizer(gap.state, gap.parameters[0]).description
+                report.failures.append(.init(tensor: first, check: "partial", message: "\(r.path): \(text) (pass --allow-partial to accept)"))
+            }
+        }
     }
 
     /// Streams one tensor, verifying chunks and the whole-tensor hash; returns the NaN/Inf count.

@@ -237,6 +237,22 @@ public final class CheckpointWriter {
                 if rc < 0 { throw .hdf5(path: path, tensor: "rng/\(name)", operation: "H5Dwrite") }
             }
         }
+        try writeMetadataChecksum(root.id)
+    }
+
+    /// Format v1.1: `format_minor`, then, last of all, `metadata_xxh3_64` over what the file
+    /// now holds (read back, so writer and verifier share one serialisation).
+    private func writeMetadataChecksum(_ root: hid_t) throws(StoreError) {
+        guard H5Attributes.writeInt64(root, MetadataChecksum.minorAttribute, MetadataChecksum.minorVersion) else {
+            throw .hdf5(path: path, tensor: nil, operation: "writing root attribute \(MetadataChecksum.minorAttribute)")
+        }
+        let sum: UInt64
+        do { sum = try MetadataChecksum.compute(file: file) } catch {
+            throw .hdf5(path: path, tensor: nil, operation: "reading back the metadata (\(error.detail))")
+        }
+        guard H5Attributes.writeUInt64(root, MetadataChecksum.attribute, sum) else {
+            throw .hdf5(path: path, tensor: nil, operation: "writing root attribute \(MetadataChecksum.attribute)")
+        }
     }
 }
 

@@ -101,7 +101,7 @@ final class StoredDataset {
         let info = TensorInfo(
             key: key, dtype: dtype, shape: shape, chunkShape: chunkShape,
             storedBytes: Int(H5Dget_storage_size(ds.id)), codec: codec,
-            xxh3: checksum.value)
+            xxh3: checksum.value, hasDTypeAttribute: dtypeAttribute.value != nil)
         let layout = chunkShape.map { ChunkLayout(shape: shape, chunk: $0) }
         let stored = StoredDataset(object: ds, fileType: ftype, info: info, decoder: decoder, layout: layout, fill: fill)
         stored.unavailableFilter = missingFilter

@@ -14,6 +14,9 @@ public struct TensorInfo: Sendable, Hashable {
     public var codec: String
     /// The stored whole-tensor XXH3-64, when present.
     public var xxh3: UInt64?
+    /// Whether the dataset carries a `dtype` attribute (h5py-written files may not; the dtype
+    /// then comes from the HDF5 type alone and is not cross-checked).
+    public var hasDTypeAttribute = true
 
     /// Number of elements.
     public var elementCount: Int { shape.reduce(1, *) }

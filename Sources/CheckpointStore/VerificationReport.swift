@@ -4,7 +4,8 @@ public struct VerificationReport: Sendable, Codable {
     public struct Failure: Sendable, Codable, Equatable {
         /// The tensor involved, or nil for file-level checks.
         public var tensor: String?
-        /// Which check: `open`, `checksum`, `chunk`, `nonfinite`, `shape`, `missing`, `unexpected`, `counts`, `metadata`.
+        /// Which check: `open`, `checksum`, `chunk`, `nonfinite`, `shape`, `missing`, `unexpected`, `counts`, `metadata`,
+        /// `partial` (optimizer state missing for some parameters), `index` (the chunk index disagrees with itself).
         public var check: String
         /// One-line message naming file and tensor.
         public var message: String
@@ -27,13 +28,23 @@ public struct VerificationReport: Sendable, Codable {
     public var failures: [Failure] = []
     /// Checks that could not run (and why), e.g. shape checks of a non-wafer layout.
     public var notes: [String] = []
+    /// The format v1.1 metadata checksum: `verified`, `absent` (not recorded: root attributes,
+    /// tensor attributes and RNG state were not covered) or `failed`; `unchecked` when the
+    /// file could not be opened.
+    public var metadataChecksum = "unchecked"
+    /// Tensors without an `xxh3_64` attribute: their bytes were read (and any Fletcher32
+    /// checked) but not compared with a whole-tensor checksum.
+    public var tensorsWithoutChecksum = 0
+    /// Tensors without a `dtype` attribute (the dtype came from the HDF5 type alone).
+    public var tensorsWithoutDType = 0
 
     /// Whether every check passed.
     public var ok: Bool { failures.isEmpty }
 
     enum CodingKeys: String, CodingKey {
         case path, failures, notes, ok
-        case tensorsChecked = "tensors_checked", bytesChecked = "bytes_checked"
+        case tensorsChecked = "tensors_checked", bytesChecked = "bytes_checked", metadataChecksum = "metadata_checksum"
+        case tensorsWithoutChecksum = "tensors_without_checksum", tensorsWithoutDType = "tensors_without_dtype"
     }
 
     /// Creates an empty report.
@@ -46,6 +57,9 @@ public struct VerificationReport: Sendable, Codable {
         try c.encode(ok, forKey: .ok)
         try c.encode(tensorsChecked, forKey: .tensorsChecked)
         try c.encode(bytesChecked, forKey: .bytesChecked)
+        try c.encode(metadataChecksum, forKey: .metadataChecksum)
+        try c.encode(tensorsWithoutChecksum, forKey: .tensorsWithoutChecksum)
+        try c.encode(tensorsWithoutDType, forKey: .tensorsWithoutDType)
         try c.encode(failures, forKey: .failures)
         try c.encode(notes, forKey: .notes)
     }
@@ -58,5 +72,8 @@ public struct VerificationReport: Sendable, Codable {
         bytesChecked = try c.decode(Int.self, forKey: .bytesChecked)
         failures = try c.decode([Failure].self, forKey: .failures)
         notes = try c.decode([String].self, forKey: .notes)
+        metadataChecksum = try c.decodeIfPresent(String.self, forKey: .metadataChecksum) ?? "unchecked"
+        tensorsWithoutChecksum = try c.decodeIfPresent(Int.self, forKey: .tensorsWithoutChecksum) ?? 0
+        tensorsWithoutDType = try c.decodeIfPresent(Int.self, forKey: .tensorsWithoutDType) ?? 0
     }
 }

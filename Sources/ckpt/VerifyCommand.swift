@@ -24,6 +24,13 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: "Checkpoint files or Megatron checkpoint directories (at least one).") var files: [String]
     @Flag(help: "Print a JSON report.") var json = false
     @Flag(name: .customLong("allow-nonfinite"), help: "Do not fail on NaN/Inf values.") var allowNonFinite = false
+    @Flag(
+        name: .customLong("allow-partial"),
+        help: "Do not fail when optimizer state is missing for some parameters (exp_avg without exp_avg_sq, no master for a 16-bit parameter, ...).")
+    var allowPartial = false
+    /// Set on the child process `IsolatedVerification` starts (one file, JSON result on stdout).
+    @Flag(name: .customLong(IsolatedVerification.childFlag), help: .private) var isolatedChild = false
+    @Flag(name: .customLong(IsolatedVerification.probeFlag), help: .private) var metadataProbe = false
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one checkpoint file or directory") }
@@ -32,6 +39,13 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         var verifier = CheckpointVerifier()
         verifier.rejectNonFinite = !allowNonFinite
+        verifier.allowPartial = allowPartial
+        verifier.readData = !metadataProbe
+        if isolatedChild {
+            IsolatedVerification.serve(path: files[0], verifier: verifier)
+            return
+        }
+        let childFlags = (allowNonFinite ? ["--allow-nonfinite"] : []) + (allowPartial ? ["--allow-partial"] : [])
         var reports: [VerificationReport] = []
         var worst = ExitPolicy.ok
         /// Verifies one checkpoint file, printing its result line.
@@ -44,7 +58,10 @@ struct VerifyCommand: ParsableCommand {
                 bar.update(done)
             }
             do {
-                let r = try v.verify(path: f)
+                let r = try IsolatedVerification.verify(path: f, flags: childFlags) { done, total in
+                    bar.phase("verify \(label)", total: total, keepClock: true)
+                    bar.update(done)
+                }
                 bar.finish()
                 reports.append(r)
                 if !r.ok { worst = max(worst, ExitPolicy.bad) }

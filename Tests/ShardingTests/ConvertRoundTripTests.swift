@@ -39,6 +39,29 @@ import Testing
         }
     }
 
+    /// megatron-core fuses a SwiGLU fc1 bias as [gate; up] like the weight, so a llama-shaped
+    /// model with biases (`mlp.gate.bias` included) splits and merges bit for bit.
+    @Test(arguments: [(1, 1), (2, 2), (4, 1), (8, 4)])
+    func llamaWithBiasesRoundTripsBitExact(tp: Int, pp: Int) throws {
+        let dir = try Fixtures.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let converter = try Converter(options: ConvertOptions(blockBytes: 1000))
+        for config in [TinyModels.llamaBias, TinyModels.llamaLayerNormBias] {
+            #expect(config.canonicalTensors().contains { $0.name == "layers.3.mlp.gate.bias" })
+            let wafer = "\(dir)/\(config.norm).h5", mega = "\(dir)/\(config.norm)-mega", back = "\(dir)/\(config.norm)-back.h5"
+            try Fixtures.writeWafer(config, dtype: .bfloat16, path: wafer)
+            let shape = MegatronShape(tp: tp, pp: pp, vocabDivisibleBy: 4)
+            _ = try converter.convert(wafer, to: .megatron(shape), output: mega)
+            let rank = try CheckpointReader(path: Fixtures.rankPath(mega, shape, tp: 0, pp: pp - 1))
+            let fc1 = try #require(rank.tensors.first { $0.key == .model("decoder.layers.0.mlp.linear_fc1.bias") })
+            #expect(fc1.shape == [2 * 48 / tp])
+            _ = try converter.convert(mega, to: .wafer, output: back)
+            let a = try Fixtures.tensors(wafer), b = try Fixtures.tensors(back)
+            #expect(a.keys.sorted() == b.keys.sorted())
+            for (k, v) in a { #expect(b[k] == v, "\(config.norm) tp\(tp) pp\(pp) \(k)") }
+        }
+    }
+
     @Test(arguments: [(4, 2, 2, 4), (2, 1, 8, 2), (1, 4, 4, 1), (8, 4, 1, 1)])
     func directReshardEqualsWaferToTarget(fromTP: Int, fromPP: Int, toTP: Int, toPP: Int) throws {
         let dir = try Fixtures.tempDirectory()

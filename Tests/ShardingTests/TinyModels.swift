@@ -10,6 +10,12 @@ enum TinyModels {
         tieEmbeddings: false)
     /// LLaMA style, grouped-query attention: 16 heads of dimension 2 in 8 KV groups, SwiGLU F=48.
     static let llama = ModelConfig(family: "llama", layers: 4, hidden: 32, heads: 16, kvHeads: 8, ffn: 48, vocab: 37, maxSeq: 8)
+    /// LLaMA shape with biases on every linear layer (SwiGLU, so `mlp.gate.bias` too).
+    static let llamaBias = ModelConfig(
+        family: "llama", layers: 4, hidden: 32, heads: 16, kvHeads: 8, ffn: 48, vocab: 37, maxSeq: 8, bias: true)
+    /// LLaMA shape with LayerNorm and biases: every bias rule of the llama family applies.
+    static let llamaLayerNormBias = ModelConfig(
+        family: "llama", layers: 4, hidden: 32, heads: 16, kvHeads: 8, ffn: 48, vocab: 37, maxSeq: 8, norm: "layernorm", bias: true)
     /// All tiny families.
-    static let all = [gpt2, gpt2Untied, llama]
+    static let all = [gpt2, gpt2Untied, llama, llamaBias, llamaLayerNormBias]
 }
