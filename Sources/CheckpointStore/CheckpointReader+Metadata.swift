@@ -10,6 +10,9 @@ extension CheckpointReader {
     /// never tensor data.
     public func metadataIntegrity() -> MetadataIntegrity {
         HDF5Library.prepareThread()
+        HDF5Library.lock()  // every HDF5 call below, and the closes of its handles, inside the section
+        defer { HDF5Library.unlock() }
+        HDF5Library.prepareThread()
         guard let root = H5Object(H5Gopen2(file.id, "/", ckpt_H5P_DEFAULT()), .group) else { return .unreadable("root group unreadable") }
         let name = MetadataChecksum.attribute
         guard H5Aexists(root.id, name) > 0 else {
@@ -29,6 +32,9 @@ extension CheckpointReader {
 
     /// The required root attributes (section 3 of the format) that the file lacks.
     public func missingRootAttributes() -> [String] {
+        HDF5Library.prepareThread()
+        HDF5Library.lock()  // every HDF5 call below, and the closes of its handles, inside the section
+        defer { HDF5Library.unlock() }
         HDF5Library.prepareThread()
         guard let root = H5Object(H5Gopen2(file.id, "/", ckpt_H5P_DEFAULT()), .group) else { return Self.requiredRootAttributes }
         return Self.requiredRootAttributes.filter { H5Aexists(root.id, $0) <= 0 }

@@ -43,7 +43,9 @@ extension CheckpointReader {
         if let v = superblockVersion(path), v > 3 {
             return .needsNewerHDF5(path: path, detail: HDF5ErrorStack.newerFormatDetail("superblock (version \(v))", where: "the file"))
         }
-        return .corruptFile(path: path, detail: "HDF5 cannot open it; the file is likely truncated")
+        // The innermost messages say why (truncated superblock, bad signature, a lock ...).
+        let reasons = HDF5ErrorStack.descriptions().prefix(2).joined(separator: "; ")
+        return .corruptFile(path: path, detail: "HDF5 cannot open it" + (reasons.isEmpty ? "" : ": \(reasons)") + "; the file is likely truncated")
     }
 
     /// Why an object below `/group` could not be opened while listing it: a newer file format

@@ -32,7 +32,8 @@ public final class CheckpointReader: @unchecked Sendable {
     /// A plain descriptor on the same file: workers `pread` raw chunks in parallel, outside
     /// HDF5's global lock, at the addresses HDF5's chunk index gives.
     private let descriptor: OwnedDescriptor
-    private var fd: Int32 { descriptor.raw }
+    /// The descriptor of the file HDF5 opened (structure checks read raw bytes through it).
+    var fd: Int32 { descriptor.raw }
     /// File offset of HDF5 address 0 (the user-block size).
     private let baseAddress: UInt64
     private let index: [TensorKey: Int]
@@ -56,7 +57,7 @@ public final class CheckpointReader: @unchecked Sendable {
         }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw .notHDF5(path: path) }
         if H5Fis_hdf5(path) <= 0 { throw .notHDF5(path: path) }
-        guard let f = H5Object(H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT()), .file) else {
+        guard let f = H5Object(HDF5FileAccess.open(path, flags: ckpt_H5F_ACC_RDONLY()), .file) else {
             throw Self.openFailure(path)
         }
         file = f

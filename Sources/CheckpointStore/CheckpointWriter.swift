@@ -46,13 +46,8 @@ public final class CheckpointWriter {
         pipeline = ChunkWritePipeline(path: path, chunkCapacity: options.chunkBytes + 64, threads: max(1, options.threads))
         HDF5Library.lock()
         defer { HDF5Library.unlock() }
-        guard let fapl = H5Object(H5Pcreate(ckpt_H5P_FILE_ACCESS()), .plist) else {
-            throw .hdf5(path: path, tensor: nil, operation: "H5Pcreate")
-        }
-        H5Pset_libver_bounds(fapl.id, H5F_LIBVER_V18, H5F_LIBVER_V18)
-        H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG)
         errno = 0
-        file = H5Fcreate(temporaryPath, ckpt_H5F_ACC_EXCL(), ckpt_H5P_DEFAULT(), fapl.id)
+        file = HDF5FileAccess.create(temporaryPath, flags: ckpt_H5F_ACC_EXCL())
         if file < 0 {
             let e = errno
             throw e != 0

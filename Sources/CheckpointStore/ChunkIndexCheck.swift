@@ -17,14 +17,16 @@ struct ChunkIndexCheck {
 
     /// Problems found in `key`'s chunk index, or [] (also when the index is not a v1 B-tree).
     static func problems(_ r: CheckpointReader, _ key: TensorKey) -> [String] {
+        HDF5Library.prepareThread()
+        HDF5Library.lock()  // every HDF5 call below, and the closes of its handles, inside the section
+        defer { HDF5Library.unlock() }
         guard let ds = try? StoredDataset.open(file: r.file.id, path: r.path, key: key), ds.layout != nil else { return [] }
         var info = H5O_info_t()
         guard H5Oget_info2(ds.object.id, &info, UInt32(H5O_INFO_BASIC)) >= 0 else { return [] }
         var ub: hsize_t = 0
         if let fcpl = H5Object(H5Fget_create_plist(r.file.id), .plist) { H5Pget_userblock(fcpl.id, &ub) }
-        let fd = open(r.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
+        // The reader's own descriptor: the very file HDF5 parsed, even if the path was replaced.
+        let fd = r.fd
         var st = stat()
         fstat(fd, &st)
         let check = ChunkIndexCheck(fd: fd, base: UInt64(ub), fileSize: UInt64(st.st_size))

@@ -16,9 +16,8 @@ enum GlobalHeapCheck {
             chunks += locations.map { ($0.address, $0.address + UInt64($0.size)) }
         }
         chunks.sort { $0.0 < $1.0 }
-        let fd = open(r.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
+        // The reader's own descriptor: the very file HDF5 parsed, even if the path was replaced.
+        let fd = r.fd
         var st = stat()
         fstat(fd, &st)
         let size = UInt64(st.st_size)

@@ -18,7 +18,7 @@ public enum BatchFile {
         HDF5Library.lock()  // every HDF5 call below, and the closes in the defers, inside the section
         defer { HDF5Library.unlock() }
         guard H5Fis_hdf5(path) > 0 else { throw .badBatch(path: path, detail: "not an HDF5 file") }
-        let f = H5Fopen(path, ckpt_H5F_ACC_RDONLY(), ckpt_H5P_DEFAULT())
+        let f = HDF5FileAccess.open(path, flags: ckpt_H5F_ACC_RDONLY())
         guard f >= 0 else { throw .hdf5(path: path, operation: "H5Fopen") }
         defer { H5Fclose(f) }
         let (inShape, inputs) = try readInts(f, "inputs", path: path)
@@ -58,7 +58,7 @@ public enum BatchFile {
         HDF5Library.prepareThread()
         HDF5Library.lock()
         defer { HDF5Library.unlock() }
-        let f = H5Fcreate(path, ckpt_H5F_ACC_TRUNC(), ckpt_H5P_DEFAULT(), ckpt_H5P_DEFAULT())
+        let f = HDF5FileAccess.create(path, flags: ckpt_H5F_ACC_TRUNC())
         guard f >= 0 else { throw .hdf5(path: path, operation: "H5Fcreate") }
         defer { H5Fclose(f) }
         let dims = [hsize_t(batch.batchSize), hsize_t(batch.sequenceLength)]
