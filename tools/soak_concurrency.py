@@ -187,12 +187,4 @@ def run(ckpt, workdir, scale, seed):
 
 
 if __name__ == "__main__":
-    import json
-    import tempfile
-    binary = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/ckpt"
-    sc = sys.argv[2] if len(sys.argv) > 2 else "ci"
-    with tempfile.TemporaryDirectory() as wd:
-        t0 = time.time()
-        for r in run(os.path.abspath(binary), wd, sc, int(sys.argv[3]) if len(sys.argv) > 3 else 1):
-            print(json.dumps(r))
-        print(f"{time.time() - t0:.1f}s", file=sys.stderr)
+    sp.main_for(run)

@@ -129,3 +129,18 @@ def row(fault_class):
     """An empty result row of the soak table."""
     return {"fault_class": fault_class, "tried": 0, "detected": 0, "missed": 0, "crashes": 0, "hangs": 0,
             "damaged_targets": 0, "details": []}
+
+
+def main_for(run):
+    """Runs one soak module on its own: `python3 tools/soak_X.py [CKPT] [ci|soak] [SEED]`, one
+    JSON row per fault class on stdout (tools/soak is the usual way to run them)."""
+    import json
+    import sys
+    import tempfile
+    binary = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/ckpt"
+    scale = sys.argv[2] if len(sys.argv) > 2 else "ci"
+    with tempfile.TemporaryDirectory() as wd:
+        t0 = time.time()
+        for r in run(os.path.abspath(binary), wd, scale, int(sys.argv[3]) if len(sys.argv) > 3 else 1):
+            print(json.dumps(r))
+        print(f"{time.time() - t0:.1f}s", file=sys.stderr)

@@ -10,20 +10,20 @@ extension CheckpointReader {
 
     /// A root string attribute: nil when absent; damaged or non-string attributes are errors.
     static func rootText(_ root: hid_t, _ name: String, path: String) throws(StoreError) -> String? {
-        switch H5Attributes.probeString(root, name) {
-        case .absent: return nil
-        case .value(let s): return s
-        case .wrongType: throw .badMetadata(path: path, detail: "root attribute '\(name)' is not a string")
-        case .unreadable: throw .corruptFile(path: path, detail: damagedAttribute(name))
-        }
+        try rootValue(H5Attributes.probeString(root, name), name, kind: "a string", path: path)
     }
 
     /// A root integer attribute: nil when absent; damaged or non-integer attributes are errors.
     static func rootInteger(_ root: hid_t, _ name: String, path: String) throws(StoreError) -> Int64? {
-        switch H5Attributes.probeInt64(root, name) {
+        try rootValue(H5Attributes.probeInt64(root, name), name, kind: "an integer", path: path)
+    }
+
+    /// The value of a probed root attribute: nil when absent, an error when damaged or not `kind`.
+    private static func rootValue<T>(_ read: AttributeRead<T>, _ name: String, kind: String, path: String) throws(StoreError) -> T? {
+        switch read {
         case .absent: return nil
         case .value(let v): return v
-        case .wrongType: throw .badMetadata(path: path, detail: "root attribute '\(name)' is not an integer")
+        case .wrongType: throw .badMetadata(path: path, detail: "root attribute '\(name)' is not \(kind)")
         case .unreadable: throw .corruptFile(path: path, detail: damagedAttribute(name))
         }
     }
@@ -80,36 +80,13 @@ extension CheckpointReader {
 
     /// Dataset paths below `group`, relative to it. The corresponding C function is `H5Lvisit`.
     static func datasetPaths(file: hid_t, group: String, path: String, writer: String?) throws(StoreError) -> [String] {
-        final class Collector {
-            var names: [String] = []
-            /// The object that failed to open, and the newer-version structure HDF5 named, if any.
-            var failed: String?
-            var structure: String?
+        let listing = DatasetListing(file: file, group: group)
+        if listing.failed {
+            if listing.groupUnreadable {
+                throw .corruptFile(path: path, detail: "group /\(group) unreadable")
+            }
+            throw listingFailure(path: path, group: group, object: listing.failedObject, structure: listing.newerStructure, writer: writer)
         }
-        guard let g = H5Object(H5Gopen2(file, group, ckpt_H5P_DEFAULT()), .group) else {
-            throw .corruptFile(path: path, detail: "group /\(group) unreadable")
-        }
-        let c = Collector()
-        let rc = withExtendedLifetime(c) { () -> herr_t in
-            H5Lvisit(
-                g.id, H5_INDEX_NAME, H5_ITER_INC,
-                { gid, name, info, op in
-                    guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
-                    let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
-                    if obj < 0 {
-                        let c = Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue()
-                        c.failed = String(cString: name)
-                        c.structure = HDF5ErrorStack.unknownVersion()
-                        return -1
-                    }
-                    defer { H5Oclose(obj) }
-                    if H5Iget_type(obj) == H5I_DATASET {
-                        Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(String(cString: name))
-                    }
-                    return 0
-                }, Unmanaged.passUnretained(c).toOpaque())
-        }
-        if rc < 0 { throw listingFailure(path: path, group: group, object: c.failed, structure: c.structure, writer: writer) }
-        return c.names
+        return listing.names.map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -69,15 +69,7 @@ enum H5Attributes {
 
     /// Reads a scalar integer attribute as Int64, telling an absent attribute from a damaged one.
     static func probeInt64(_ obj: hid_t, _ name: String) -> AttributeRead<Int64> {
-        let exists = H5Aexists(obj, name)
-        if exists == 0 { return .absent }
-        guard exists > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
-            let ftype = H5Object(H5Aget_type(attr.id), .datatype)
-        else { return .unreadable }
-        guard H5Tget_class(ftype.id) == H5T_INTEGER else { return .wrongType }
-        var v: Int64 = 0
-        guard H5Aread(attr.id, ckpt_H5T_NATIVE_INT64(), &v) >= 0 else { return .unreadable }
-        return .value(v)
+        probeInteger(obj, name, memoryType: ckpt_H5T_NATIVE_INT64(), as: Int64.self)
     }
 
     /// Reads a scalar integer attribute as UInt64 (bit pattern preserved), or nil.
@@ -85,14 +77,19 @@ enum H5Attributes {
 
     /// Reads a scalar integer attribute as UInt64, telling an absent attribute from a damaged one.
     static func probeUInt64(_ obj: hid_t, _ name: String) -> AttributeRead<UInt64> {
+        probeInteger(obj, name, memoryType: ckpt_H5T_NATIVE_UINT64(), as: UInt64.self)
+    }
+
+    /// Reads a scalar integer attribute converted by HDF5 to `memoryType` (a native 64-bit type).
+    private static func probeInteger<T: FixedWidthInteger>(_ obj: hid_t, _ name: String, memoryType: hid_t, as: T.Type) -> AttributeRead<T> {
         let exists = H5Aexists(obj, name)
         if exists == 0 { return .absent }
         guard exists > 0, let attr = H5Object(H5Aopen(obj, name, ckpt_H5P_DEFAULT()), .attribute),
             let ftype = H5Object(H5Aget_type(attr.id), .datatype)
         else { return .unreadable }
         guard H5Tget_class(ftype.id) == H5T_INTEGER else { return .wrongType }
-        var v: UInt64 = 0
-        guard H5Aread(attr.id, ckpt_H5T_NATIVE_UINT64(), &v) >= 0 else { return .unreadable }
+        var v: T = 0
+        guard H5Aread(attr.id, memoryType, &v) >= 0 else { return .unreadable }
         return .value(v)
     }
 }

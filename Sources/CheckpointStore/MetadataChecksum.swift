@@ -70,31 +70,10 @@ enum MetadataChecksum {
     }
 
     /// Dataset paths below `group` (hard links only), relative to it, as stored bytes.
-    /// The corresponding C function is `H5Lvisit`.
     private static func datasetPaths(file: hid_t, group: String) throws(MetadataReadError) -> [[UInt8]] {
-        final class Collector { var names: [[UInt8]] = [] }
-        guard let g = H5Object(H5Gopen2(file, group, ckpt_H5P_DEFAULT()), .group) else {
-            throw MetadataReadError("group /\(group) unreadable")
-        }
-        let c = Collector()
-        let rc = withExtendedLifetime(c) { () -> herr_t in
-            H5Lvisit(
-                g.id, H5_INDEX_NAME, H5_ITER_INC,
-                { gid, name, info, op in
-                    guard let name, let op, let info, info.pointee.type == H5L_TYPE_HARD else { return 0 }
-                    let obj = H5Oopen(gid, name, ckpt_H5P_DEFAULT())
-                    if obj < 0 { return -1 }
-                    defer { H5Oclose(obj) }
-                    if H5Iget_type(obj) == H5I_DATASET {
-                        let n = strlen(name)
-                        let bytes = UnsafeRawBufferPointer(start: name, count: n)
-                        Unmanaged<Collector>.fromOpaque(op).takeUnretainedValue().names.append(Array(bytes))
-                    }
-                    return 0
-                }, Unmanaged.passUnretained(c).toOpaque())
-        }
-        if rc < 0 { throw MetadataReadError("cannot list /\(group)") }
-        return c.names
+        let listing = DatasetListing(file: file, group: group)
+        if listing.failed { throw MetadataReadError(listing.groupUnreadable ? "group /\(group) unreadable" : "cannot list /\(group)") }
+        return listing.names
     }
 
     /// The names of an object's attributes, as stored bytes, in bytewise order.

@@ -21,23 +21,21 @@ enum BadFiles {
 
     /// Replaces (or adds) a root string attribute of an existing file.
     static func setRootString(_ path: String, _ name: String, _ value: String) {
-        HDF5Library.prepareThread()
-        HDF5Library.serialized {
-            let f = H5Fopen(path, ckpt_H5F_ACC_RDWR(), ckpt_H5P_DEFAULT())
-            let root = H5Gopen2(f, "/", ckpt_H5P_DEFAULT())
-            H5Attributes.writeString(root, name, value)
-            H5Gclose(root)
-            H5Fclose(f)
-        }
+        editRoot(path) { H5Attributes.writeString($0, name, value) }
     }
 
     /// Replaces (or adds) a root int64 attribute of an existing file.
     static func setRootInt64(_ path: String, _ name: String, _ value: Int64) {
+        editRoot(path) { H5Attributes.writeInt64($0, name, value) }
+    }
+
+    /// Opens `path` for writing with stock HDF5 and runs `edit` on its root group.
+    private static func editRoot(_ path: String, _ edit: (hid_t) -> Bool) {
         HDF5Library.prepareThread()
         HDF5Library.serialized {
             let f = H5Fopen(path, ckpt_H5F_ACC_RDWR(), ckpt_H5P_DEFAULT())
             let root = H5Gopen2(f, "/", ckpt_H5P_DEFAULT())
-            H5Attributes.writeInt64(root, name, value)
+            _ = edit(root)
             H5Gclose(root)
             H5Fclose(f)
         }
