@@ -5,9 +5,10 @@
   ref_inject_fault.py --fault KIND --before A --after B --out F [options]
 
 writes F = B with the fault; A is only read. Tensors touched are rewritten with fresh dtype,
-xxh3_64 and codec attributes (a silent corruption, not a checksum error). Where the checkpoint
-keeps fp32 masters the fault is applied to the master and the bf16 parameter re-rounded, except
-for the bit flip, which hits the stored parameter itself.
+xxh3_64 and codec attributes, and a format v1.1 file gets a fresh metadata_xxh3_64 (a silent
+corruption, not a checksum error). Where the checkpoint keeps fp32 masters the fault is applied
+to the master and the bf16 parameter re-rounded, except for the bit flip, which hits the stored
+parameter itself.
 
 Faults:
   bitflip     one bit (default: the most significant exponent bit) of one element of one
@@ -39,6 +40,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ckpt_reader  # noqa: E402
 import ref_h5  # noqa: E402
 
 FAULTS = ("bitflip", "lr", "no-decay", "swap-heads", "stale-v", "stale-shard", "no-clip")
@@ -110,6 +112,14 @@ def rank_file(directory: str, tp: int, pp: int) -> str:
     raise SystemExit(f"stale-shard: no rank tp{tp}/pp{pp} file under {it}")
 
 
+def reseal(f: h5py.File) -> None:
+    """Recomputes the format v1.1 metadata checksum of a file that carried one, so the injected
+    fault stays silent (as a faulty accelerator would write it) instead of showing up as damaged
+    metadata."""
+    if ckpt_reader.METADATA_ATTR in f.attrs or ckpt_reader.FORMAT_MINOR_ATTR in f.attrs:
+        ckpt_reader.write_metadata_checksum(f)
+
+
 def inject(args: argparse.Namespace) -> None:
     if args.fault == "stale-shard":
         if not (os.path.isdir(args.before) and os.path.isdir(args.after)):
@@ -126,6 +136,7 @@ def inject(args: argparse.Namespace) -> None:
         with h5py.File(target, "r+") as f:
             for k, v in root.items():
                 f.attrs[k] = v
+            reseal(f)
         return
     shutil.copyfile(args.after, args.out)
     with h5py.File(args.before, "r") as a, h5py.File(args.out, "r+") as f:
@@ -178,6 +189,7 @@ def inject(args: argparse.Namespace) -> None:
                 ref_h5.write_tensor(f, "optimizer.exp_avg." + n, m, "float32")
                 ref_h5.write_tensor(f, "optimizer.exp_avg_sq." + n, v, "float32")
         ref_h5.update_counts(f)
+        reseal(f)
 
 
 def main() -> int:

@@ -30,6 +30,16 @@ extension CheckpointReader {
         }
     }
 
+    /// Throws when the metadata checksum says the metadata is damaged (a mismatch, a missing
+    /// checksum that `format_minor` promises, covered metadata HDF5 cannot read); a file
+    /// without a checksum passes. Commands that act on the metadata (convert, step,
+    /// verify-step) call it, so a changed learning rate or step is refused instead of being
+    /// used, or rewritten under a fresh checksum.
+    public func requireIntactMetadata() throws(StoreError) {
+        let integrity = metadataIntegrity()
+        if integrity.isDamage { throw .metadataDamaged(path: path, detail: integrity.message(path: path)) }
+    }
+
     /// The required root attributes (section 3 of the format) that the file lacks.
     public func missingRootAttributes() -> [String] {
         HDF5Library.prepareThread()

@@ -38,6 +38,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The file uses an HDF5 file-format version newer than the linked libhdf5 reads; the
     /// detail names the release needed.
     case needsNewerHDF5(path: String, detail: String)
+    /// The metadata checksum (format v1.1) does not match: `detail` is the full message.
+    case metadataDamaged(path: String, detail: String)
     /// The output exists and the writer was told not to replace it.
     case outputExists(path: String)
     /// The file system cannot hold the output.
@@ -65,6 +67,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         case .writerState(let p, let d): return "\(p): \(d)"
         case .badMetadata(let p, let d): return "\(p): bad metadata (\(d))"
         case .needsNewerHDF5(let p, let d): return "\(p): \(d)"
+        case .metadataDamaged(_, let d): return d
         case .outputExists(let p): return "\(p): output already exists (pass --force to replace it)"
         case .insufficientSpace(let p, let n, let a, let fs):
             return "\(p): not enough free space: needs \(FreeSpace.describe(n)), \(FreeSpace.describe(a)) free on \(fs)"
@@ -78,7 +81,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
             .tensorNotFound(let p, _), .unsupportedTensor(let p, _, _), .corruptChunk(let p, _, _),
             .checksumMismatch(let p, _, _, _), .invalidShape(let p, _, _), .hdf5(let p, _, _),
             .io(let p, _, _), .writerState(let p, _), .badMetadata(let p, _), .needsNewerHDF5(let p, _),
-            .outputExists(let p), .insufficientSpace(let p, _, _, _):
+            .metadataDamaged(let p, _), .outputExists(let p), .insufficientSpace(let p, _, _, _):
             return p
         case .invalidArgument: return nil
         }

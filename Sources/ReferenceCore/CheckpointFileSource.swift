@@ -5,10 +5,12 @@ public final class CheckpointFileSource: TensorSource {
     /// The reader.
     public let reader: CheckpointReader
 
-    /// Opens `path`.
+    /// Opens `path`, refusing a file whose metadata checksum does not match (its learning rate,
+    /// step or configuration may have been changed).
     public init(path: String) throws(ReferenceError) {
         do {
             reader = try CheckpointReader(path: path)
+            try reader.requireIntactMetadata()
         } catch {
             throw .store(error)
         }

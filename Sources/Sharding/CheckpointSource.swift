@@ -38,7 +38,7 @@ public final class CheckpointSource: @unchecked Sendable {
             throw .io(path: path, detail: "no such file or directory")
         }
         if !isDir.boolValue {
-            let r = try Self.open(path)
+            let r = try Self.open(path, checkingMetadata: true)
             guard r.metadata.layoutKind == "wafer" else {
                 throw .notACheckpoint(
                     path: path, detail: "layout is '\(r.metadata.layoutKind)'; pass the Megatron checkpoint directory, not one rank file")
@@ -60,7 +60,7 @@ public final class CheckpointSource: @unchecked Sendable {
         guard let parsed = MegatronDirectory.parseRankDirectory(rankDirs[0]), parsed.tp == 0, parsed.pp ?? 0 == 0 else {
             throw .missingRank(path: iter + "/mp_rank_00", rank: "tp0/pp0")
         }
-        let first = try Self.open(firstPath)
+        let first = try Self.open(firstPath, checkingMetadata: true)
         guard let c = first.metadata.modelConfig else { throw .missingModelConfig(path: firstPath) }
         let firstLayout = try MegatronRankLayout.parse(first.metadata.layoutJSON, path: firstPath)
         let shape = firstLayout.shape
@@ -73,7 +73,7 @@ public final class CheckpointSource: @unchecked Sendable {
         for f in shape.files {
             let p = iter + "/" + shape.rankDirectoryName(f) + "/" + MegatronDirectory.rankFile
             guard FileManager.default.fileExists(atPath: p) else { throw .missingRank(path: p, rank: f.description) }
-            let r = f == ShardFile(tpRank: 0, ppRank: 0) ? first : try Self.open(p)
+            let r = f == ShardFile(tpRank: 0, ppRank: 0) ? first : try Self.open(p, checkingMetadata: true)
             let m = r.metadata
             guard let rc = m.modelConfig else { throw .missingModelConfig(path: p) }
             if rc != c { throw .ranksDisagree(path: p, field: "model_config", detail: "\(Self.json(rc)) vs \(Self.json(c))") }
@@ -128,7 +128,13 @@ public final class CheckpointSource: @unchecked Sendable {
         return String(decoding: d, as: UTF8.self)
     }
 
-    private static func open(_ p: String) throws(ShardingError) -> CheckpointReader {
-        do { return try CheckpointReader(path: p) } catch { throw .store(error) }
+    /// Opens one file; when opening the source, its metadata checksum is checked too (the files
+    /// reopened later are the same ones).
+    private static func open(_ p: String, checkingMetadata: Bool = false) throws(ShardingError) -> CheckpointReader {
+        do {
+            let r = try CheckpointReader(path: p)
+            if checkingMetadata { try r.requireIntactMetadata() }
+            return r
+        } catch { throw .store(error) }
     }
 }
