@@ -7,7 +7,7 @@ out=${1:-/tmp/ckpt-demo}
 mkdir -p "$out"
 swift build -c release --product ckpt
 ckpt=.build/release/ckpt
-$ckpt synth --family gpt2 --preset 124m --optimizer adamw --out "$out/gpt2-124m.h5"
+$ckpt synth --family gpt2 --preset 124m --optimizer adamw --force --out "$out/gpt2-124m.h5"
 $ckpt info "$out/gpt2-124m.h5"
 $ckpt ls "$out/gpt2-124m.h5" > "$out/ls.txt"
 head -8 "$out/ls.txt"
