@@ -11,9 +11,9 @@ public struct CheckpointVerifier: Sendable {
     /// Whether optimizer state missing for some parameters (while present for others) is only
     /// noted instead of failing the check.
     public var allowPartial = false
-    /// Whether tensor data is read; false checks only the metadata and the file's structure
-    /// (what a time-limited probe of a possibly malformed file does).
-    public var readData = true
+    /// Called once the metadata and the file's structure are checked, before any tensor data is
+    /// read (what a time limit on a possibly malformed file's metadata phase waits for).
+    public var metadataChecked: (@Sendable () -> Void)?
 
     /// Creates a verifier.
     public init() {}
@@ -31,9 +31,27 @@ public struct CheckpointVerifier: Sendable {
             report.failures.append(.init(tensor: nil, check: "open", message: error.description))
             return report
         }
+        // Metadata and structure first (what a damaged file can make libhdf5 crash or loop on),
+        // then the data; failures are reported data first, as the file holds them.
+        for info in reader.tensors where info.chunkShape != nil {
+            if let problem = ChunkIndexCheck.problems(reader, info.key).first {
+                report.failures.append(.init(tensor: info.key.description, check: "index", message: "\(path): tensor \(info.key): \(problem)"))
+            }
+        }
+        for problem in GlobalHeapCheck.problems(reader) {
+            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(path): metadata damaged: \(problem)"))
+        }
+        checkCounts(reader, &report)
+        checkShapes(reader, &report)
+        checkMetadata(reader, &report)
+        checkOptimizerCoverage(reader, &report)
+        let metadataFailures = report.failures
+        report.failures = []
+        metadataChecked?()
+
         let totalBytes = reader.tensors.reduce(0) { $0 + $1.rawBytes }
         var doneBytes = 0
-        for info in reader.tensors where readData {
+        for info in reader.tensors {
             defer {
                 doneBytes += info.rawBytes
                 progress?(doneBytes, totalBytes)
@@ -58,18 +76,7 @@ public struct CheckpointVerifier: Sendable {
                 report.failures.append(.init(tensor: info.key.description, check: kind, message: error.description))
             }
         }
-        for info in reader.tensors where info.chunkShape != nil {
-            if let problem = ChunkIndexCheck.problems(reader, info.key).first {
-                report.failures.append(.init(tensor: info.key.description, check: "index", message: "\(path): tensor \(info.key): \(problem)"))
-            }
-        }
-        for problem in GlobalHeapCheck.problems(reader) {
-            report.failures.append(.init(tensor: nil, check: "metadata", message: "\(path): metadata damaged: \(problem)"))
-        }
-        checkCounts(reader, &report)
-        checkShapes(reader, &report)
-        checkMetadata(reader, &report)
-        checkOptimizerCoverage(reader, &report)
+        report.failures += metadataFailures
         return report
     }
 

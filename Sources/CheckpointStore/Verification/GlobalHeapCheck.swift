@@ -44,7 +44,9 @@ enum GlobalHeapCheck {
         var pos = from
         let window = 8 << 20
         while pos < to {
-            let n = Int(min(UInt64(window + signature.count), fileSize - pos))
+            // Only the gap (plus a signature that starts in it): the gaps between chunks are
+            // mostly a few bytes, and reading a whole window for each cost more than the data.
+            let n = Int(min(min(UInt64(window), to - pos) + UInt64(signature.count - 1), fileSize - pos))
             guard n >= signature.count, let b = read(fd, pos, n) else { return }
             var i = 0
             while i + signature.count <= b.count && pos + UInt64(i) < to {

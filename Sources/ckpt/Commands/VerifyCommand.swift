@@ -30,7 +30,6 @@ struct VerifyCommand: ParsableCommand {
     var allowPartial = false
     /// Set on the child process `IsolatedVerification` starts (one file, JSON result on stdout).
     @Flag(name: .customLong(IsolatedVerification.childFlag), help: .private) var isolatedChild = false
-    @Flag(name: .customLong(IsolatedVerification.probeFlag), help: .private) var metadataProbe = false
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one checkpoint file or directory") }
@@ -40,7 +39,6 @@ struct VerifyCommand: ParsableCommand {
         var verifier = CheckpointVerifier()
         verifier.rejectNonFinite = !allowNonFinite
         verifier.allowPartial = allowPartial
-        verifier.readData = !metadataProbe
         if isolatedChild {
             IsolatedVerification.serve(path: files[0], verifier: verifier)
             return

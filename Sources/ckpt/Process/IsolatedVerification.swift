@@ -9,13 +9,15 @@ import Glibc
 enum IsolatedVerification {
     /// The private flag that selects the child side.
     static let childFlag = "isolated-child"
-    /// The private flag that makes the child skip tensor data (the time-limited probe).
-    static let probeFlag = "metadata-probe"
-    /// Seconds the metadata probe may take (`CKPT_VERIFY_METADATA_TIMEOUT`, default 15): HDF5
+    /// Seconds the metadata phase may take (`CKPT_VERIFY_METADATA_TIMEOUT`, default 15): HDF5
     /// 1.10 can also loop forever on a damaged global heap object size.
-    static var probeSeconds: Double {
+    static var metadataSeconds: Double {
         ProcessInfo.processInfo.environment["CKPT_VERIFY_METADATA_TIMEOUT"].flatMap(Double.init).map { max(1, $0) } ?? 15
     }
+    /// The start of a progress line on the child's stderr: `progress DONE TOTAL`.
+    static let progressPrefix = "progress "
+    /// The line the child writes on stderr once the metadata and structure are checked.
+    static let metadataCheckedLine = "metadata checked"
 
     /// What the child prints on stdout: the report, or the I/O error that prevented one.
     struct ChildResult: Codable {
@@ -25,8 +27,9 @@ enum IsolatedVerification {
         var ioErrno: Int32?
     }
 
-    /// Child side: verifies `path` and prints a `ChildResult` as JSON. Exits at once if the
-    /// parent goes away (killed, say, by a job's time limit) instead of running on orphaned.
+    /// Child side: verifies `path` and prints a `ChildResult` as JSON; tells the parent on
+    /// stderr when the metadata phase is over and how far the data phase is. Exits at once if
+    /// the parent goes away (killed, say, by a job's time limit) instead of running on orphaned.
     static func serve(path: String, verifier: CheckpointVerifier) {
         let parent = getppid()
         DispatchQueue.global().async {
@@ -35,7 +38,7 @@ enum IsolatedVerification {
         }
         var result = ChildResult()
         var verifier = verifier
-        // Progress goes to the parent as `progress DONE TOTAL` lines on stderr (a pipe it reads).
+        verifier.metadataChecked = { FileHandle.standardError.write(Data("\(metadataCheckedLine)\n".utf8)) }
         verifier.progress = { done, total in
             FileHandle.standardError.write(Data("\(progressPrefix)\(done) \(total)\n".utf8))
         }
@@ -56,112 +59,79 @@ enum IsolatedVerification {
         print(String(decoding: (try? JSONEncoder().encode(result)) ?? Data("{}".utf8), as: UTF8.self))
     }
 
-    /// Parent side: first a metadata-only probe of `path` with a time limit (libhdf5 may crash or
-    /// hang on a malformed file), then the full verification in a second child; returns its
-    /// report. A child killed by a signal, or a probe over its time limit, becomes a report with
-    /// one `open` failure.
+    /// Parent side: verifies `path` in one child process and returns its report. The child must
+    /// finish the metadata phase within `metadataSeconds` (libhdf5 may loop on a malformed file)
+    /// or it is killed; a child killed by a signal (libhdf5 crashing) or over its time limit
+    /// becomes a report with one `open` failure. `progress` follows the data phase.
     static func verify(
         path: String, flags: [String], progress: @escaping @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }
     ) throws(StoreError) -> VerificationReport {
-        var failed = VerificationReport(path: path)
-        switch probe(path: path, flags: flags) {
-        case .finished: break
-        case .crashed(let signal):
-            failed.failures.append(
-                .init(
-                    tensor: nil, check: "open",
-                    message: "\(path): metadata damaged: libhdf5 crashed reading it (signal \(signal)); its HDF5 structure is damaged"))
-            return failed
-        case .timedOut:
-            failed.failures.append(
-                .init(
-                    tensor: nil, check: "open",
-                    message: "\(path): metadata damaged: libhdf5 did not finish reading its metadata in \(Int(probeSeconds)) s"
-                        + " (CKPT_VERIFY_METADATA_TIMEOUT); its HDF5 structure is damaged"))
-            return failed
-        }
-        return try run(path: path, flags: flags, progress: progress)
-    }
-
-    /// The start of a progress line on the full child's stderr.
-    static let progressPrefix = "progress "
-
-    /// Reads the child's `progress DONE TOTAL` lines from `pipe` as they arrive.
-    static func forwardProgress(_ pipe: Pipe, to progress: @escaping @Sendable (Int, Int) -> Void) {
-        let pending = LockedBuffer()
-        pipe.fileHandleForReading.readabilityHandler = { h in
-            let chunk = h.availableData
-            if chunk.isEmpty {
-                h.readabilityHandler = nil
-                return
-            }
-            for line in pending.lines(appending: chunk) where line.hasPrefix(progressPrefix) {
-                let parts = line.dropFirst(progressPrefix.count).split(separator: " ")
-                if parts.count == 2, let d = Int(parts[0]), let t = Int(parts[1]) { progress(d, t) }
-            }
-        }
-    }
-
-    /// How the probe ended.
-    enum ProbeOutcome { case finished, crashed(Int32), timedOut }
-
-    /// Runs the metadata-only child, killing it after `probeSeconds`.
-    static func probe(path: String, flags: [String]) -> ProbeOutcome {
-        let p = child(path: path, flags: flags + ["--\(probeFlag)"])
-        p.standardOutput = FileHandle.nullDevice
-        do { try p.run() } catch { return .finished }  // the full run reports why it cannot start
-        let deadline = Date().addingTimeInterval(probeSeconds)
-        while p.isRunning && Date() < deadline { usleep(5000) }
-        if p.isRunning {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            return .timedOut
-        }
-        return p.terminationReason == .uncaughtSignal ? .crashed(p.terminationStatus) : .finished
-    }
-
-    /// A configured child process `ckpt verify --isolated-child FLAGS -- PATH`.
-    static func child(path: String, flags: [String]) -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executablePath())
         p.arguments = ["verify", "--\(childFlag)"] + flags + ["--", path]
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"  // a crash is expected output here; skip the backtracer
         p.environment = env
-        p.standardError = FileHandle.nullDevice
         p.standardInput = FileHandle.nullDevice
-        return p
-    }
-
-    /// Runs the full verification child and decodes its report.
-    static func run(
-        path: String, flags: [String], progress: @escaping @Sendable (Int, Int) -> Void
-    ) throws(StoreError) -> VerificationReport {
-        let p = child(path: path, flags: flags)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        forwardProgress(err, to: progress)
+        let metadataDone = ChildSignal()
+        let pending = LockedBuffer()
+        err.fileHandleForReading.readabilityHandler = { h in
+            let chunk = h.availableData
+            if chunk.isEmpty {
+                h.readabilityHandler = nil
+                return
+            }
+            for line in pending.lines(appending: chunk) {
+                if line == metadataCheckedLine { metadataDone.set() }
+                guard line.hasPrefix(progressPrefix) else { continue }
+                let parts = line.dropFirst(progressPrefix.count).split(separator: " ")
+                if parts.count == 2, let d = Int(parts[0]), let t = Int(parts[1]) { progress(d, t) }
+            }
+        }
+        defer { err.fileHandleForReading.readabilityHandler = nil }
         do { try p.run() } catch { throw .io(path: path, operation: "starting the verification process", errno: EAGAIN) }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let output = ChildOutput()
+        let reading = DispatchGroup()
+        DispatchQueue.global().async(group: reading) { output.set(out.fileHandleForReading.readDataToEndOfFile()) }
+        let deadline = Date().addingTimeInterval(metadataSeconds)
+        var timedOut = false
+        while p.isRunning {
+            if !metadataDone.isSet && Date() > deadline {
+                kill(p.processIdentifier, SIGKILL)
+                timedOut = true
+                break
+            }
+            usleep(5000)
+        }
         p.waitUntilExit()
-        err.fileHandleForReading.readabilityHandler = nil
-        var crashed = VerificationReport(path: path)
+        reading.wait()
+        var failed = VerificationReport(path: path)
+        if timedOut {
+            failed.failures.append(
+                .init(
+                    tensor: nil, check: "open",
+                    message: "\(path): metadata damaged: libhdf5 did not finish reading its metadata in \(Int(metadataSeconds)) s"
+                        + " (CKPT_VERIFY_METADATA_TIMEOUT); its HDF5 structure is damaged"))
+            return failed
+        }
         if p.terminationReason == .uncaughtSignal {
-            crashed.failures.append(
+            failed.failures.append(
                 .init(
                     tensor: nil, check: "open",
                     message: "\(path): metadata damaged: libhdf5 crashed reading it (signal \(p.terminationStatus)); its HDF5 structure is damaged"))
-            return crashed
+            return failed
         }
-        guard let r = try? JSONDecoder().decode(ChildResult.self, from: data) else {
-            crashed.failures.append(
+        guard let r = try? JSONDecoder().decode(ChildResult.self, from: output.data) else {
+            failed.failures.append(
                 .init(tensor: nil, check: "open", message: "\(path): verification process failed (exit \(p.terminationStatus)) without a report"))
-            return crashed
+            return failed
         }
         if r.notFound { throw .fileNotFound(path: path) }
         if let op = r.ioOperation { throw .io(path: path, operation: op, errno: r.ioErrno ?? EIO) }
-        return r.report ?? crashed
+        return r.report ?? failed
     }
 
     /// This executable's path (`/proc/self/exe` resolved, else argv[0]).
