@@ -112,8 +112,22 @@ import Testing
         #expect(r.stdout.contains("FAIL \(f): metadata damaged: metadata_xxh3_64 mismatch"), "\(r.stdout)")
     }
 
-    /// A global heap object size of 2055 for a 7-byte string makes libhdf5 1.10 loop while
-    /// opening the file; the time-limited metadata probe reports it as damage.
+    /// A metadata phase that does not end within CKPT_VERIFY_METADATA_TIMEOUT (stalled through
+    /// the debug build's fault-injection variable) is killed and reported as damage, at once.
+    @Test func stalledMetadataPhaseIsKilledAndReportedAsDamage() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = dir + "/stall.h5"
+        #expect(try CLI.run(["synth", "--preset", "tiny", "--out", f]).status == 0)
+        let t0 = Date()
+        let r = try CLI.run(["verify", f, "--json"], shellPrefix: "export CKPT_VERIFY_METADATA_TIMEOUT=2 CKPT_TEST_STALL_METADATA=1")
+        #expect(r.status == 1, "status \(r.status): \(r.stdout)")
+        #expect(r.stdout.contains("did not finish reading its metadata in 2 s"), "\(r.stdout)")
+        #expect(Date().timeIntervalSince(t0) < 30)
+    }
+
+    /// A global heap object size of 2055 for a 7-byte string makes libhdf5 1.10 loop or crash while
+    /// opening the file (which, depends on memory layout); either way it is reported as damage.
     @Test func libhdf5HangIsReportedAsDamage() throws {
         let dir = CLI.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -36,6 +36,10 @@ enum IsolatedVerification {
             while getppid() == parent { usleep(100_000) }
             _exit(1)
         }
+        #if DEBUG
+            // Fault injection for the tests of the time limit: a metadata phase that never ends.
+            if ProcessInfo.processInfo.environment["CKPT_TEST_STALL_METADATA"] != nil { while true { sleep(60) } }
+        #endif
         var result = ChildResult()
         var verifier = verifier
         verifier.metadataChecked = { FileHandle.standardError.write(Data("\(metadataCheckedLine)\n".utf8)) }
