@@ -29,8 +29,10 @@ public final class CheckpointSource: @unchecked Sendable {
     private var clock = 0
 
     /// Opens `path`: a checkpoint file in the wafer layout, or a Megatron checkpoint directory
-    /// (its root with `latest_checkpointed_iteration.txt`, or an `iter_*` directory).
-    public init(path: String, maxOpenReaders: Int = 8) throws(ShardingError) {
+    /// (its root with `latest_checkpointed_iteration.txt`, or an `iter_*` directory). Each
+    /// file's metadata checksum is checked unless `checkMetadata` is false (a caller that
+    /// verifies every file itself, as `ckpt verify` does in its child processes).
+    public init(path: String, maxOpenReaders: Int = 8, checkMetadata: Bool = true) throws(ShardingError) {
         self.path = path
         self.maxOpenReaders = max(1, maxOpenReaders)
         var isDir: ObjCBool = false
@@ -38,7 +40,7 @@ public final class CheckpointSource: @unchecked Sendable {
             throw .io(path: path, detail: "no such file or directory")
         }
         if !isDir.boolValue {
-            let r = try Self.open(path, checkingMetadata: true)
+            let r = try Self.open(path, checkingMetadata: checkMetadata)
             guard r.metadata.layoutKind == "wafer" else {
                 throw .notACheckpoint(
                     path: path, detail: "layout is '\(r.metadata.layoutKind)'; pass the Megatron checkpoint directory, not one rank file")
@@ -60,7 +62,7 @@ public final class CheckpointSource: @unchecked Sendable {
         guard let parsed = MegatronDirectory.parseRankDirectory(rankDirs[0]), parsed.tp == 0, parsed.pp ?? 0 == 0 else {
             throw .missingRank(path: iter + "/mp_rank_00", rank: "tp0/pp0")
         }
-        let first = try Self.open(firstPath, checkingMetadata: true)
+        let first = try Self.open(firstPath, checkingMetadata: checkMetadata)
         guard let c = first.metadata.modelConfig else { throw .missingModelConfig(path: firstPath) }
         let firstLayout = try MegatronRankLayout.parse(first.metadata.layoutJSON, path: firstPath)
         let shape = firstLayout.shape
@@ -73,7 +75,7 @@ public final class CheckpointSource: @unchecked Sendable {
         for f in shape.files {
             let p = iter + "/" + shape.rankDirectoryName(f) + "/" + MegatronDirectory.rankFile
             guard FileManager.default.fileExists(atPath: p) else { throw .missingRank(path: p, rank: f.description) }
-            let r = f == ShardFile(tpRank: 0, ppRank: 0) ? first : try Self.open(p, checkingMetadata: true)
+            let r = f == ShardFile(tpRank: 0, ppRank: 0) ? first : try Self.open(p, checkingMetadata: checkMetadata)
             let m = r.metadata
             guard let rc = m.modelConfig else { throw .missingModelConfig(path: p) }
             if rc != c { throw .ranksDisagree(path: p, field: "model_config", detail: "\(Self.json(rc)) vs \(Self.json(c))") }
