@@ -19,6 +19,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "CheckpointStore", targets: ["CheckpointStore"]),
+        .library(name: "Containers", targets: ["Containers"]),
         .library(name: "Sharding", targets: ["Sharding"]),
         .library(name: "ReferenceCore", targets: ["ReferenceCore"]),
         .executable(name: "ckpt", targets: ["ckpt"]),
@@ -38,22 +39,26 @@ let package = Package(
         .target(name: "CVectorMath"),
 
         .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
+        // Every tensor file format behind one protocol (`TensorContainer`): ckpt's HDF5,
+        // safetensors, `torch.save` zip archives with a restricted pickle reader.
+        .target(name: "Containers", dependencies: ["CheckpointStore"]),
         // Layout rules are data: Layouts/megatron-gpt.json (byte-identical to formats/layouts/) is
         // compiled in, so the executable needs no resource bundle at run time.
         .target(
-            name: "Sharding", dependencies: ["CheckpointStore"],
+            name: "Sharding", dependencies: ["CheckpointStore", "Containers"],
             resources: [.embedInCode("Layouts/megatron-gpt.json")]),
         .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS", "CHDF5", "CVectorMath"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "CheckpointStore", "Sharding", "ReferenceCore",
+                "CheckpointStore", "Containers", "Sharding", "ReferenceCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The README's library example: a Swift program that writes and reads a checkpoint.
         .executableTarget(name: "ckpt-example", dependencies: ["CheckpointStore"]),
 
         .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5"], exclude: ["Fixtures"]),
+        .testTarget(name: "ContainersTests", dependencies: ["Containers", "CheckpointStore"], exclude: ["Fixtures"]),
         .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore"]),
         .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointStore", "ckpt", "ckpt-example"]),
