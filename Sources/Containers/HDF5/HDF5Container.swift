@@ -11,7 +11,7 @@ public final class HDF5Container: TensorContainer {
     private let index: [TensorKey: Int]
 
     /// Opens `path` (see `CheckpointReader.init`).
-    public init(path: String) throws(ContainerError) {
+    public convenience init(path: String) throws(ContainerError) {
         do { self.init(reader: try CheckpointReader(path: path)) } catch { throw .store(error) }
     }
 
