@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "Sharding", dependencies: ["CheckpointStore", "Containers"],
             resources: [.embedInCode("Layouts/megatron-gpt.json")]),
-        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "COpenBLAS", "CHDF5", "CVectorMath"]),
+        .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "Containers", "COpenBLAS", "CHDF5", "CVectorMath"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [

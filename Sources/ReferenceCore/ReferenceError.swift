@@ -1,10 +1,13 @@
 import CheckpointStore
+import Containers
 
 /// Every way a reference step or a step verification can fail to run, each with a one-line
 /// message that names the file and, where one is involved, the tensor.
 public enum ReferenceError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Reading or writing a checkpoint failed.
     case store(StoreError)
+    /// Reading a tensor through a container (a foreign format or an assembling view) failed.
+    case container(ContainerError)
     /// The checkpoint lacks metadata the step needs (`model_config`, `optimizer`).
     case missingMetadata(path: String, what: String)
     /// The model configuration is outside what the reference core computes.
@@ -30,6 +33,7 @@ public enum ReferenceError: Error, CustomStringConvertible, Sendable, Equatable 
     public var description: String {
         switch self {
         case .store(let e): return e.description
+        case .container(let e): return e.description
         case .missingMetadata(let p, let w): return "\(p): no '\(w)' metadata; the reference step needs it"
         case .unsupportedModel(let p, let d): return "\(p): model not supported by the reference core (\(d))"
         case .missingTensor(let p, let t): return "\(p): tensor \(t): not found"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CheckpointStore
+import Containers
 import Foundation
 import ReferenceCore
 import Sharding
@@ -27,6 +28,7 @@ enum ExitPolicy {
         case let e as StoreError: return code(for: e)
         case let e as ShardingError: return code(for: e)
         case let e as ReferenceError: return code(for: e)
+        case let e as ContainerError: return code(for: e)
         case let e as CLIError: return e.exitCode
         case let e as ExitCode: return e.rawValue
         default: return usage
@@ -56,10 +58,20 @@ enum ExitPolicy {
         }
     }
 
+    /// Container errors (foreign formats): a failing system call is 2, bad or refused content 1.
+    static func code(for e: ContainerError) -> Int32 {
+        switch e {
+        case .store(let s): return code(for: s)
+        case .io: return usage
+        default: return bad
+        }
+    }
+
     /// Reference-step errors: bad checkpoint or batch content is 1, a bad option is 2.
     static func code(for e: ReferenceError) -> Int32 {
         switch e {
         case .store(let s): return code(for: s)
+        case .container(let c): return code(for: c)
         case .invalidArgument: return usage
         default: return bad
         }
@@ -73,6 +85,6 @@ enum ExitPolicy {
 
     /// Whether `error` is one of ckpt's own (not an argument-parser error).
     static func isOwnError(_ error: any Error) -> Bool {
-        error is StoreError || error is ShardingError || error is ReferenceError || error is CLIError
+        error is StoreError || error is ShardingError || error is ReferenceError || error is ContainerError || error is CLIError
     }
 }
