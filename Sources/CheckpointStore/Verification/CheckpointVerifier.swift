@@ -168,7 +168,8 @@ public struct CheckpointVerifier: Sendable {
     }
 
     /// Counts NaN and infinite values of a float dtype in `b`.
-    static func countNonFinite(_ b: UnsafeRawBufferPointer, _ dtype: DType) -> Int {
+    /// The number of NaN and infinite values among the `dtype` elements in `b` (0 for integer types).
+    public static func countNonFinite(_ b: UnsafeRawBufferPointer, _ dtype: DType) -> Int {
         var n = 0
         switch dtype {
         case .float32:
