@@ -166,23 +166,27 @@ public struct JSONReader {
     public mutating func readNumber() throws(JSONParseError) -> String {
         skipWhitespace()
         let start = offset
+        let bound = start + limits.maxNumberLength + 1  // never scan further
+        let limit = min(bytes.count, bound)
         var i = offset
-        func digits(_ i: inout Int) -> Int {
-            let s = i
-            while i < bytes.count, bytes[i] >= 0x30 && bytes[i] <= 0x39, i - start <= limits.maxNumberLength { i += 1 }
-            return i - s
-        }
-        if i < bytes.count, bytes[i] == 0x2D { i += 1 }
-        guard i < bytes.count, bytes[i] >= 0x30 && bytes[i] <= 0x39 else { throw JSONParseError(offset: start, message: "invalid number") }
-        if bytes[i] == 0x30 { i += 1 } else { _ = digits(&i) }
-        if i < bytes.count, bytes[i] == 0x2E {
+        func isDigit(_ i: Int) -> Bool { i < limit && bytes[i] >= 0x30 && bytes[i] <= 0x39 }
+        if i < limit, bytes[i] == 0x2D { i += 1 }
+        guard isDigit(i) else { throw JSONParseError(offset: start, message: "invalid number") }
+        if bytes[i] == 0x30 {
             i += 1
-            guard digits(&i) > 0 else { throw JSONParseError(offset: start, message: "invalid number (no digit after '.')") }
+        } else {
+            while isDigit(i) { i += 1 }
         }
-        if i < bytes.count, bytes[i] == 0x65 || bytes[i] == 0x45 {
+        if i < limit, bytes[i] == 0x2E {
             i += 1
-            if i < bytes.count, bytes[i] == 0x2B || bytes[i] == 0x2D { i += 1 }
-            guard digits(&i) > 0 else { throw JSONParseError(offset: start, message: "invalid number (no digit in the exponent)") }
+            guard isDigit(i) || i == bound else { throw JSONParseError(offset: start, message: "invalid number (no digit after '.')") }
+            while isDigit(i) { i += 1 }
+        }
+        if i < limit, bytes[i] == 0x65 || bytes[i] == 0x45 {
+            i += 1
+            if i < limit, bytes[i] == 0x2B || bytes[i] == 0x2D { i += 1 }
+            guard isDigit(i) || i == bound else { throw JSONParseError(offset: start, message: "invalid number (no digit in the exponent)") }
+            while isDigit(i) { i += 1 }
         }
         if i - start > limits.maxNumberLength {
             throw JSONParseError(offset: start, message: "number longer than \(limits.maxNumberLength) characters")
