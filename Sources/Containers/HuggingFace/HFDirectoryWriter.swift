@@ -9,7 +9,7 @@ import CheckpointStore
 /// `SafetensorsWriter`, and at most one shard is open at a time (the previous one is committed
 /// when the next begins). Everything is built in a temporary directory beside `path`, published
 /// by one rename at `commit` (`AtomicDirectory`); `abort`, an error, or releasing the writer
-/// unpublished removes it. Hugging Face checkpoints hold model tensors only: a manifest with
+/// unpublished removes it; after any error the writer is unusable. Hugging Face checkpoints hold model tensors only: a manifest with
 /// optimizer state is refused, so the caller drops it and says so.
 public final class HFDirectoryWriter: TensorContainerWriter {
     /// huggingface_hub's default shard limit, 5 GB.
@@ -71,13 +71,13 @@ public final class HFDirectoryWriter: TensorContainerWriter {
     public func beginTensor(_ key: TensorKey, dtype: DType, shape: [Int]) throws(ContainerError) -> any TensorByteSink {
         guard !done else { throw .io(path: path, detail: "writer already committed or aborted") }
         let name = PrintableName.of(key.description)
-        guard next < manifest.count else {
-            throw .badTensor(path: path, tensor: name, detail: "not in the manifest (all \(manifest.count) tensors are written)")
-        }
-        guard manifest[next].key == key else {
-            throw .badTensor(path: path, tensor: name, detail: "out of order: the manifest has tensor \(PrintableName.of(manifest[next].key.description)) next")
-        }
         do throws(ContainerError) {
+            guard next < manifest.count else {
+                throw .badTensor(path: path, tensor: name, detail: "not in the manifest (all \(manifest.count) tensors are written)")
+            }
+            guard manifest[next].key == key else {
+                throw .badTensor(path: path, tensor: name, detail: "out of order: the manifest has tensor \(PrintableName.of(manifest[next].key.description)) next")
+            }
             try openShard(plan.shardOf[next])
             guard let shard else { throw .io(path: path, detail: "no shard open") }
             let sink = try shard.beginTensor(key, dtype: dtype, shape: shape)

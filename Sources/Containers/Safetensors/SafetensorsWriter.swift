@@ -111,17 +111,17 @@ public final class SafetensorsWriter: TensorContainerWriter {
         try checkUsable()
         let name = PrintableName.of(key.description)
         if let s = openSink {
-            throw .badTensor(path: path, tensor: name, detail: "tensor \(PrintableName.of(s.name)) is still open; finish it first")
+            try fail(.badTensor(path: path, tensor: name, detail: "tensor \(PrintableName.of(s.name)) is still open; finish it first"))
         }
         guard next < manifest.count else {
-            throw .badTensor(path: path, tensor: name, detail: "not in the manifest (all \(manifest.count) tensors are written)")
+            try fail(.badTensor(path: path, tensor: name, detail: "not in the manifest (all \(manifest.count) tensors are written)"))
         }
         let m = manifest[next]
         guard m.key == key else {
-            throw .badTensor(path: path, tensor: name, detail: "out of order: the manifest has tensor \(PrintableName.of(m.key.description)) next")
+            try fail(.badTensor(path: path, tensor: name, detail: "out of order: the manifest has tensor \(PrintableName.of(m.key.description)) next"))
         }
         guard m.dtype == dtype, m.shape == shape else {
-            throw .badTensor(path: path, tensor: name, detail: "is \(dtype.rawValue) \(shape), but the manifest says \(m.dtype.rawValue) \(m.shape)")
+            try fail(.badTensor(path: path, tensor: name, detail: "is \(dtype.rawValue) \(shape), but the manifest says \(m.dtype.rawValue) \(m.shape)"))
         }
         next += 1
         let sink = SafetensorsByteSink(writer: self, name: key.name, byteCount: m.byteCount)

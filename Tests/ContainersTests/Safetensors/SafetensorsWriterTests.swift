@@ -80,15 +80,19 @@ import Testing
         #expect(TestDirectory.list(dir).isEmpty)
     }
 
-    @Test func outOfOrderTensorIsRefused() throws {
+    @Test func outOfOrderTensorIsRefusedAndTheFileIsDropped() throws {
         let dir = try TestDirectory.make()
         defer { TestDirectory.remove(dir) }
         let w = try SafetensorsWriter(path: dir + "/o.safetensors", manifest: Self.manifest)
         #expect(throws: ContainerError.badTensor(path: w.path, tensor: "b", detail: "out of order: the manifest has tensor w next")) {
             _ = try w.beginTensor(.model("b"), dtype: .bfloat16, shape: [3])
         }
+        #expect(TestDirectory.list(dir).isEmpty)
+        let e = ContainerError.badTensor(path: w.path, tensor: "b", detail: "out of order: the manifest has tensor w next")
+        #expect(throws: ContainerError.io(path: w.path, detail: "writer stopped after an earlier error: \(e)")) { try w.commit() }
+        let w2 = try SafetensorsWriter(path: dir + "/o.safetensors", manifest: Self.manifest)
         #expect(throws: ContainerError.badTensor(path: w.path, tensor: "w", detail: "is float32 [2, 3], but the manifest says float32 [3, 2]")) {
-            _ = try w.beginTensor(.model("w"), dtype: .float32, shape: [2, 3])
+            _ = try w2.beginTensor(.model("w"), dtype: .float32, shape: [2, 3])
         }
     }
 
