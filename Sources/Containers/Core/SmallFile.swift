@@ -16,7 +16,9 @@ public enum SmallFile {
         var st = stat()
         if fstat(fd, &st) != 0 { throw .io(path: path, detail: "cannot stat: \(String(cString: strerror(errno)))") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .io(path: path, detail: "not a regular file") }
-        guard st.st_size <= maxBytes else { throw .malformed(path: path, detail: "\(st.st_size) bytes, more than the \(maxBytes) a file of this kind may have") }
+        guard st.st_size <= maxBytes else {
+            throw .malformed(path: path, detail: "\(st.st_size) bytes, more than the \(maxBytes) a file of this kind may have")
+        }
         var out = [UInt8](repeating: 0, count: Int(st.st_size))
         var got = 0
         let failure: Int32? = out.withUnsafeMutableBytes { b in

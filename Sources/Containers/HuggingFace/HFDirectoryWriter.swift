@@ -76,7 +76,8 @@ public final class HFDirectoryWriter: TensorContainerWriter {
                 throw .badTensor(path: path, tensor: name, detail: "not in the manifest (all \(manifest.count) tensors are written)")
             }
             guard manifest[next].key == key else {
-                throw .badTensor(path: path, tensor: name, detail: "out of order: the manifest has tensor \(PrintableName.of(manifest[next].key.description)) next")
+                throw .badTensor(
+                    path: path, tensor: name, detail: "out of order: the manifest has tensor \(PrintableName.of(manifest[next].key.description)) next")
             }
             try openShard(plan.shardOf[next])
             guard let shard else { throw .io(path: path, detail: "no shard open") }

@@ -90,7 +90,8 @@ public struct SafetensorsHeader: Sendable, Equatable {
             previous = e.name
         }
         if expected < buffer {
-            throw .malformed(path: path, detail: "\(buffer - expected) trailing bytes after the last tensor (data ends at byte \(dataStart + expected) of \(fileSize))")
+            throw .malformed(
+                path: path, detail: "\(buffer - expected) trailing bytes after the last tensor (data ends at byte \(dataStart + expected) of \(fileSize))")
         }
         return sorted
     }

@@ -71,7 +71,10 @@ import Testing
     @Test func tensorInAShardButNotInTheIndex() throws {
         let dir = try sharded(F.index([("a", "s1.safetensors"), ("c", "s2.safetensors")]))
         defer { TestDirectory.remove(dir) }
-        #expect(throws: ContainerError.badTensor(path: dir + "/model.safetensors.index.json", tensor: "b", detail: "held by shard s1.safetensors but not listed in the weight_map")) {
+        #expect(
+            throws: ContainerError.badTensor(
+                path: dir + "/model.safetensors.index.json", tensor: "b", detail: "held by shard s1.safetensors but not listed in the weight_map")
+        ) {
             _ = try HFCheckpointDirectory(path: dir)
         }
     }
@@ -79,7 +82,10 @@ import Testing
     @Test func indexListsATensorTheShardLacks() throws {
         let dir = try sharded(F.index([("a", "s1.safetensors"), ("b", "s1.safetensors"), ("c", "s2.safetensors"), ("d", "s2.safetensors")]))
         defer { TestDirectory.remove(dir) }
-        #expect(throws: ContainerError.badTensor(path: dir + "/model.safetensors.index.json", tensor: "d", detail: "the weight_map sends it to s2.safetensors, which does not hold it")) {
+        #expect(
+            throws: ContainerError.badTensor(
+                path: dir + "/model.safetensors.index.json", tensor: "d", detail: "the weight_map sends it to s2.safetensors, which does not hold it")
+        ) {
             _ = try HFCheckpointDirectory(path: dir)
         }
     }
@@ -87,7 +93,10 @@ import Testing
     @Test func indexSendsATensorToTheWrongShard() throws {
         let dir = try sharded(F.index([("a", "s1.safetensors"), ("b", "s2.safetensors"), ("c", "s2.safetensors")]))
         defer { TestDirectory.remove(dir) }
-        #expect(throws: ContainerError.badTensor(path: dir + "/model.safetensors.index.json", tensor: "b", detail: "held by shard s1.safetensors, but the weight_map sends it to s2.safetensors")) {
+        #expect(
+            throws: ContainerError.badTensor(
+                path: dir + "/model.safetensors.index.json", tensor: "b", detail: "held by shard s1.safetensors, but the weight_map sends it to s2.safetensors")
+        ) {
             _ = try HFCheckpointDirectory(path: dir)
         }
     }
@@ -98,7 +107,10 @@ import Testing
         try F.shard(dir + "/s1.safetensors", [a])
         try F.shard(dir + "/s2.safetensors", [a, c])
         try F.writeText(F.index([("a", "s1.safetensors"), ("c", "s2.safetensors")]), to: dir + "/model.safetensors.index.json")
-        #expect(throws: ContainerError.badTensor(path: dir + "/model.safetensors.index.json", tensor: "a", detail: "held by shard s2.safetensors, but the weight_map sends it to s1.safetensors")) {
+        #expect(
+            throws: ContainerError.badTensor(
+                path: dir + "/model.safetensors.index.json", tensor: "a", detail: "held by shard s2.safetensors, but the weight_map sends it to s1.safetensors")
+        ) {
             _ = try HFCheckpointDirectory(path: dir)
         }
     }
@@ -124,7 +136,10 @@ import Testing
     @Test func nonStringShardIsRefused() throws {
         let dir = try sharded(#"{"weight_map":{"a":1}}"#)
         defer { TestDirectory.remove(dir) }
-        #expect(throws: ContainerError.badTensor(path: dir + "/model.safetensors.index.json", tensor: "a", detail: "weight_map value is an integer, not a file name")) {
+        #expect(
+            throws: ContainerError.badTensor(
+                path: dir + "/model.safetensors.index.json", tensor: "a", detail: "weight_map value is an integer, not a file name")
+        ) {
             _ = try HFCheckpointDirectory(path: dir)
         }
     }
@@ -140,7 +155,9 @@ import Testing
     @Test func missingShardIsAnError() throws {
         let dir = try sharded(F.index([("a", "s1.safetensors"), ("b", "s1.safetensors"), ("c", "s3.safetensors")]))
         defer { TestDirectory.remove(dir) }
-        #expect(throws: ContainerError.io(path: dir + "/s3.safetensors", detail: "cannot open: No such file or directory")) { _ = try HFCheckpointDirectory(path: dir) }
+        #expect(throws: ContainerError.io(path: dir + "/s3.safetensors", detail: "cannot open: No such file or directory")) {
+            _ = try HFCheckpointDirectory(path: dir)
+        }
     }
 
     @Test func damagedShardNamesTheShard() throws {
@@ -148,7 +165,10 @@ import Testing
         defer { TestDirectory.remove(dir) }
         let raw = try TestDirectory.read(dir + "/s2.safetensors")
         try TestDirectory.write(Array(raw.dropLast()), to: dir + "/s2.safetensors")
-        #expect(throws: ContainerError.badTensor(path: dir + "/s2.safetensors", tensor: "c", detail: "data_offsets [0, 4] run past the end of the file (3 data bytes after the 88-byte header)")) {
+        #expect(
+            throws: ContainerError.badTensor(
+                path: dir + "/s2.safetensors", tensor: "c", detail: "data_offsets [0, 4] run past the end of the file (3 data bytes after the 88-byte header)")
+        ) {
             _ = try HFCheckpointDirectory(path: dir)
         }
     }
@@ -156,7 +176,8 @@ import Testing
     @Test func unreadableDtypesAreListedAndExplained() throws {
         let dir = try TestDirectory.make()
         defer { TestDirectory.remove(dir) }
-        try TestDirectory.write(SafetensorsBytes.file(#"{"q":{"dtype":"F8_E5M2","shape":[2],"data_offsets":[0,2]}}"#, data: [1, 2]), to: dir + "/model.safetensors")
+        try TestDirectory.write(
+            SafetensorsBytes.file(#"{"q":{"dtype":"F8_E5M2","shape":[2],"data_offsets":[0,2]}}"#, data: [1, 2]), to: dir + "/model.safetensors")
         let d = try HFCheckpointDirectory(path: dir)
         #expect(d.tensors.isEmpty)
         #expect(d.unreadableEntries.map(\.name) == ["q"])
@@ -182,13 +203,17 @@ import Testing
         let dir = try sharded(F.index([("a", "s1.safetensors"), ("b", "s1.safetensors"), ("c", "s2.safetensors")]))
         defer { TestDirectory.remove(dir) }
         let opened = LockedList()
-        let d = try HFCheckpointDirectory(path: dir, weights: .sharded(index: "model.safetensors.index.json")) { (p: String) throws(ContainerError) -> any TensorContainer in
+        let d = try HFCheckpointDirectory(path: dir, weights: .sharded(index: "model.safetensors.index.json")) {
+            (p: String) throws(ContainerError) -> any TensorContainer in
             opened.append(p)
             return try SafetensorsFile(path: p)
         }
         #expect(opened.items == [dir + "/s1.safetensors", dir + "/s2.safetensors"])
         #expect(d.tensors.count == 3)
-        #expect(throws: ContainerError.refused(path: dir, detail: "weights file \"../m.bin\": a path with a directory separator; shards must sit directly in the directory")) {
+        #expect(
+            throws: ContainerError.refused(
+                path: dir, detail: "weights file \"../m.bin\": a path with a directory separator; shards must sit directly in the directory")
+        ) {
             _ = try HFCheckpointDirectory(path: dir, weights: .single("../m.bin")) { (p: String) throws(ContainerError) -> any TensorContainer in
                 try SafetensorsFile(path: p)
             }

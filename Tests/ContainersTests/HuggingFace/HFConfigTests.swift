@@ -84,9 +84,14 @@ import Testing
 
     @Test func llamaDefaultsAndLegacyRopeTheta() throws {
         let c = try map(
-            #"{"model_type":"llama","num_hidden_layers":1,"hidden_size":8,"num_attention_heads":2,"intermediate_size":16,"vocab_size":10,"max_position_embeddings":4,"rope_theta":500000.0,"rope_scaling":null}"#)
+            #"{"model_type":"llama","num_hidden_layers":1,"hidden_size":8,"num_attention_heads":2,"intermediate_size":16,"vocab_size":10,"max_position_embeddings":4,"rope_theta":500000.0,"rope_scaling":null}"#
+        )
         #expect(c.model.kvHeads == 2 && c.model.ropeTheta == 500000 && c.model.normEps == 1e-6 && !c.model.tieEmbeddings)
-        #expect(c.assumed == ["num_key_value_heads=num_attention_heads", "rms_norm_eps=1e-06", "hidden_act=silu", "tie_word_embeddings=false", "attention_bias=false", "mlp_bias=false"])
+        #expect(
+            c.assumed == [
+                "num_key_value_heads=num_attention_heads", "rms_norm_eps=1e-06", "hidden_act=silu", "tie_word_embeddings=false", "attention_bias=false",
+                "mlp_bias=false",
+            ])
     }
 
     @Test func gpt2Variants() throws {
@@ -100,46 +105,93 @@ import Testing
         #expect(c.model.bias)
     }
 
-    @Test(arguments: [
-        // (member changes, expected error)
-        (["model_type": "\"mistral\""], ContainerError.unsupported(path: "config.json", detail: "model_type \"mistral\" (ckpt maps gpt2 and llama)")),
-        (["model_type": nil], .malformed(path: "config.json", detail: "model_type: missing")),
-        (["n_layer": nil], .malformed(path: "config.json", detail: "n_layer: missing (ckpt needs it to know the tensors' shapes)")),
-        (["n_embd": "32.0"], .malformed(path: "config.json", detail: "n_embd: expected a positive integer, found the number 32.0")),
-        (["n_head": "0"], .malformed(path: "config.json", detail: "n_head: expected a positive integer, found the integer 0")),
-        (["n_head": "5"], .malformed(path: "config.json", detail: "heads (5) must divide hidden (32)")),
-        (["n_inner": "-4"], .malformed(path: "config.json", detail: "n_inner: expected a positive integer or null, found the integer -4")),
-        (["n_inner": "\"128\""], .malformed(path: "config.json", detail: "n_inner: expected a positive integer or null, found the string \"128\"")),
-        (["activation_function": "\"relu\""], .unsupported(path: "config.json", detail: "activation_function \"relu\" (ckpt computes gelu_new, gelu_pytorch_tanh and gelu)")),
-        (["scale_attn_weights": "false"], .unsupported(path: "config.json", detail: "scale_attn_weights = false: ckpt always scales attention scores by 1/sqrt(head_dim)")),
-        (["scale_attn_by_inverse_layer_idx": "true"], .unsupported(path: "config.json", detail: "scale_attn_by_inverse_layer_idx = true: ckpt does not scale attention by the layer index")),
-        (["add_cross_attention": "true"], .unsupported(path: "config.json", detail: "add_cross_attention = true: cross-attention adds tensors ckpt does not model")),
-        (["layer_norm_epsilon": "0"], .malformed(path: "config.json", detail: "layer_norm_epsilon must be positive (found 0.0)")),
-        (["tie_word_embeddings": "1"], .malformed(path: "config.json", detail: "tie_word_embeddings: expected true or false, found the integer 1")),
-        (["quantization_config": "{\"bits\":4}"], .unsupported(path: "config.json", detail: "member \"quantization_config\" is not one ckpt maps for gpt2; it may change the tensors or the math")),
-        (["rotary_dim": "8"], .unsupported(path: "config.json", detail: "member \"rotary_dim\" is not one ckpt maps for gpt2; it may change the tensors or the math")),
-        (["pruned_heads": "{\"0\":[1]}"], .unsupported(path: "config.json", detail: "pruned_heads: pruned attention heads change the tensors")),
-    ] as [([String: String?], ContainerError)])
+    @Test(
+        arguments: [
+            // (member changes, expected error)
+            (["model_type": "\"mistral\""], ContainerError.unsupported(path: "config.json", detail: "model_type \"mistral\" (ckpt maps gpt2 and llama)")),
+            (["model_type": nil], .malformed(path: "config.json", detail: "model_type: missing")),
+            (["n_layer": nil], .malformed(path: "config.json", detail: "n_layer: missing (ckpt needs it to know the tensors' shapes)")),
+            (["n_embd": "32.0"], .malformed(path: "config.json", detail: "n_embd: expected a positive integer, found the number 32.0")),
+            (["n_head": "0"], .malformed(path: "config.json", detail: "n_head: expected a positive integer, found the integer 0")),
+            (["n_head": "5"], .malformed(path: "config.json", detail: "heads (5) must divide hidden (32)")),
+            (["n_inner": "-4"], .malformed(path: "config.json", detail: "n_inner: expected a positive integer or null, found the integer -4")),
+            (["n_inner": "\"128\""], .malformed(path: "config.json", detail: "n_inner: expected a positive integer or null, found the string \"128\"")),
+            (
+                ["activation_function": "\"relu\""],
+                .unsupported(path: "config.json", detail: "activation_function \"relu\" (ckpt computes gelu_new, gelu_pytorch_tanh and gelu)")
+            ),
+            (
+                ["scale_attn_weights": "false"],
+                .unsupported(path: "config.json", detail: "scale_attn_weights = false: ckpt always scales attention scores by 1/sqrt(head_dim)")
+            ),
+            (
+                ["scale_attn_by_inverse_layer_idx": "true"],
+                .unsupported(path: "config.json", detail: "scale_attn_by_inverse_layer_idx = true: ckpt does not scale attention by the layer index")
+            ),
+            (
+                ["add_cross_attention": "true"],
+                .unsupported(path: "config.json", detail: "add_cross_attention = true: cross-attention adds tensors ckpt does not model")
+            ),
+            (["layer_norm_epsilon": "0"], .malformed(path: "config.json", detail: "layer_norm_epsilon must be positive (found 0.0)")),
+            (["tie_word_embeddings": "1"], .malformed(path: "config.json", detail: "tie_word_embeddings: expected true or false, found the integer 1")),
+            (
+                ["quantization_config": "{\"bits\":4}"],
+                .unsupported(path: "config.json", detail: "member \"quantization_config\" is not one ckpt maps for gpt2; it may change the tensors or the math")
+            ),
+            (
+                ["rotary_dim": "8"],
+                .unsupported(path: "config.json", detail: "member \"rotary_dim\" is not one ckpt maps for gpt2; it may change the tensors or the math")
+            ),
+            (["pruned_heads": "{\"0\":[1]}"], .unsupported(path: "config.json", detail: "pruned_heads: pruned attention heads change the tensors")),
+        ] as [([String: String?], ContainerError)])
     func gpt2Refusals(changes: [String: String?], error: ContainerError) throws {
         let text = try edited(Self.gpt2, changes)
         #expect(throws: error) { try map(text) }
     }
 
-    @Test(arguments: [
-        (["head_dim": "16"], ContainerError.malformed(path: "config.json", detail: "head_dim 16 contradicts hidden_size / num_attention_heads = 32 / 4 (ckpt's attention has hidden = heads x head_dim)")),
-        (["attention_bias": "true"], .unsupported(path: "config.json", detail: "attention_bias = true but mlp_bias = false (ckpt's model has biases on every linear layer or on none)")),
-        (["hidden_act": "\"gelu\""], .unsupported(path: "config.json", detail: "hidden_act \"gelu\" (ckpt's LLaMA MLP is SwiGLU: silu)")),
-        (["num_key_value_heads": "3"], .malformed(path: "config.json", detail: "kv_heads (3) must divide heads (4)")),
-        (["rope_scaling": #"{"rope_type":"llama3","factor":8.0}"#], .unsupported(path: "config.json", detail: "rope_scaling of type the string \"llama3\": ckpt implements unscaled default RoPE only")),
-        (["rope_scaling": #"{"type":"linear","factor":2.0}"#], .unsupported(path: "config.json", detail: "rope_scaling of type the string \"linear\": ckpt implements unscaled default RoPE only")),
-        (["rope_parameters": #"{"rope_type":"yarn","rope_theta":10000.0,"factor":4.0}"#], .unsupported(path: "config.json", detail: "rope_parameters of type the string \"yarn\": ckpt implements unscaled default RoPE only")),
-        (["rope_parameters": #"{"rope_type":"default","rope_theta":10000.0,"partial_rotary_factor":0.5}"#], .unsupported(path: "config.json", detail: "rope_parameters.partial_rotary_factor: ckpt implements unscaled default RoPE only")),
-        (["rope_theta": "500000.0"], .malformed(path: "config.json", detail: "rope_theta 500000.0 contradicts rope_parameters.rope_theta 10000.0")),
-        (["rope_parameters": #"{"rope_type":"default","rope_theta":-1}"#], .malformed(path: "config.json", detail: "rope_theta: must be positive, found -1.0")),
-        (["rms_norm_eps": "\"1e-6\""], .malformed(path: "config.json", detail: "rms_norm_eps: expected a number, found the string \"1e-6\"")),
-        (["sliding_window": "4096"], .unsupported(path: "config.json", detail: "member \"sliding_window\" is not one ckpt maps for llama; it may change the tensors or the math")),
-        (["intermediate_size": nil], .malformed(path: "config.json", detail: "intermediate_size: missing (ckpt needs it to know the tensors' shapes)")),
-    ] as [([String: String?], ContainerError)])
+    @Test(
+        arguments: [
+            (
+                ["head_dim": "16"],
+                ContainerError.malformed(
+                    path: "config.json",
+                    detail: "head_dim 16 contradicts hidden_size / num_attention_heads = 32 / 4 (ckpt's attention has hidden = heads x head_dim)")
+            ),
+            (
+                ["attention_bias": "true"],
+                .unsupported(
+                    path: "config.json", detail: "attention_bias = true but mlp_bias = false (ckpt's model has biases on every linear layer or on none)")
+            ),
+            (["hidden_act": "\"gelu\""], .unsupported(path: "config.json", detail: "hidden_act \"gelu\" (ckpt's LLaMA MLP is SwiGLU: silu)")),
+            (["num_key_value_heads": "3"], .malformed(path: "config.json", detail: "kv_heads (3) must divide heads (4)")),
+            (
+                ["rope_scaling": #"{"rope_type":"llama3","factor":8.0}"#],
+                .unsupported(path: "config.json", detail: "rope_scaling of type the string \"llama3\": ckpt implements unscaled default RoPE only")
+            ),
+            (
+                ["rope_scaling": #"{"type":"linear","factor":2.0}"#],
+                .unsupported(path: "config.json", detail: "rope_scaling of type the string \"linear\": ckpt implements unscaled default RoPE only")
+            ),
+            (
+                ["rope_parameters": #"{"rope_type":"yarn","rope_theta":10000.0,"factor":4.0}"#],
+                .unsupported(path: "config.json", detail: "rope_parameters of type the string \"yarn\": ckpt implements unscaled default RoPE only")
+            ),
+            (
+                ["rope_parameters": #"{"rope_type":"default","rope_theta":10000.0,"partial_rotary_factor":0.5}"#],
+                .unsupported(path: "config.json", detail: "rope_parameters.partial_rotary_factor: ckpt implements unscaled default RoPE only")
+            ),
+            (["rope_theta": "500000.0"], .malformed(path: "config.json", detail: "rope_theta 500000.0 contradicts rope_parameters.rope_theta 10000.0")),
+            (
+                ["rope_parameters": #"{"rope_type":"default","rope_theta":-1}"#],
+                .malformed(path: "config.json", detail: "rope_theta: must be positive, found -1.0")
+            ),
+            (["rms_norm_eps": "\"1e-6\""], .malformed(path: "config.json", detail: "rms_norm_eps: expected a number, found the string \"1e-6\"")),
+            (
+                ["sliding_window": "4096"],
+                .unsupported(path: "config.json", detail: "member \"sliding_window\" is not one ckpt maps for llama; it may change the tensors or the math")
+            ),
+            (["intermediate_size": nil], .malformed(path: "config.json", detail: "intermediate_size: missing (ckpt needs it to know the tensors' shapes)")),
+        ] as [([String: String?], ContainerError)])
     func llamaRefusals(changes: [String: String?], error: ContainerError) throws {
         let text = try edited(Self.llama, changes)
         #expect(throws: error) { try map(text) }
@@ -169,7 +221,9 @@ import Testing
     @Test(arguments: [
         ModelConfig(family: "gpt2", layers: 3, hidden: 48, heads: 6, ffn: 100, vocab: 77, maxSeq: 32, normEps: 1e-4, activation: "gelu", tieEmbeddings: false),
         ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 1, vocab: 5, maxSeq: 3),
-        ModelConfig(family: "llama", layers: 2, hidden: 64, heads: 8, kvHeads: 2, ffn: 172, vocab: 1000, maxSeq: 128, normEps: 1e-5, tieEmbeddings: true, ropeTheta: 500000, bias: true),
+        ModelConfig(
+            family: "llama", layers: 2, hidden: 64, heads: 8, kvHeads: 2, ffn: 172, vocab: 1000, maxSeq: 128, normEps: 1e-5, tieEmbeddings: true,
+            ropeTheta: 500000, bias: true),
         ModelConfig(family: "llama", layers: 1, hidden: 16, heads: 2, ffn: 40, vocab: 10, maxSeq: 8),
     ])
     func modelConfigToConfigJSONAndBack(model: ModelConfig) throws {
@@ -190,12 +244,30 @@ import Testing
     }
 
     @Test(arguments: [
-        (ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 2, kvHeads: 1, vocab: 5, maxSeq: 3), "model config: HF gpt2 cannot express kv_heads 1 ≠ heads 2"),
-        (ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, activation: "swiglu"), "model config: HF gpt2 cannot express activation swiglu"),
-        (ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, norm: "rmsnorm"), "model config: HF gpt2 cannot express norm rmsnorm"),
-        (ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, bias: false), "model config: HF gpt2 cannot express a model without biases"),
-        (ModelConfig(family: "llama", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, position: "learned"), "model config: HF llama cannot express position learned"),
-        (ModelConfig(family: "llama", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, activation: "gelu"), "model config: HF llama cannot express activation gelu"),
+        (
+            ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 2, kvHeads: 1, vocab: 5, maxSeq: 3),
+            "model config: HF gpt2 cannot express kv_heads 1 ≠ heads 2"
+        ),
+        (
+            ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, activation: "swiglu"),
+            "model config: HF gpt2 cannot express activation swiglu"
+        ),
+        (
+            ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, norm: "rmsnorm"),
+            "model config: HF gpt2 cannot express norm rmsnorm"
+        ),
+        (
+            ModelConfig(family: "gpt2", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, bias: false),
+            "model config: HF gpt2 cannot express a model without biases"
+        ),
+        (
+            ModelConfig(family: "llama", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, position: "learned"),
+            "model config: HF llama cannot express position learned"
+        ),
+        (
+            ModelConfig(family: "llama", layers: 1, hidden: 8, heads: 2, vocab: 5, maxSeq: 3, activation: "gelu"),
+            "model config: HF llama cannot express activation gelu"
+        ),
     ])
     func modelConfigsHFCannotExpress(model: ModelConfig, detail: String) {
         #expect(throws: ContainerError.unsupported(path: "config.json", detail: detail)) { _ = try HFConfig(model: model) }

@@ -139,7 +139,10 @@ import Testing
         let s = try w3.beginTensor(.model("a"), dtype: .uint8, shape: [4])
         try [UInt8](repeating: 1, count: 3).withUnsafeBytes { try s.append($0) }
         // The next shard cannot open while tensor a is short of bytes.
-        #expect(throws: ContainerError.badTensor(path: w3.temporaryPath + "/model-00001-of-00002.safetensors", tensor: "a", detail: "was not finished before commit")) {
+        #expect(
+            throws: ContainerError.badTensor(
+                path: w3.temporaryPath + "/model-00001-of-00002.safetensors", tensor: "a", detail: "was not finished before commit")
+        ) {
             _ = try w3.beginTensor(.model("b"), dtype: .uint8, shape: [4])
         }
         #expect(throws: ContainerError.io(path: dir + "/o", detail: "writer already committed or aborted")) { try w3.commit() }

@@ -80,7 +80,9 @@ struct HFFixtureTests {
         let src = try HFCheckpointDirectory(path: Self.root + "/" + name)
         let dir = try TestDirectory.make()
         defer { TestDirectory.remove(dir) }
-        let limit = name.hasSuffix("-sharded") ? (src.weightFiles.map { $0.tensors.reduce(0) { $0 + $1.byteCount } }.max() ?? 1) : HFDirectoryWriter.defaultMaxShardBytes
+        let limit =
+            name.hasSuffix("-sharded")
+            ? (src.weightFiles.map { $0.tensors.reduce(0) { $0 + $1.byteCount } }.max() ?? 1) : HFDirectoryWriter.defaultMaxShardBytes
         let w = try HFDirectoryWriter(path: dir + "/out", config: try src.config.get(), manifest: src.tensors, maxShardBytes: limit)
         for t in src.tensors {
             let s = try w.beginTensor(t.key, dtype: t.dtype, shape: t.shape)

@@ -83,7 +83,10 @@ import Testing
         let v = try parse(#"{"b":[1,2,{"x":null}],"a":"é\"\\\n\u0001😀","c":{}}"#).get()
         #expect(try parse(JSONText.compact(v)).get() == v)
         #expect(try parse(JSONText.pretty(v)).get().objectValue?.keys == ["a", "b", "c"])
-        #expect(JSONText.pretty(v) == "{\n  \"a\": \"\\u00e9\\\"\\\\\\n\\u0001\\ud83d\\ude00\",\n  \"b\": [\n    1,\n    2,\n    {\n      \"x\": null\n    }\n  ],\n  \"c\": {}\n}")
+        #expect(
+            JSONText.pretty(v)
+                == "{\n  \"a\": \"\\u00e9\\\"\\\\\\n\\u0001\\ud83d\\ude00\",\n  \"b\": [\n    1,\n    2,\n    {\n      \"x\": null\n    }\n  ],\n  \"c\": {}\n}"
+        )
     }
 
     @Test func prettyTextMatchesPythonsJsonDumps() throws {

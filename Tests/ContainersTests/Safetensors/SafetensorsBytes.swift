@@ -34,7 +34,8 @@ enum SafetensorsBytes {
 
     /// A valid two-tensor file: `a` F32 [2, 3] = 0..5, `b` I64 [2] = [7, -1], metadata format=pt.
     static let valid: [UInt8] = {
-        let header = #"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"I64","shape":[2],"data_offsets":[24,40]}}"#
+        let header =
+            #"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"I64","shape":[2],"data_offsets":[24,40]}}"#
         var data: [UInt8] = []
         for i in 0..<6 { withUnsafeBytes(of: Float(i).bitPattern.littleEndian) { data += $0 } }
         for v: Int64 in [7, -1] { withUnsafeBytes(of: v.littleEndian) { data += $0 } }

@@ -26,7 +26,8 @@ import Testing
         try withFile(B.valid) { (f) throws in
             #expect(f.formatName == "safetensors")
             #expect(!f.verifiesChecksums)
-            #expect(f.tensors == [ContainerTensor(key: .model("a"), dtype: .float32, shape: [2, 3]), ContainerTensor(key: .model("b"), dtype: .int64, shape: [2])])
+            #expect(
+                f.tensors == [ContainerTensor(key: .model("a"), dtype: .float32, shape: [2, 3]), ContainerTensor(key: .model("b"), dtype: .int64, shape: [2])])
             #expect(f.metadata == ["format": "pt"])
             #expect(f.describe(.optimizer("exp_avg", "a")) == nil)
             #expect(try floats(f.readAll(.model("a"))) == [0, 1, 2, 3, 4, 5])

@@ -58,7 +58,9 @@ import Testing
         let e = B.error(B.file("{}", declaredLength: 100_000_001))
         #expect(e == .malformed(path: path, detail: "header length 100000001 exceeds the limit of 100000000 bytes"))
         expectOneLine(e)
-        #expect(B.error(B.file("{}", declaredLength: .max)) == .malformed(path: path, detail: "header length 18446744073709551615 exceeds the limit of 100000000 bytes"))
+        #expect(
+            B.error(B.file("{}", declaredLength: .max))
+                == .malformed(path: path, detail: "header length 18446744073709551615 exceeds the limit of 100000000 bytes"))
     }
 
     @Test func headerLengthPastTheEndOfTheFile() {
@@ -67,9 +69,10 @@ import Testing
         expectOneLine(e)
     }
 
-    @Test(arguments: [
-        ([0xFF], 12), ([0xC0, 0xAF], 12), ([0xED, 0xA0, 0x80], 12), ([0xF4, 0x90, 0x80, 0x80], 12), ([0xE2, 0x82], 12),
-    ] as [([UInt8], Int)])
+    @Test(
+        arguments: [
+            ([0xFF], 12), ([0xC0, 0xAF], 12), ([0xED, 0xA0, 0x80], 12), ([0xF4, 0x90, 0x80, 0x80], 12), ([0xE2, 0x82], 12),
+        ] as [([UInt8], Int)])
     func headerThatIsNotUTF8(bad: [UInt8], at offset: Int) {
         // `{"a` + bad bytes + `":...}`: the bad sequence starts at byte 8 + 3 of the file.
         let h = Array(#"{"a"#.utf8) + bad + Array(#"":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}"#.utf8)
@@ -141,7 +144,8 @@ import Testing
         let e = B.error(f)
         #expect(e == .malformed(path: path, detail: "__metadata__ value of \"epoch\" is an integer, not a string"))
         expectOneLine(e)
-        #expect(B.error(B.file(#"{"__metadata__":{"k":{"x":"y"}}}"#)) == .malformed(path: path, detail: "__metadata__ value of \"k\" is an object, not a string"))
+        #expect(
+            B.error(B.file(#"{"__metadata__":{"k":{"x":"y"}}}"#)) == .malformed(path: path, detail: "__metadata__ value of \"k\" is an object, not a string"))
         #expect(B.error(B.file(#"{"__metadata__":["x"]}"#)) == .malformed(path: path, detail: "__metadata__ is not an object of strings"))
     }
 
@@ -153,7 +157,8 @@ import Testing
     }
 
     @Test func trailingBytesWithNoTensors() {
-        #expect(B.error(B.file("{}", data: B.zeros(1))) == .malformed(path: path, detail: "1 trailing bytes after the last tensor (data ends at byte 10 of 11)"))
+        #expect(
+            B.error(B.file("{}", data: B.zeros(1))) == .malformed(path: path, detail: "1 trailing bytes after the last tensor (data ends at byte 10 of 11)"))
     }
 
     @Test func shapeWhoseElementCountOverflows() {

@@ -56,7 +56,10 @@ import Testing
             manifest: [ContainerTensor(key: .model("x"), dtype: .float16, shape: [2]), ContainerTensor(key: .model("a"), dtype: .uint8, shape: [1])],
             metadata: ["format": "pt"], path: "p")
         let text = String(decoding: h[8...], as: UTF8.self)
-        #expect(text == #"{"__metadata__":{"format":"pt"},"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"a":{"dtype":"U8","shape":[1],"data_offsets":[4,5]}}"# + "       ")
+        #expect(
+            text
+                == #"{"__metadata__":{"format":"pt"},"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"a":{"dtype":"U8","shape":[1],"data_offsets":[4,5]}}"#
+                + "       ")
         #expect(h[0..<8] == [144, 0, 0, 0, 0, 0, 0, 0])
     }
 
@@ -135,14 +138,23 @@ import Testing
     }
 
     @Test(arguments: [
-        ([ContainerTensor(key: .optimizer("exp_avg", "w"), dtype: .float32, shape: [1])],
-            ContainerError.unsupported(path: "o", detail: "tensor optimizer.exp_avg.w: safetensors holds model tensors only, not section optimizer/exp_avg")),
-        ([ContainerTensor(key: .model("w"), dtype: .float32, shape: [1]), ContainerTensor(key: .model("w"), dtype: .float32, shape: [1])],
-            .badTensor(path: "o", tensor: "w", detail: "listed twice in the manifest")),
-        ([ContainerTensor(key: .model("__metadata__"), dtype: .float32, shape: [1])],
-            .badTensor(path: "o", tensor: "__metadata__", detail: "not a valid safetensors tensor name")),
+        (
+            [ContainerTensor(key: .optimizer("exp_avg", "w"), dtype: .float32, shape: [1])],
+            ContainerError.unsupported(path: "o", detail: "tensor optimizer.exp_avg.w: safetensors holds model tensors only, not section optimizer/exp_avg")
+        ),
+        (
+            [ContainerTensor(key: .model("w"), dtype: .float32, shape: [1]), ContainerTensor(key: .model("w"), dtype: .float32, shape: [1])],
+            .badTensor(path: "o", tensor: "w", detail: "listed twice in the manifest")
+        ),
+        (
+            [ContainerTensor(key: .model("__metadata__"), dtype: .float32, shape: [1])],
+            .badTensor(path: "o", tensor: "__metadata__", detail: "not a valid safetensors tensor name")
+        ),
         ([ContainerTensor(key: .model("w"), dtype: .float32, shape: [-1])], .badTensor(path: "o", tensor: "w", detail: "negative dimension in shape [-1]")),
-        ([ContainerTensor(key: .model("w"), dtype: .float32, shape: [1 << 62, 4])], .badTensor(path: "o", tensor: "w", detail: "shape [4611686018427387904, 4] is too large")),
+        (
+            [ContainerTensor(key: .model("w"), dtype: .float32, shape: [1 << 62, 4])],
+            .badTensor(path: "o", tensor: "w", detail: "shape [4611686018427387904, 4] is too large")
+        ),
     ])
     func invalidManifests(manifest: [ContainerTensor], error: ContainerError) {
         #expect(throws: error) { _ = try SafetensorsWriter.header(manifest: manifest, metadata: [:], path: "o") }
