@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import struct
 import sys
 
@@ -100,9 +99,9 @@ def json_corpus() -> dict[str, bytes]:
 
 
 def write(dir_name: str, files: dict[str, bytes]) -> None:
+    # Seeds are (re)written by name; units the fuzzer merged in beside them are kept.
     d = os.path.join(HERE, "corpus", dir_name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
     for k, v in files.items():
         with open(os.path.join(d, k), "wb") as f:
             f.write(v)
