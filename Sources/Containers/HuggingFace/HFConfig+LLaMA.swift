@@ -1,0 +1,119 @@
+import CheckpointStore
+
+extension HFConfig {
+    /// `LlamaConfig` → `ModelConfig` (family llama: RoPE, RMSNorm, SwiGLU, optional biases).
+    static func mapLlama(_ f: inout HFConfigFields) throws(ContainerError) -> ModelConfig {
+        let layers = try f.requiredSize("num_hidden_layers")
+        let hidden = try f.requiredSize("hidden_size")
+        let heads = try f.requiredSize("num_attention_heads")
+        let ffn = try f.requiredSize("intermediate_size")
+        let vocab = try f.requiredSize("vocab_size")
+        let positions = try f.requiredSize("max_position_embeddings")
+        if f.object["num_key_value_heads"] == nil { f.assumed.append("num_key_value_heads=num_attention_heads") }
+        let kvHeads = try f.optionalSize("num_key_value_heads") ?? heads
+        if let hd = try f.optionalSize("head_dim"), hd * heads != hidden {
+            throw .malformed(
+                path: f.path,
+                detail: "head_dim \(hd) contradicts hidden_size / num_attention_heads = \(hidden) / \(heads) (ckpt's attention has hidden = heads x head_dim)")
+        }
+        let eps = try f.number("rms_norm_eps", default: 1e-6)
+        let act = try f.string("hidden_act", default: "silu")
+        guard act == "silu" || act == "swish" else {
+            throw .unsupported(path: f.path, detail: "hidden_act \(JSONReader.quote(act)) (ckpt's LLaMA MLP is SwiGLU: silu)")
+        }
+        let theta = try ropeTheta(&f)
+        let tied = try f.bool("tie_word_embeddings", default: false)
+        let attentionBias = try f.bool("attention_bias", default: false)
+        let mlpBias = try f.bool("mlp_bias", default: false)
+        guard attentionBias == mlpBias else {
+            throw .unsupported(
+                path: f.path,
+                detail: "attention_bias = \(attentionBias) but mlp_bias = \(mlpBias) (ckpt's model has biases on every linear layer or on none)")
+        }
+        return ModelConfig(
+            family: "llama", layers: layers, hidden: hidden, heads: heads, kvHeads: kvHeads, ffn: ffn, vocab: vocab,
+            maxSeq: positions, normEps: eps, activation: "swiglu", tieEmbeddings: tied, norm: "rmsnorm", position: "rope",
+            ropeTheta: theta, bias: attentionBias)
+    }
+
+    /// The rotary base: top-level `rope_theta` (transformers 4) and/or `rope_parameters`
+    /// (transformers 5); only the default rotary type, unscaled.
+    private static func ropeTheta(_ f: inout HFConfigFields) throws(ContainerError) -> Double {
+        let top = try f.optionalNumber("rope_theta")
+        var nested: Double? = nil
+        if let p = f.value("rope_parameters"), !p.isNull {
+            guard let o = p.objectValue else { throw f.bad("rope_parameters", "expected an object, found \(f.describe(p))") }
+            for (k, v) in o.members {
+                switch k {
+                case "rope_type", "type":
+                    guard v.stringValue == "default" else { throw unsupportedRope("rope_parameters", v, f) }
+                case "rope_theta":
+                    guard let d = v.doubleValue else { throw f.bad("rope_parameters.rope_theta", "expected a number, found \(f.describe(v))") }
+                    nested = d
+                default:
+                    throw .unsupported(path: f.path, detail: "rope_parameters.\(k): ckpt implements unscaled default RoPE only")
+                }
+            }
+        }
+        if let s = f.value("rope_scaling"), !s.isNull {
+            guard let o = s.objectValue else { throw f.bad("rope_scaling", "expected an object or null, found \(f.describe(s))") }
+            let type = o["rope_type"] ?? o["type"]
+            guard let type, type.stringValue == "default", o.keys.allSatisfy({ ["rope_type", "type", "rope_theta"].contains($0) }) else {
+                throw unsupportedRope("rope_scaling", type ?? .object(o), f)
+            }
+            if let t = o["rope_theta"] {
+                guard let d = t.doubleValue else { throw f.bad("rope_scaling.rope_theta", "expected a number, found \(f.describe(t))") }
+                if let n = nested, n != d { throw .malformed(path: f.path, detail: "rope_scaling.rope_theta \(d) contradicts rope_parameters.rope_theta \(n)") }
+                nested = d
+            }
+        }
+        if let top, let nested, top != nested {
+            throw .malformed(path: f.path, detail: "rope_theta \(top) contradicts rope_parameters.rope_theta \(nested)")
+        }
+        if top == nil && nested == nil { f.assumed.append("rope_theta=10000.0") }
+        let theta = top ?? nested ?? 10000
+        guard theta > 0 else { throw f.bad("rope_theta", "must be positive, found \(theta)") }
+        return theta
+    }
+
+    private static func unsupportedRope(_ key: String, _ v: JSONValue, _ f: HFConfigFields) -> ContainerError {
+        .unsupported(path: f.path, detail: "\(key) of type \(f.describe(v)): ckpt implements unscaled default RoPE only")
+    }
+
+    /// Refuses a `ModelConfig` an HF llama config cannot express.
+    static func checkLlama(_ m: ModelConfig, path: String) throws(ContainerError) {
+        func refuse(_ what: String) -> ContainerError {
+            .unsupported(path: path, detail: "model config: HF llama cannot express \(what)")
+        }
+        guard m.norm == "rmsnorm" else { throw refuse("norm \(m.norm)") }
+        guard m.position == "rope" else { throw refuse("position \(m.position)") }
+        guard m.activation == "swiglu" else { throw refuse("activation \(m.activation)") }
+        guard m.ropeTheta.isFinite && m.ropeTheta > 0 else { throw refuse("rope_theta \(m.ropeTheta)") }
+    }
+
+    /// The members of a llama config.json. The rotary base is written both ways, as
+    /// transformers 5 (`rope_parameters`) and 4 (`rope_theta`) read it.
+    func llamaMembers() -> [(String, JSONValue)] {
+        let theta = JSONValue.double(model.ropeTheta) ?? .null
+        let rope = JSONObject([("rope_theta", theta), ("rope_type", .string("default"))]) ?? JSONObject()
+        return [
+            ("architectures", .array([.string("LlamaForCausalLM")])),
+            ("attention_bias", .bool(model.bias)),
+            ("head_dim", .int(model.headDim)),
+            ("hidden_act", .string("silu")),
+            ("hidden_size", .int(model.hidden)),
+            ("intermediate_size", .int(model.ffn)),
+            ("max_position_embeddings", .int(model.maxSeq)),
+            ("mlp_bias", .bool(model.bias)),
+            ("model_type", .string("llama")),
+            ("num_attention_heads", .int(model.heads)),
+            ("num_hidden_layers", .int(model.layers)),
+            ("num_key_value_heads", .int(model.kvHeads)),
+            ("rms_norm_eps", .double(model.normEps) ?? .null),
+            ("rope_parameters", .object(rope)),
+            ("rope_theta", theta),
+            ("tie_word_embeddings", .bool(model.tieEmbeddings)),
+            ("vocab_size", .int(model.vocab)),
+        ]
+    }
+}

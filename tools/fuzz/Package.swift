@@ -1,0 +1,28 @@
+// swift-tools-version: 6.0
+// libFuzzer targets for ckpt's parsers of untrusted bytes. Not part of the main package, so
+// `swift test` never builds it. Build and run (see README.md here):
+//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   .build/release/fuzz-safetensors corpus/safetensors -max_total_time=300
+// SwiftPM links each executable with its own `main` (`<target>_main`), so each target defines
+// that symbol and runs libFuzzer's driver from it (`LLVMFuzzerRunDriver`).
+import Foundation
+import PackageDescription
+
+// The main package, by path; its identity is the name of its directory (`main`, a worktree's
+// name ...), so it is computed rather than spelled.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let ckpt = root.lastPathComponent.lowercased()
+
+let package = Package(
+    name: "ckpt-fuzz",
+    platforms: [.macOS(.v13)],
+    dependencies: [.package(path: root.path)],
+    targets: [
+        // libFuzzer's driver entry point, which each target's `main` calls.
+        .target(name: "CFuzzerDriver"),
+        // The safetensors header validator and the reads it makes safe.
+        .executableTarget(name: "fuzz-safetensors", dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt)]),
+        // The bounded JSON parser and the Hugging Face config.json / index mappings.
+        .executableTarget(name: "fuzz-hf-json", dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt)]),
+    ]
+)
