@@ -302,3 +302,83 @@ def canonical_to_megatron(can: dict[str, torch.Tensor], cfg: dict, tp: int, pp: 
     elif pp > 1:
         put(last, "output_layer.weight", lambda t: rows(emb, t))
     return ranks
+
+
+# ---------------------------------------------------------------------------------------------
+# distrib_optim.pt (buckets_coalesced) -> per-parameter optimizer state
+
+def _pad(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def distrib_optim_layout(params: list[tuple[str, int, bool]], bucket_size: int | None, dp: int,
+                         pad_high_busbw: bool = False) -> tuple[dict[str, tuple[int, int, int]], list[tuple[int, int]]]:
+    """The grad buffer of one (TP, PP) rank as megatron-core >= 0.8 lays it out for the
+    distributed optimizer. params: (name, numel, shared_embedding) in REGISTRATION order.
+    Returns ({name: (start, end, bucket)} in buffer elements, [(bucket_start, bucket_end_unpadded)])."""
+    import math
+
+    divisor = math.lcm(dp, 128, 1 << 16) if pad_high_busbw else math.lcm(dp, 128)
+    index: dict[str, tuple[int, int, int]] = {}
+    buckets: list[tuple[int, int]] = []
+    pos, bstart, open_names, end = 0, 0, 0, 0
+
+    def close(end_unpadded: int) -> int:
+        buckets.append((bstart, end_unpadded))
+        return _pad(end_unpadded, divisor)
+
+    for name, numel, shared in reversed(params):
+        pos = _pad(pos, 64)
+        if shared and open_names:
+            pos = close(pos)
+            bstart, open_names = pos, 0
+        index[name] = (pos, pos + numel, len(buckets))
+        open_names += 1
+        end = pos + numel
+        if (bucket_size is not None and end - bstart >= bucket_size) or shared:
+            pos = close(end)
+            bstart, open_names = pos, 0
+        else:
+            pos = end
+    if open_names:
+        close(end)
+    return index, buckets
+
+
+def distrib_optim_states(params: list[tuple[str, tuple[int, ...], bool]], world: dict,
+                         bucket_size: int | None, dp: int) -> dict[str, dict[str, torch.Tensor]]:
+    """{state: {name: tensor of the param's TP-local shape}} from one distrib_optim.pt buffer entry
+    ({"param", "exp_avg", "exp_avg_sq": fp32 1-D, "numel_unpadded"}); state "param" is returned as
+    "master"."""
+    numels = []
+    for name, shape, shared in params:
+        n = 1
+        for d in shape:
+            n *= d
+        numels.append((name, n, shared))
+    index, buckets = distrib_optim_layout(numels, bucket_size, dp)
+    kept = [e - s for s, e in buckets]
+    if sum(kept) != int(world["numel_unpadded"]):
+        raise ValueError(f"bucket walk keeps {sum(kept)} elements, file says numel_unpadded "
+                         f"{world['numel_unpadded']}")
+    before = [sum(kept[:b]) for b in range(len(kept))]
+    shapes = {name: shape for name, shape, _ in params}
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for key, st in (("param", "master"), ("exp_avg", "exp_avg"), ("exp_avg_sq", "exp_avg_sq")):
+        if key not in world:
+            continue
+        flat = world[key]
+        out[st] = {}
+        for name, (s, e, b) in index.items():
+            off = before[b] + s - buckets[b][0]
+            out[st][name] = flat[off:off + (e - s)].reshape(shapes[name]).clone()
+    return out
+
+
+def megatron_bucket_size(args, pp_rank: int) -> int | None:
+    """The DDP bucket size megatron-training uses for a rank (None = one bucket)."""
+    if not getattr(args, "overlap_grad_reduce", False) or pp_rank > 0:
+        return None
+    if getattr(args, "ddp_bucket_size", None) is not None:
+        return int(args.ddp_bucket_size)
+    return max(40_000_000, 1_000_000 * int(args.data_parallel_size))
