@@ -382,3 +382,27 @@ def megatron_bucket_size(args, pp_rank: int) -> int | None:
     if getattr(args, "ddp_bucket_size", None) is not None:
         return int(args.ddp_bucket_size)
     return max(40_000_000, 1_000_000 * int(args.data_parallel_size))
+
+
+def canonical_to_hf_gpt2(can: dict[str, torch.Tensor], cfg: dict) -> dict[str, torch.Tensor]:
+    """Inverse of hf_gpt2 (prefixed names, Conv1D [in, out], c_attn = [Q | K | V])."""
+    out = {"transformer.wte.weight": can["embed.tokens.weight"],
+           "transformer.wpe.weight": can["embed.positions.weight"]}
+    for i in range(cfg["layers"]):
+        p, h = f"layers.{i}", f"transformer.h.{i}"
+        out[f"{h}.ln_1.weight"] = can[f"{p}.attn_norm.weight"]
+        out[f"{h}.ln_1.bias"] = can[f"{p}.attn_norm.bias"]
+        out[f"{h}.attn.c_attn.weight"] = torch.cat([can[f"{p}.attn.{x}.weight"] for x in "qkv"], 0).t().contiguous()
+        out[f"{h}.attn.c_attn.bias"] = torch.cat([can[f"{p}.attn.{x}.bias"] for x in "qkv"], 0)
+        out[f"{h}.attn.c_proj.weight"] = can[f"{p}.attn.out.weight"].t().contiguous()
+        out[f"{h}.attn.c_proj.bias"] = can[f"{p}.attn.out.bias"]
+        out[f"{h}.ln_2.weight"] = can[f"{p}.mlp_norm.weight"]
+        out[f"{h}.ln_2.bias"] = can[f"{p}.mlp_norm.bias"]
+        out[f"{h}.mlp.c_fc.weight"] = can[f"{p}.mlp.up.weight"].t().contiguous()
+        out[f"{h}.mlp.c_fc.bias"] = can[f"{p}.mlp.up.bias"]
+        out[f"{h}.mlp.c_proj.weight"] = can[f"{p}.mlp.down.weight"].t().contiguous()
+        out[f"{h}.mlp.c_proj.bias"] = can[f"{p}.mlp.down.bias"]
+    out["transformer.ln_f.weight"] = can["final_norm.weight"]
+    out["transformer.ln_f.bias"] = can["final_norm.bias"]
+    out["lm_head.weight"] = can["embed.tokens.weight"]
+    return out

@@ -410,6 +410,141 @@ def _compare(a: dict, b: dict, out: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# semantics: does the canonical mapping mean what Megatron computes?
+
+def cmd_semantics(opts) -> int:
+    """Merge the rank files with tools/interop_canonical.py and run the merged weights through
+    transformers (GPT2LMHeadModel / LlamaForCausalLM); run the rank files themselves, unmerged,
+    through megatron-core at their own TP x PP (gloo, forward-only pipeline schedule, fp32); the
+    logits must agree. This checks the canonical mapping against what Megatron computes."""
+    import glob
+    import tempfile
+
+    import torch
+    import torch.multiprocessing as mp
+
+    sys.path.insert(0, HERE)
+    import interop_canonical as canon
+
+    register_safe_globals()
+    ranks, args = {}, None
+    for p in sorted(glob.glob(os.path.join(iteration_dir(opts.dir), "mp_rank_*", "model_optim_rng.pt"))):
+        sd = torch.load(p, weights_only=True, map_location="cpu")
+        args = sd["args"]
+        parts = os.path.basename(os.path.dirname(p)).split("_")
+        ranks[(int(parts[2]), int(parts[3]) if len(parts) > 3 else 0)] = {
+            k: v.float() for k, v in sd["model"].items() if isinstance(v, torch.Tensor)}
+    vocab = opts.vocab or (int(args.vocab_size) + 1 if getattr(args, "tokenizer_type", "") == "NullTokenizer"
+                           else int(args.vocab_size))
+    cfg = canon.config_from_megatron(args, vocab)
+    tp, pp = int(args.tensor_model_parallel_size), int(args.pipeline_model_parallel_size)
+    notes: list[str] = []
+    can = canon.megatron(ranks, cfg, tp, pp, notes)
+    tokens = (torch.arange(32).reshape(2, 16) * 37 + 5) % vocab
+    hf_logits = _hf_logits(can, cfg, vocab, tokens, notes)
+    with tempfile.TemporaryDirectory(prefix="interop-sem-") as tmp:
+        mp.spawn(_semantics_rank, args=(tp * pp, tp, pp, opts, tokens, tmp), nprocs=tp * pp, join=True)
+        shards = [torch.load(os.path.join(tmp, f"logits_tp{t}.pt")) for t in range(tp)]
+    meg = torch.cat(shards, -1)[..., :vocab]
+    diff = (meg - hf_logits).abs().max().item()
+    scale = hf_logits.abs().max().item()
+    for n in notes:
+        print(f"note: {n}")
+    print(f"logits {tuple(hf_logits.shape)}: max |megatron TP{tp}xPP{pp} - transformers| = {diff:.3g} "
+          f"(max |logit| {scale:.3g})")
+    ok = diff <= opts.tolerance * max(scale, 1.0) and not any("load" in n for n in notes)
+    return verdict(ok, f"semantics {opts.dir}: {cfg['family']} TP{tp} x PP{pp}, megatron-core on the rank "
+                       f"files and transformers on the interop_canonical merge agree to {diff:.3g}")
+
+
+def _hf_logits(can, cfg, vocab, tokens, notes):
+    import torch
+
+    import interop_canonical as canon
+
+    if cfg["family"] == "gpt2":
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        hf = GPT2LMHeadModel(GPT2Config(n_layer=cfg["layers"], n_embd=cfg["hidden"], n_head=cfg["heads"],
+                                        vocab_size=vocab, n_positions=cfg["max_seq"], n_inner=cfg["ffn"],
+                                        layer_norm_epsilon=cfg["norm_eps"], activation_function="gelu_new",
+                                        attn_pdrop=0.0, resid_pdrop=0.0, embd_pdrop=0.0))
+        sd = canon.canonical_to_hf_gpt2(can, cfg)
+    else:
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        hf = LlamaForCausalLM(LlamaConfig(hidden_size=cfg["hidden"], num_hidden_layers=cfg["layers"],
+                                          num_attention_heads=cfg["heads"], num_key_value_heads=cfg["kv_heads"],
+                                          intermediate_size=cfg["ffn"], vocab_size=vocab,
+                                          max_position_embeddings=cfg["max_seq"], rms_norm_eps=cfg["norm_eps"],
+                                          rope_theta=cfg["rope_theta"], tie_word_embeddings=cfg["tie_embeddings"]))
+        sd = canon.canonical_to_hf_llama(can, cfg)
+    missing, unexpected = hf.load_state_dict(sd, strict=False)
+    missing = [m for m in missing if not m.endswith("attn.bias")]
+    if missing or unexpected:
+        notes.append(f"transformers load: missing {missing}, unexpected {unexpected}")
+    with torch.no_grad():
+        return hf.float().eval()(input_ids=tokens).logits.float()
+
+
+def _semantics_rank(rank: int, world: int, tp: int, pp: int, opts, tokens, tmp: str) -> None:
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", str(opts.port))
+    os.environ["CUDA_DEVICE_MAX_CONNECTIONS"] = "1"
+    os.environ["TORCHDYNAMO_DISABLE"] = "1"
+    import logging
+
+    logging.disable(logging.WARNING)
+    sys.stdout = open(os.devnull, "w")
+    sys.path.insert(0, HERE)
+    import megatron_cpu
+
+    megatron_cpu.add_megatron_lm_source(opts.megatron_lm)
+    megatron_cpu.install()
+    import torch
+
+    register_safe_globals()
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    from megatron.core import mpu, tensor_parallel
+    from megatron.core.pipeline_parallel import get_forward_backward_func
+
+    mpu.initialize_model_parallel(tp, pp)
+    t, s = mpu.get_tensor_model_parallel_rank(), mpu.get_pipeline_model_parallel_rank()
+    sd = torch.load(os.path.join(rank_dir(opts.dir, t, s, pp), "model_optim_rng.pt"), weights_only=True)
+    a = _prepare_args(sd["args"], tp, pp)
+    a.bf16 = a.fp16 = False
+    a.params_dtype = torch.float32
+    tensor_parallel.model_parallel_cuda_manual_seed(1234, force_reset_rng=True)
+    from gpt_builders import gpt_builder
+    from megatron.training.arguments import core_transformer_config_from_args
+
+    config = core_transformer_config_from_args(a)
+    model = gpt_builder(a, mpu.is_pipeline_first_stage(), mpu.is_pipeline_last_stage(), config=config)
+    model.load_state_dict(sd["model"], strict=True)
+    model = model.float().eval()
+    b, n = tokens.shape
+    pos = torch.arange(n).unsqueeze(0).expand(b, n).contiguous()
+    mask = (torch.tril(torch.ones(n, n)) < 0.5).view(1, 1, n, n).expand(b, 1, n, n).contiguous()
+    kept = []
+
+    def step(data_iterator, m):
+        out = m(tokens, pos, mask)
+
+        def loss(o):
+            kept.append(o.detach().clone())
+            return o.sum() * 0.0, {}
+        return out, loss
+
+    with torch.no_grad():
+        get_forward_backward_func()(forward_step_func=step, data_iterator=iter([None]), model=[model],
+                                    num_microbatches=1, seq_length=n, micro_batch_size=b, forward_only=True)
+    if mpu.is_pipeline_last_stage():
+        torch.save(kept[0].float(), os.path.join(tmp, f"logits_tp{t}.pt"))
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+
+
+# ---------------------------------------------------------------------------------------------
 # canonical (system python3)
 
 def cmd_canonical(opts) -> int:
@@ -469,13 +604,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--megatron-lm", default=os.environ.get("MEGATRON_LM_SRC", "/tmp/mlm"))
     p.add_argument("--port", type=int, default=29671)
     p.add_argument("--verbose", action="store_true", help="keep Megatron's own output")
+    p = sub.add_parser("semantics")
+    p.add_argument("dir")
+    p.add_argument("--megatron-lm", default=os.environ.get("MEGATRON_LM_SRC", "/tmp/mlm"))
+    p.add_argument("--port", type=int, default=29691)
+    p.add_argument("--vocab", type=int, default=0, help="unpadded vocabulary (default: from args)")
+    p.add_argument("--tolerance", type=float, default=1e-4)
     p = sub.add_parser("canonical")
     p.add_argument("file")
     p.add_argument("--expected", required=True)
     p.add_argument("--model-only", action="store_true", help="skip the optimizer states")
     opts = ap.parse_args(argv)
     return {"hf": cmd_hf, "torch-load": cmd_torch_load, "megatron": cmd_megatron,
-            "canonical": cmd_canonical}[opts.cmd](opts)
+            "semantics": cmd_semantics, "canonical": cmd_canonical}[opts.cmd](opts)
 
 
 if __name__ == "__main__":
