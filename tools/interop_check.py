@@ -4,6 +4,7 @@
     /work/venv/bin/python tools/interop_check.py hf DIR --reference REFDIR
     /work/venv/bin/python tools/interop_check.py torch-load FILE...
     /work/venv/bin/python tools/interop_check.py megatron DIR --reference REFDIR [--megatron-lm SRC]
+    /work/venv/bin/python tools/interop_check.py semantics DIR [--hf-reference HFDIR]
     python3 tools/interop_check.py canonical FILE.h5 --expected expected.json
 
 hf          load DIR and REFDIR with transformers from_pretrained (dtype="auto"); every
@@ -20,6 +21,10 @@ megatron    legacy `torch` format directories. For every (TP, PP) rank (TP x PP 
             decoded with the bucket walk of tools/interop_canonical.py. Then every model tensor
             and every parameter's fp32 master / exp_avg / exp_avg_sq are compared with REFDIR's
             (loaded the same way). Prints one line per mismatching tensor.
+semantics   DIR (legacy torch format): megatron-core runs the rank files at their own TP x PP
+            (forward-only pipeline schedule, fp32, gloo) and transformers runs the weights merged
+            by tools/interop_canonical.py, or --hf-reference HFDIR; logits must agree to
+            --tolerance (relative). Proves that a mapping means what Megatron computes.
 canonical   ckpt's HDF5 output read with tools/ckpt_reader.py (system python3: h5py, hdf5plugin,
             xxhash; no torch) against the "canonical" section of an expected.json: every
             canonical model tensor and optimizer state must exist with the same dtype, shape and
@@ -249,6 +254,19 @@ def _prepare_args(file_args, tp: int, pp: int):
     for k, v in vars(file_args).items():
         setattr(args, k, v)
     args.data_parallel_size_in_file = int(getattr(file_args, "data_parallel_size", 1) or 1)
+    # Runtime-only switches (kernels, fusions, initialization), not part of the checkpoint
+    # format: forced to what runs on CPU without TransformerEngine/apex.
+    from megatron.core.transformer.enums import AttnBackend
+
+    for k in ("apply_rope_fusion", "bias_gelu_fusion", "bias_swiglu_fusion", "masked_softmax_fusion",
+              "bias_dropout_fusion", "gradient_accumulation_fusion", "persist_layer_norm",
+              "sequence_parallel", "tp_comm_overlap", "overlap_p2p_comm", "align_param_gather"):
+        setattr(args, k, False)
+    args.transformer_impl = "local"
+    args.attention_backend = AttnBackend.unfused
+    args.use_cpu_initialization = True
+    args.no_persist_layer_norm = True
+    args.hidden_dropout = args.attention_dropout = 0.0
     args.rank, args.world_size = 0, tp * pp
     args.data_parallel_size = 1
     if getattr(args, "kv_channels", None) is None:
@@ -441,7 +459,15 @@ def cmd_semantics(opts) -> int:
     notes: list[str] = []
     can = canon.megatron(ranks, cfg, tp, pp, notes)
     tokens = (torch.arange(32).reshape(2, 16) * 37 + 5) % vocab
-    hf_logits = _hf_logits(can, cfg, vocab, tokens, notes)
+    if opts.hf_reference:
+        from transformers import AutoModelForCausalLM
+
+        ref = AutoModelForCausalLM.from_pretrained(opts.hf_reference, dtype=torch.float32).eval()
+        with torch.no_grad():
+            hf_logits = ref(input_ids=tokens).logits.float()
+        notes.append(f"transformers side: {opts.hf_reference} (from_pretrained, float32), not the merge")
+    else:
+        hf_logits = _hf_logits(can, cfg, vocab, tokens, notes)
     with tempfile.TemporaryDirectory(prefix="interop-sem-") as tmp:
         mp.spawn(_semantics_rank, args=(tp * pp, tp, pp, opts, tokens, tmp), nprocs=tp * pp, join=True)
         shards = [torch.load(os.path.join(tmp, f"logits_tp{t}.pt")) for t in range(tp)]
@@ -452,9 +478,10 @@ def cmd_semantics(opts) -> int:
         print(f"note: {n}")
     print(f"logits {tuple(hf_logits.shape)}: max |megatron TP{tp}xPP{pp} - transformers| = {diff:.3g} "
           f"(max |logit| {scale:.3g})")
-    ok = diff <= opts.tolerance * max(scale, 1.0) and not any("load" in n for n in notes)
+    ok = diff <= opts.tolerance * max(scale, 1.0) and not any("load:" in n for n in notes)
+    other = opts.hf_reference or "the interop_canonical merge"
     return verdict(ok, f"semantics {opts.dir}: {cfg['family']} TP{tp} x PP{pp}, megatron-core on the rank "
-                       f"files and transformers on the interop_canonical merge agree to {diff:.3g}")
+                       f"files and transformers on {other} agree to {diff:.3g}")
 
 
 def _hf_logits(can, cfg, vocab, tokens, notes):
@@ -610,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=29691)
     p.add_argument("--vocab", type=int, default=0, help="unpadded vocabulary (default: from args)")
     p.add_argument("--tolerance", type=float, default=1e-4)
+    p.add_argument("--hf-reference", default="", help="an HF model directory to compare with "
+                   "(default: transformers on the merged weights)")
     p = sub.add_parser("canonical")
     p.add_argument("file")
     p.add_argument("--expected", required=True)
