@@ -210,10 +210,14 @@ def _megatron_rank(rank: int, world: int, tp: int, pp: int, opts, tmp: str) -> N
     import torch
 
     register_safe_globals()
-    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    from datetime import timedelta
+
+    # A rank that fails before a collective makes the others time out instead of hanging.
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world,
+                                         timeout=timedelta(seconds=opts.timeout))
     from megatron.core import mpu, tensor_parallel
 
-    mpu.initialize_model_parallel(tp, pp)
+    mpu.initialize_model_parallel(tp, pp, distributed_timeout_minutes=max(1, opts.timeout // 60))
     tp_rank, pp_rank = mpu.get_tensor_model_parallel_rank(), mpu.get_pipeline_model_parallel_rank()
     mine = rank_dir(opts.dir, tp_rank, pp_rank, pp)
     ref = rank_dir(opts.reference, tp_rank, pp_rank, pp)
@@ -305,9 +309,15 @@ def _load_side(d: str, tp_rank: int, pp_rank: int, out: dict, side: str, torch, 
     else:
         wrapped = model
     keys = [k for k in sd["model"]]
-    result = model.load_state_dict(sd["model"], strict=True)
-    if result.missing_keys or result.unexpected_keys:
-        out["mismatches"].append(f"{side}: load_state_dict: missing {result.missing_keys}, unexpected {result.unexpected_keys}")
+    # Local failures are recorded, never raised: every rank must go on through the collective
+    # steps below (DDP, optimizer) or the others would wait for it forever.
+    try:
+        result = model.load_state_dict(sd["model"], strict=True)
+        if result.missing_keys or result.unexpected_keys:
+            out["mismatches"].append(f"{side}: load_state_dict: missing {result.missing_keys}, "
+                                     f"unexpected {result.unexpected_keys}")
+    except RuntimeError as e:
+        out["mismatches"].append(f"{side}: load_state_dict(strict=True) failed: " + " ".join(str(e).split())[:400])
     got = {"model": {k: v for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)},
            "file_keys": keys, "iteration": sd.get("iteration"),
            "checkpoint_version": sd.get("checkpoint_version"),
@@ -345,7 +355,14 @@ def _load_side(d: str, tp_rank: int, pp_rank: int, out: dict, side: str, torch, 
     ocfg, overrides = get_megatron_optimizer_config(args)
     ocfg.use_distributed_optimizer = False
     optimizer = get_megatron_optimizer(ocfg, [ddp], config_overrides=overrides, use_gloo_process_groups=True)
-    optimizer.load_state_dict(sd["optimizer"])
+    try:
+        optimizer.load_state_dict(sd["optimizer"])
+    except Exception as e:  # noqa: BLE001 (recorded; see above)
+        out["mismatches"].append(f"{side}: optimizer.load_state_dict failed: {type(e).__name__}: "
+                                 + " ".join(str(e).split())[:400])
+        got["optimizer"] = {"master": {}, "exp_avg": {}, "exp_avg_sq": {}}
+        got["optimizer_source"] = "optimizer.load_state_dict FAILED"
+        return got
     states = {"master": {}, "exp_avg": {}, "exp_avg_sq": {}}
     for opt in getattr(optimizer, "chained_optimizers", None) or [optimizer]:
         for mgroup, fgroup in zip(opt.float16_groups, opt.fp32_from_float16_groups):
@@ -531,11 +548,14 @@ def _semantics_rank(rank: int, world: int, tp: int, pp: int, opts, tokens, tmp: 
     import torch
 
     register_safe_globals()
-    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    from datetime import timedelta
+
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world,
+                                         timeout=timedelta(seconds=opts.timeout))
     from megatron.core import mpu, tensor_parallel
     from megatron.core.pipeline_parallel import get_forward_backward_func
 
-    mpu.initialize_model_parallel(tp, pp)
+    mpu.initialize_model_parallel(tp, pp, distributed_timeout_minutes=max(1, opts.timeout // 60))
     t, s = mpu.get_tensor_model_parallel_rank(), mpu.get_pipeline_model_parallel_rank()
     sd = torch.load(os.path.join(rank_dir(opts.dir, t, s, pp), "model_optim_rng.pt"), weights_only=True)
     a = _prepare_args(sd["args"], tp, pp)
@@ -631,11 +651,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--megatron-lm", default=os.environ.get("MEGATRON_LM_SRC", "/tmp/mlm"))
     p.add_argument("--port", type=int, default=29671)
     p.add_argument("--verbose", action="store_true", help="keep Megatron's own output")
+    p.add_argument("--timeout", type=int, default=300, help="seconds a rank waits for the others")
     p = sub.add_parser("semantics")
     p.add_argument("dir")
     p.add_argument("--megatron-lm", default=os.environ.get("MEGATRON_LM_SRC", "/tmp/mlm"))
     p.add_argument("--port", type=int, default=29691)
     p.add_argument("--vocab", type=int, default=0, help="unpadded vocabulary (default: from args)")
+    p.add_argument("--timeout", type=int, default=300, help="seconds a rank waits for the others")
     p.add_argument("--tolerance", type=float, default=1e-4)
     p.add_argument("--hf-reference", default="", help="an HF model directory to compare with "
                    "(default: transformers on the merged weights)")
