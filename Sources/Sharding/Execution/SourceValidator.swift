@@ -1,4 +1,5 @@
 import CheckpointStore
+import Containers
 
 /// Checks a source against the plan before anything is written: every tensor the layout needs
 /// is present in every rank file with its local shape, nothing else is there, and the pieces of
