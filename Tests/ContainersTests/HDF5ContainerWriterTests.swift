@@ -52,7 +52,9 @@ import Testing
         let sink = try w.beginTensor(t.key, dtype: t.dtype, shape: t.shape)
         try Self.bytes(t).withUnsafeBytes { try sink.append($0) }
         try sink.finish()
-        #expect(throws: ContainerError.badTensor(path: dir + "/f.h5", tensor: "optimizer.exp_avg.a.weight", detail: "manifest tensor not written before commit")) {
+        #expect(
+            throws: ContainerError.badTensor(path: dir + "/f.h5", tensor: "optimizer.exp_avg.a.weight", detail: "manifest tensor not written before commit")
+        ) {
             try w.commit()
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "the temporary is gone")

@@ -28,7 +28,7 @@ import Testing
             #expect(there.outputLayout == "hf" && there.outputFormat == container)
             #expect(there.droppedSections == ["optimizer/exp_avg", "optimizer/exp_avg_sq"] + (dtype == .float32 ? [] : ["optimizer/master"]))
             #expect(there.notes == ["optimizer state dropped: HF checkpoints hold none"])
-            #expect(there.tensors == (try LayoutInterpreter().map(config, .hf)).allTensors.count)
+            #expect(there.tensors == (try LayoutInterpreter().map(config, .hf)).allTensors.filter { !$0.isOptional }.count)
             let back = wafer + ".back.h5"
             let report = try converter.convert(hf, to: .wafer, output: back)
             #expect(report.sourceLayout == "hf" && report.droppedSections.isEmpty)
@@ -105,6 +105,34 @@ import Testing
         #expect(try CheckpointReader(path: dir + "/hf.h5").metadata.layoutKind == "hf")
     }
 
+    /// `torch.save(model.state_dict())` of a tied model keeps `lm_head.weight`: accepted when it
+    /// equals the embedding, refused (like any replica) when it differs.
+    @Test func tiedHeadInASourceIsCheckedLikeAReplica() throws {
+        let dir = try Fixtures.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = MemoryStore()
+        let converter = try Converter(formats: store.registry())
+        let wafer = dir + "/w.h5"
+        try Fixtures.writeWafer(TinyModels.gpt2, dtype: .float32, path: wafer)
+        _ = try converter.convert(wafer, to: .hf, container: "memory", output: "memory:/g")
+        let g = try #require(store.get("memory:/g"))
+        #expect(g.container.describe(.model("lm_head.weight")) == nil, "never written")
+        let wte = g.container.bytes[.model("transformer.wte.weight")]!
+        let head = ContainerTensor(key: .model("lm_head.weight"), dtype: .float32, shape: [37, 16])
+        let all = g.container.tensors.map { ($0, g.container.bytes[$0.key]!) }
+        store.put("memory:/same", MemoryContainer(path: "memory:/same", tensors: all + [(head, wte)]), metadata: g.metadata)
+        _ = try converter.convert("memory:/same", to: .wafer, output: dir + "/same.h5")
+        #expect(try Self.model(dir + "/same.h5") == Self.model(wafer))
+        var other = wte
+        other[5] ^= 0x40
+        store.put("memory:/other", MemoryContainer(path: "memory:/other", tensors: all + [(head, other)]), metadata: g.metadata)
+        #expect(throws: ShardingError.self) { _ = try converter.convert("memory:/other", to: .wafer, output: dir + "/other.h5") }
+        let report = try Converter(options: ConvertOptions(allowDivergentReplicas: true), formats: store.registry())
+            .convert("memory:/other", to: .wafer, output: dir + "/kept.h5")
+        #expect(report.divergentReplicas.map(\.tensor) == ["lm_head.weight"])
+        #expect(try Self.model(dir + "/kept.h5") == Self.model(wafer), "the embedding (primary) is kept")
+    }
+
     /// Old GPT-2 hub files: unprefixed names and causal-mask buffers.
     @Test func oldGPT2NamesAreReadAndMaskBuffersSkipped() throws {
         let dir = try Fixtures.tempDirectory()
@@ -127,7 +155,10 @@ import Testing
         #expect(report.notes.contains { $0.hasPrefix("ignored 1 source tensor(s) the hf layout does not carry: h.0.attn.bias") })
         #expect(try Self.model(dir + "/old.h5") == Self.model(wafer))
         // Both spellings of one tensor in one file are refused.
-        store.put("memory:/both", MemoryContainer(path: "memory:/both", tensors: old + [(new.container.tensors[0], new.container.bytes[new.container.tensors[0].key]!)]), metadata: new.metadata)
+        store.put(
+            "memory:/both",
+            MemoryContainer(path: "memory:/both", tensors: old + [(new.container.tensors[0], new.container.bytes[new.container.tensors[0].key]!)]),
+            metadata: new.metadata)
         #expect(throws: ShardingError.duplicateTensor(path: "memory:/both", tensor: "wte.weight", other: "transformer.wte.weight")) {
             _ = try converter.convert("memory:/both", to: .wafer, output: dir + "/both.h5")
         }

@@ -63,7 +63,8 @@ import Testing
         rules.ignored = nil
         let megatron = try LayoutCatalog.bundled().documents["megatron"]!
         let catalog = LayoutCatalog(documents: [megatron, LayoutDocument(kind: "hf", description: nil, families: ["llama": rules])])
-        let converter = Converter(planner: ReshardPlanner(interpreter: LayoutInterpreter(catalog: catalog)), options: ConvertOptions(), formats: store.registry())
+        let converter = Converter(
+            planner: ReshardPlanner(interpreter: LayoutInterpreter(catalog: catalog)), options: ConvertOptions(), formats: store.registry())
         #expect(throws: ShardingError.unexpectedTensor(path: "memory:/bare", tensor: "embed_tokens.weight")) {
             _ = try converter.convert("memory:/bare", to: .wafer, output: dir + "/b.h5")
         }

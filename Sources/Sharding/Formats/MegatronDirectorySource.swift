@@ -33,7 +33,9 @@ public struct MegatronDirectorySource: SourceFormat {
         if acceptsAnyDirectory { return true }
         guard let iter = try? MegatronDirectory.iterationDirectory(of: path) else { return false }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: iter)) ?? []
-        return entries.contains { MegatronDirectory.parseRankDirectory($0) != nil && FileManager.default.fileExists(atPath: iter + "/" + $0 + "/" + ranks.rankFile) }
+        return entries.contains {
+            MegatronDirectory.parseRankDirectory($0) != nil && FileManager.default.fileExists(atPath: iter + "/" + $0 + "/" + ranks.rankFile)
+        }
     }
 
     /// Opens every rank file and checks them against each other.

@@ -94,6 +94,10 @@ public struct LayoutInterpreter: Sendable {
                     }
                     var t = try localTensor(rule, names: names, shapes: shapes, name: storedName, file: file, config: config, shape: shape)
                     if rule.transpose == true { t = try Self.transposed(t) }
+                    if rule.optional == true {
+                        guard rule.copy == true else { throw .layoutMismatch("rule for \(rule.name) is optional but not a copy") }
+                        t.isOptional = true
+                    }
                     byFile[file, default: []].append(t)
                 }
             }
@@ -210,7 +214,8 @@ public struct LayoutInterpreter: Sendable {
         var out = t
         out.shape = [t.shape[1], t.shape[0]]
         out.segments = t.segments.map { s in
-            TensorSegment(canonical: s.canonical, canonicalBox: s.canonicalBox, localOffsets: [s.localOffsets[1], s.localOffsets[0]], transposed: !s.transposed)
+            TensorSegment(
+                canonical: s.canonical, canonicalBox: s.canonicalBox, localOffsets: [s.localOffsets[1], s.localOffsets[0]], transposed: !s.transposed)
         }
         return out
     }

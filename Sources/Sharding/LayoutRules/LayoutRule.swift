@@ -23,13 +23,17 @@ public struct LayoutRule: Codable, Sendable, Hashable {
     /// rule (Megatron's copy of a tied embedding on the last stage). Copies are written, and
     /// checked against the primary when merging, but never read as a source.
     public var copy: Bool?
+    /// For copies: whether sources may lack it and targets never hold it — a tied head that
+    /// `torch.save(model.state_dict())` keeps but `save_pretrained` drops. When a source has
+    /// it, it is checked against the primary like any replica.
+    public var optional: Bool?
     /// Conditions on the model and layout that must hold for the rule to apply.
     public var when: LayoutCondition?
 
     /// Creates a rule.
     public init(
         name: String, canonical: [String], split: SplitKind = .replicated, blocks: BlockCount? = nil, stage: StageKind? = nil,
-        transpose: Bool? = nil, copy: Bool? = nil, when: LayoutCondition? = nil
+        transpose: Bool? = nil, copy: Bool? = nil, optional: Bool? = nil, when: LayoutCondition? = nil
     ) {
         self.name = name
         self.canonical = canonical
@@ -38,11 +42,12 @@ public struct LayoutRule: Codable, Sendable, Hashable {
         self.stage = stage
         self.transpose = transpose
         self.copy = copy
+        self.optional = optional
         self.when = when
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, canonical, split, blocks, stage, transpose, copy, when
+        case name, canonical, split, blocks, stage, transpose, copy, optional, when
     }
 
     /// Decodes a rule; keys the format does not define are an error (a misspelt `transpose`
@@ -62,6 +67,7 @@ public struct LayoutRule: Codable, Sendable, Hashable {
         stage = try c.decodeIfPresent(StageKind.self, forKey: .stage)
         transpose = try c.decodeIfPresent(Bool.self, forKey: .transpose)
         copy = try c.decodeIfPresent(Bool.self, forKey: .copy)
+        optional = try c.decodeIfPresent(Bool.self, forKey: .optional)
         when = try c.decodeIfPresent(LayoutCondition.self, forKey: .when)
     }
 

@@ -17,11 +17,14 @@ public struct LocalTensor: Sendable, Hashable {
     /// The canonical tensors it is made of (also when, as for a vocabulary rank holding only
     /// padding, no segment is present).
     public var canonicalNames: [String]
+    /// Whether sources may lack this tensor and targets do not write it (an optional copy,
+    /// `LayoutRule.optional`).
+    public var isOptional: Bool
 
     /// Creates a local tensor description.
     public init(
         file: ShardFile, name: String, shape: [Int], segments: [TensorSegment], isPrimary: Bool,
-        split: LayoutRule.SplitKind, canonicalNames: [String]
+        split: LayoutRule.SplitKind, canonicalNames: [String], isOptional: Bool = false
     ) {
         self.file = file
         self.name = name
@@ -30,6 +33,7 @@ public struct LocalTensor: Sendable, Hashable {
         self.isPrimary = isPrimary
         self.split = split
         self.canonicalNames = canonicalNames
+        self.isOptional = isOptional
     }
 
     /// Extent of dimension 0 (1 for a scalar): output tensors are written in blocks of rows.

@@ -53,7 +53,7 @@ public struct ReshardPlanner: Sendable {
         var files: [PlannedFile] = []
         for file in dst.files {
             var tensors: [PlannedTensor] = []
-            for t in dst.tensors(in: file) {
+            for t in dst.tensors(in: file) where !t.isOptional {
                 var ps: [PlanPiece] = []
                 for s in t.segments { ps += try pieces(for: s) }
                 tensors.append(PlannedTensor(target: t, pieces: Self.coalesce(Self.sorted(ps))))

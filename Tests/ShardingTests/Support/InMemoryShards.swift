@@ -35,7 +35,11 @@ enum InMemoryShards {
     static func indices(of box: TensorBox) -> [[Int]] {
         var out: [[Int]] = [box.offsets]
         for d in 0..<box.sizes.count {
-            out = out.flatMap { i in (0..<box.sizes[d]).map { k in var j = i; j[d] = box.offsets[d] + k; return j } }
+            out = out.flatMap { i in
+                (0..<box.sizes[d]).map { k in
+                    var j = i; j[d] = box.offsets[d] + k; return j
+                }
+            }
         }
         return box.count == 0 ? [] : out
     }
