@@ -42,11 +42,13 @@ let package = Package(
         // Every tensor file format behind one protocol (`TensorContainer`): ckpt's HDF5,
         // safetensors, `torch.save` zip archives with a restricted pickle reader.
         .target(name: "Containers", dependencies: ["CheckpointStore"]),
-        // Layout rules are data: Layouts/megatron-gpt.json (byte-identical to formats/layouts/) is
-        // compiled in, so the executable needs no resource bundle at run time.
+        // Layout rules are data: Layouts/*.json (byte-identical to formats/layouts/) are compiled
+        // in, so the executable needs no resource bundle at run time.
         .target(
             name: "Sharding", dependencies: ["CheckpointStore", "Containers"],
-            resources: [.embedInCode("Layouts/megatron-gpt.json")]),
+            resources: [
+                .embedInCode("Layouts/megatron-gpt.json"), .embedInCode("Layouts/hf-gpt2.json"), .embedInCode("Layouts/hf-llama.json"),
+            ]),
         .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "Containers", "COpenBLAS", "CHDF5", "CVectorMath"]),
         .executableTarget(
             name: "ckpt",
@@ -59,7 +61,7 @@ let package = Package(
 
         .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5"], exclude: ["Fixtures"]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "CheckpointStore"], exclude: ["Fixtures"]),
-        .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore"]),
+        .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore", "Containers"]),
         .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointStore", "ckpt", "ckpt-example"]),
     ]

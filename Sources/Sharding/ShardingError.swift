@@ -1,4 +1,5 @@
 import CheckpointStore
+import Containers
 
 /// Everything that can go wrong while planning or running a conversion. Each message is one line
 /// naming the file (rank) and tensor involved.
@@ -49,6 +50,13 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
     case io(path: String, detail: String)
     /// The checkpoint store reported an error.
     case store(StoreError)
+    /// A tensor container (safetensors, `torch.save`, ...) reported an error.
+    case container(ContainerError)
+    /// Two stored tensors of one source file are read as the same layout tensor (a name and its
+    /// alias spelling both present).
+    case duplicateTensor(path: String, tensor: String, other: String)
+    /// No target format writes this layout in this container format.
+    case noTargetFormat(layout: String, container: String, known: [String])
 
     /// One line naming what went wrong and where.
     public var description: String {
@@ -80,6 +88,10 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
         case .outputExists(let p): return "\(p): output already exists"
         case .io(let p, let d): return "\(p): \(d)"
         case .store(let e): return e.description
+        case .container(let e): return e.description
+        case .duplicateTensor(let p, let t, let o): return "\(p): tensors \(o) and \(t) are the same tensor under two spellings"
+        case .noTargetFormat(let l, let c, let known):
+            return "no writer for layout \(l) in container format '\(c)' (known: \(known.joined(separator: ", ")))"
         }
     }
 
@@ -87,9 +99,22 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
     /// I/O problem (exit code 2).
     public var isValidationFailure: Bool {
         switch self {
-        case .notACheckpoint, .outputExists, .io, .store, .badLayoutData, .unknownLayout, .invalidParallelism, .unusableTarget:
+        case .notACheckpoint, .outputExists, .io, .store, .badLayoutData, .unknownLayout, .invalidParallelism, .unusableTarget,
+            .noTargetFormat:
             return false
+        case .container(let e):
+            if case .io = e { return false }
+            return true
         default: return true
         }
+    }
+}
+
+extension ShardingError {
+    /// A container error as a sharding error; errors of ckpt's own HDF5 store keep their
+    /// `store` form (and message).
+    public static func from(_ error: ContainerError) -> ShardingError {
+        if case .store(let e) = error { return .store(e) }
+        return .container(error)
     }
 }

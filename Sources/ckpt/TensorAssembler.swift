@@ -1,4 +1,5 @@
 import CheckpointStore
+import Containers
 import Foundation
 import Sharding
 
@@ -17,37 +18,33 @@ enum TensorAssembler {
             )
         }
         let firstKey = TensorKey(section: key.section, name: first.sourceTensor)
-        let firstReader = try source.reader(first.source)
-        guard firstReader.contains(firstKey) else {
-            throw CLIError.usage("\(firstReader.path): tensor \(firstKey): not found (the checkpoint has no \(key.section) section for it)")
+        guard let firstInfo = source.describe(first.source, firstKey) else {
+            throw CLIError.usage("\(source.path(first.source)): tensor \(firstKey): not found (the checkpoint has no \(key.section) section for it)")
         }
-        let dtype = try firstReader.info(firstKey).dtype
+        let dtype = firstInfo.dtype
         let es = dtype.size
         let shape = planned.target.shape
-        let cols = planned.target.cols
-        var out = [UInt8](repeating: 0, count: planned.target.rows * cols * es)
+        var out = [UInt8](repeating: 0, count: shape.reduce(1, *) * es)
         var copied = 0
         for p in planned.pieces {
             defer {
-                copied += p.sourceRows.count * p.sourceCols.count * es
+                copied += p.count * es
                 progress(copied, out.count)
             }
-            let reader = try source.reader(p.source)
             let k = TensorKey(section: key.section, name: p.sourceTensor)
-            let info = try reader.info(k)
-            guard info.dtype == dtype else {
-                throw ShardingError.dtypeMismatch(path: reader.path, tensor: k.description, expected: dtype.rawValue, actual: info.dtype.rawValue)
+            guard let info = source.describe(p.source, k) else {
+                throw ShardingError.missingTensor(path: source.path(p.source), tensor: k.description)
             }
-            let d = info.shape.isEmpty ? try reader.read(k) : try reader.read(k, rows: p.sourceRows)
-            let srcCols = info.shape.dropFirst().reduce(1, *)
-            let width = p.sourceCols.count * es
-            d.bytes.withUnsafeBytes { src in
+            guard info.dtype == dtype else {
+                throw ShardingError.dtypeMismatch(path: source.path(p.source), tensor: k.description, expected: dtype.rawValue, actual: info.dtype.rawValue)
+            }
+            var piece = [UInt8](repeating: 0, count: p.count * es)
+            try piece.withUnsafeMutableBytes { try source.read(p.source, k, box: p.sourceBox, into: $0) }
+            piece.withUnsafeBytes { src in
                 out.withUnsafeMutableBytes { dst in
-                    for i in 0..<p.sourceRows.count {
-                        let from = (i * srcCols + p.sourceCols.lowerBound) * es
-                        let to = ((p.destRow + i) * cols + p.destCol) * es
-                        dst.baseAddress!.advanced(by: to).copyMemory(from: src.baseAddress!.advanced(by: from), byteCount: width)
-                    }
+                    BoxCopy.copy(
+                        from: src.baseAddress!, shape: p.sourceBox.sizes, box: .whole(p.sourceBox.sizes), to: dst.baseAddress!, shape: shape,
+                        box: p.destBox, transposed: p.transposed, elementSize: es)
                 }
             }
         }

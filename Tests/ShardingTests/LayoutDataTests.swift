@@ -18,8 +18,8 @@ import Testing
         let catalog = try LayoutCatalog.bundled()
         let gpt = try catalog.rules(kind: "megatron", family: "gpt2")
         let llama = try catalog.rules(kind: "megatron", family: "llama")
-        #expect(gpt.tensors.contains { $0.megatron == "embedding.position_embeddings.weight" })
-        #expect(!llama.tensors.contains { $0.megatron == "embedding.position_embeddings.weight" })
+        #expect(gpt.tensors.contains { $0.name == "embedding.position_embeddings.weight" })
+        #expect(!llama.tensors.contains { $0.name == "embedding.position_embeddings.weight" })
         #expect(throws: ShardingError.self) { try catalog.rules(kind: "megatron", family: "bert") }
     }
 
@@ -29,8 +29,8 @@ import Testing
         let bundled = try LayoutCatalog.bundled()
         var rules = try bundled.rules(kind: "megatron", family: "llama")
         for k in rules.tensors.indices {
-            if rules.tensors[k].megatron == "decoder.final_layernorm.weight" { rules.tensors[k].stage = .first }
-            if rules.tensors[k].megatron == "output_layer.weight" { rules.tensors[k].megatron = "head.weight" }
+            if rules.tensors[k].name == "decoder.final_layernorm.weight" { rules.tensors[k].stage = .first }
+            if rules.tensors[k].name == "output_layer.weight" { rules.tensors[k].name = "head.weight" }
         }
         let catalog = LayoutCatalog(documents: [LayoutDocument(kind: "megatron", description: nil, families: ["llama": rules])])
         let map = try LayoutInterpreter(catalog: catalog).map(TinyModels.llama, .megatron(MegatronShape(tp: 2, pp: 2)))
@@ -45,7 +45,7 @@ import Testing
     @Test func incompleteRulesAreRejected() throws {
         let bundled = try LayoutCatalog.bundled()
         var rules = try bundled.rules(kind: "megatron", family: "llama")
-        rules.tensors.removeAll { $0.megatron.hasSuffix("linear_fc2.weight") }
+        rules.tensors.removeAll { $0.name.hasSuffix("linear_fc2.weight") }
         let catalog = LayoutCatalog(documents: [LayoutDocument(kind: "megatron", description: nil, families: ["llama": rules])])
         #expect(throws: ShardingError.self) {
             try LayoutInterpreter(catalog: catalog).map(TinyModels.llama, .megatron(MegatronShape(tp: 2, pp: 1)))
@@ -59,7 +59,7 @@ import Testing
                 let map = try interpreter.map(config, .megatron(MegatronShape(tp: tp, pp: pp, vocabDivisibleBy: 4)))
                 var elements: [String: Int] = [:]
                 for t in map.allTensors where t.isPrimary {
-                    for s in t.segments { elements[s.canonical, default: 0] += s.canonicalRows.count * s.canonicalCols.count }
+                    for s in t.segments { elements[s.canonical, default: 0] += s.canonicalBox.count }
                 }
                 for c in config.canonicalTensors() {
                     #expect(elements[c.name] == c.shape.reduce(1, *), "\(config.family) tp\(tp) pp\(pp) \(c.name)")

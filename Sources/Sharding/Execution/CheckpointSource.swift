@@ -1,15 +1,20 @@
 import CheckpointStore
+import Containers
 import Foundation
 
-/// An opened source checkpoint: a wafer file or every rank file of a Megatron directory, with
-/// the rank files' metadata checked against each other.
+/// An opened source checkpoint in any supported format: a wafer file, every rank file of a
+/// Megatron directory (checked against each other), a Hugging Face directory, ... Tensors are
+/// read only through `TensorContainer`s, under the layout's names (alias spellings of the
+/// layout table resolved, ignored tensors left out).
 ///
-/// At most `maxOpenReaders` files are open at once (least recently used closed first): a reader
-/// keeps decoding buffers for as long as it is open, so with hundreds of rank files memory would
+/// At most `maxOpenReaders` containers are open at once (least recently used closed first): an
+/// open HDF5 reader keeps decoding buffers, so with hundreds of rank files memory would
 /// otherwise grow with the rank count.
 public final class CheckpointSource: @unchecked Sendable {
     /// The path given (file or directory).
     public let path: String
+    /// The source format's name (`ckpt`, `megatron`, `hf`, ...).
+    public let formatName: String
     /// The layout found.
     public let layout: CheckpointLayout
     /// The model configuration (identical in every rank file).
@@ -18,125 +23,102 @@ public final class CheckpointSource: @unchecked Sendable {
     public let metadata: CheckpointMetadata
     /// The path of each file.
     public let paths: [ShardFile: String]
-    /// The tensors of each file, as listed when the source was opened.
-    public let inventories: [ShardFile: [TensorInfo]]
-    /// Files kept open at most.
+    /// The tensors of each file under the layout's names, as listed when the source was opened.
+    public let inventories: [ShardFile: [ContainerTensor]]
+    /// Stored tensors the layout table marks as ignored (`LayoutRuleSet.ignored`), per file.
+    public let ignoredTensors: [ShardFile: [TensorKey]]
+    /// Whether reads check stored checksums (false for formats that have none).
+    public let verifiesChecksums: Bool
+    /// Containers kept open at most.
     public let maxOpenReaders: Int
 
-    // `@unchecked Sendable`: readers are thread-safe; the open set is guarded by `lock`.
+    private let described: [ShardFile: [TensorKey: ContainerTensor]]
+    /// Layout key -> stored key, where they differ.
+    private let storedKeys: [ShardFile: [TensorKey: TensorKey]]
+    private let reopen: @Sendable (ShardFile) throws(ShardingError) -> any TensorContainer
+
+    // `@unchecked Sendable`: containers are thread-safe; the open set is guarded by `lock`.
     private let lock = NSLock()
-    private var open: [ShardFile: (reader: CheckpointReader, lastUse: Int)] = [:]
+    private var open: [ShardFile: (container: any TensorContainer, lastUse: Int)] = [:]
     private var clock = 0
 
-    /// Opens `path`: a checkpoint file in the wafer layout, or a Megatron checkpoint directory
-    /// (its root with `latest_checkpointed_iteration.txt`, or an `iter_*` directory). Each
-    /// file's metadata checksum is checked unless `checkMetadata` is false (a caller that
-    /// verifies every file itself, as `ckpt verify` does in its child processes).
-    public init(path: String, maxOpenReaders: Int = 8, checkMetadata: Bool = true) throws(ShardingError) {
-        self.path = path
-        self.maxOpenReaders = max(1, maxOpenReaders)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+    /// Opens `path` with the first format of `formats` that recognises it: by default a
+    /// checkpoint file in the wafer layout, or a Megatron checkpoint directory (its root with
+    /// `latest_checkpointed_iteration.txt`, or an `iter_*` directory). Each file's metadata
+    /// checksum is checked unless `checkMetadata` is false (a caller that verifies every file
+    /// itself, as `ckpt verify` does in its child processes).
+    public convenience init(
+        path: String, maxOpenReaders: Int = 8, checkMetadata: Bool = true, formats: FormatRegistry = .standard,
+        catalog: LayoutCatalog? = nil
+    ) throws(ShardingError) {
+        guard let format = formats.sourceFormat(for: path) else {
             throw .io(path: path, detail: "no such file or directory")
         }
-        if !isDir.boolValue {
-            let r = try Self.open(path, checkingMetadata: checkMetadata)
-            guard r.metadata.layoutKind == "wafer" else {
-                throw .notACheckpoint(
-                    path: path, detail: "layout is '\(r.metadata.layoutKind)'; pass the Megatron checkpoint directory, not one rank file")
-            }
-            guard let c = r.metadata.modelConfig else { throw .missingModelConfig(path: path) }
-            layout = .wafer
-            config = c
-            metadata = r.metadata
-            paths = [.wafer: path]
-            inventories = [.wafer: r.tensors]
-            open = [.wafer: (r, 0)]
-            return
-        }
-        let iter = try MegatronDirectory.iterationDirectory(of: path)
-        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: iter)) ?? []).sorted()
-        let rankDirs = entries.filter { MegatronDirectory.parseRankDirectory($0) != nil }
-        guard !rankDirs.isEmpty else { throw .notACheckpoint(path: iter, detail: "no mp_rank_* directories") }
-        let firstPath = iter + "/" + rankDirs[0] + "/" + MegatronDirectory.rankFile
-        guard let parsed = MegatronDirectory.parseRankDirectory(rankDirs[0]), parsed.tp == 0, parsed.pp ?? 0 == 0 else {
-            throw .missingRank(path: iter + "/mp_rank_00", rank: "tp0/pp0")
-        }
-        let first = try Self.open(firstPath, checkingMetadata: checkMetadata)
-        guard let c = first.metadata.modelConfig else { throw .missingModelConfig(path: firstPath) }
-        let firstLayout = try MegatronRankLayout.parse(first.metadata.layoutJSON, path: firstPath)
-        let shape = firstLayout.shape
-        try shape.validate(c)
-        let expectedNames = Set(shape.files.map { shape.rankDirectoryName($0) })
-        for d in rankDirs where !expectedNames.contains(d) { throw .unexpectedRank(path: iter + "/" + d) }
+        let opened = try format.open(path, checkMetadata: checkMetadata)
+        let rules: LayoutCatalog
+        if let catalog { rules = catalog } else { rules = try LayoutCatalog.bundled() }
+        try self.init(opened: opened, path: path, maxOpenReaders: maxOpenReaders, catalog: rules)
+    }
 
-        var paths: [ShardFile: String] = [:]
-        var inventories: [ShardFile: [TensorInfo]] = [:]
-        for f in shape.files {
-            let p = iter + "/" + shape.rankDirectoryName(f) + "/" + MegatronDirectory.rankFile
-            guard FileManager.default.fileExists(atPath: p) else { throw .missingRank(path: p, rank: f.description) }
-            let r = f == ShardFile(tpRank: 0, ppRank: 0) ? first : try Self.open(p, checkingMetadata: checkMetadata)
-            let m = r.metadata
-            guard let rc = m.modelConfig else { throw .missingModelConfig(path: p) }
-            if rc != c { throw .ranksDisagree(path: p, field: "model_config", detail: "\(Self.json(rc)) vs \(Self.json(c))") }
-            if m.step != first.metadata.step {
-                throw .ranksDisagree(path: p, field: "step", detail: "\(m.step) vs \(first.metadata.step)")
-            }
-            if m.optimizer != first.metadata.optimizer {
-                throw .ranksDisagree(
-                    path: p, field: "optimizer",
-                    detail: "\(Self.json(m.optimizer)) vs \(Self.json(first.metadata.optimizer))")
-            }
-            let l = try MegatronRankLayout.parse(m.layoutJSON, path: p)
-            let expected = MegatronRankLayout(shape: shape, file: f, layers: c.layers, vocab: c.vocab)
-            if l != expected { throw .badRankLayout(path: p, detail: "found \(l.json), expected \(expected.json)") }
-            paths[f] = p
-            inventories[f] = r.tensors
-        }
-        layout = .megatron(shape)
-        config = c
-        metadata = first.metadata
-        self.paths = paths
-        self.inventories = inventories
-        open = [ShardFile(tpRank: 0, ppRank: 0): (first, 0)]
+    /// Wraps what a source format opened; `catalog` supplies the layout table's aliases and
+    /// ignored names.
+    public init(opened: OpenedSource, path: String, maxOpenReaders: Int = 8, catalog: LayoutCatalog) throws(ShardingError) {
+        self.path = path
+        self.maxOpenReaders = max(1, maxOpenReaders)
+        formatName = opened.formatName
+        layout = opened.layout
+        config = opened.config
+        metadata = opened.metadata
+        paths = opened.paths
+        verifiesChecksums = opened.verifiesChecksums
+        reopen = opened.reopen
+        let names = try SourceNames(opened: opened, catalog: catalog)
+        inventories = names.inventories
+        ignoredTensors = names.ignored
+        storedKeys = names.storedKeys
+        var described: [ShardFile: [TensorKey: ContainerTensor]] = [:]
+        for (f, list) in inventories { described[f] = Dictionary(list.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a }) }
+        self.described = described
+        for (f, c) in opened.open { open[f] = (c, 0) }
     }
 
     /// The path of `file` (a file of this source).
     public func path(_ file: ShardFile) -> String { paths[file] ?? path }
 
-    /// A reader of `file`, opening it (and closing the least recently used one) when needed.
-    public func reader(_ file: ShardFile) throws(ShardingError) -> CheckpointReader {
+    /// The tensor `key` (layout name) of `file`, or nil.
+    public func describe(_ file: ShardFile, _ key: TensorKey) -> ContainerTensor? { described[file]?[key] }
+
+    /// The key `key` (layout name) is stored under in `file`.
+    public func storedKey(_ file: ShardFile, _ key: TensorKey) -> TensorKey { storedKeys[file]?[key] ?? key }
+
+    /// The container of `file`, opening it (and closing the least recently used one) when needed.
+    public func container(_ file: ShardFile) throws(ShardingError) -> any TensorContainer {
         lock.lock()
         defer { lock.unlock() }
         clock += 1
         if let o = open[file] {
-            open[file] = (o.reader, clock)
-            return o.reader
+            open[file] = (o.container, clock)
+            return o.container
         }
-        guard let p = paths[file] else { throw .missingRank(path: path, rank: file.description) }
+        guard paths[file] != nil else { throw .missingRank(path: path, rank: file.description) }
         while open.count >= maxOpenReaders, let victim = open.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
             open[victim] = nil
         }
-        let r = try Self.open(p)
-        open[file] = (r, clock)
-        return r
+        let c = try reopen(file)
+        open[file] = (c, clock)
+        return c
     }
 
-    /// A metadata value as the JSON text it is stored as (`null` when absent), for messages.
-    private static func json<T: Encodable>(_ v: T?) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let v, let d = try? e.encode(v) else { return "null" }
-        return String(decoding: d, as: UTF8.self)
+    /// Reads `box` of tensor `key` (layout name) of `file` into `buffer`.
+    public func read(_ file: ShardFile, _ key: TensorKey, box: TensorBox, into buffer: UnsafeMutableRawBufferPointer) throws(ShardingError) {
+        let c = try container(file)
+        do { try c.read(storedKey(file, key), box: box, into: buffer) } catch { throw .from(error) }
     }
 
-    /// Opens one file; when opening the source, its metadata checksum is checked too (the files
-    /// reopened later are the same ones).
-    private static func open(_ p: String, checkingMetadata: Bool = false) throws(ShardingError) -> CheckpointReader {
-        do {
-            let r = try CheckpointReader(path: p)
-            if checkingMetadata { try r.requireIntactMetadata() }
-            return r
-        } catch { throw .store(error) }
+    /// Rows of one stored chunk of `key` in `file` (1 for containers without chunks).
+    func chunkRows(_ file: ShardFile, _ key: TensorKey) throws(ShardingError) -> Int {
+        let c = try container(file)
+        guard let chunked = c as? any ChunkedTensorContainer else { return 1 }
+        return max(1, chunked.chunkRows(storedKey(file, key)) ?? 1)
     }
 }

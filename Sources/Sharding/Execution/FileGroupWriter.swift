@@ -1,4 +1,5 @@
 import CheckpointStore
+import Containers
 
 /// Writes a group of output files in lockstep: tensor by tensor (see `order`), every file's
 /// stream open at once, one row block per file per round.
@@ -7,22 +8,22 @@ import CheckpointStore
 /// rows (row-parallel weights, replicated tensors) or neighbouring ones (column-parallel
 /// weights, Q/K/V of consecutive query groups), so each source window is decoded once and used
 /// by every rank while it is cached. Memory: one block, the cache, and each writer's bounded
-/// chunk pipeline.
+/// chunk pipeline. Files are written through `TensorContainerWriter`s made by `makeWriter`
+/// from each file's manifest: its tensors and sections in the order `order` computes.
 struct FileGroupWriter {
     /// One file of the group.
     struct Output {
         var planned: PlannedFile
         var path: String
-        var layoutJSON: String
         /// Sections (and dtypes) of each tensor, by stored name.
         var sections: [String: [SectionDType]]
     }
 
     let outputs: [Output]
-    let metadata: CheckpointMetadata
-    let writerOptions: WriterOptions
     let blockBytes: Int
     let filler: BlockFiller
+    /// Creates the writer of one output from its manifest.
+    let makeWriter: (Output, [ContainerTensor]) throws(ShardingError) -> any TensorContainerWriter
 
     /// Whether `outputs` can be written in lockstep: the same tensors (names, shapes, sections)
     /// in the same order.
@@ -60,20 +61,22 @@ struct FileGroupWriter {
         return out
     }
 
+    /// The tensors of `output` in writing order (stored name, section, dtype, shape): the
+    /// manifest its writer is created with.
+    static func manifest(_ output: Output) -> [ContainerTensor] {
+        order(output).map { i, s in
+            let t = output.planned.tensors[i].target
+            return ContainerTensor(key: TensorKey(section: s.section, name: t.name), dtype: s.dtype, shape: t.shape)
+        }
+    }
+
     /// Writes and commits every file; on failure aborts them all (no temporary file is left).
     /// `progress` gets the bytes appended.
     func write(progress: (Int) -> Void) throws(ShardingError) {
         guard let first = outputs.first else { return }
-        var writers: [CheckpointWriter] = []
+        var writers: [any TensorContainerWriter] = []
         do throws(ShardingError) {
-            for o in outputs {
-                let w: CheckpointWriter
-                do { w = try CheckpointWriter(path: o.path, options: writerOptions) } catch { throw .store(error) }
-                var m = metadata
-                m.layoutJSON = o.layoutJSON
-                w.metadata = m
-                writers.append(w)
-            }
+            for o in outputs { writers.append(try makeWriter(o, Self.manifest(o))) }
             // One block serves every file: `append` copies it before the next fill.
             var blockCapacity = 1
             for o in outputs {
@@ -89,7 +92,7 @@ struct FileGroupWriter {
 
             try writeRounds(Self.order(first), writers: writers, block: block, progress: progress)
             for w in writers {
-                do { try w.commit() } catch { throw ShardingError.store(error) }
+                do { try w.commit() } catch { throw ShardingError.from(error) }
             }
         } catch {
             for w in writers { w.abort() }
@@ -124,14 +127,14 @@ struct FileGroupWriter {
     /// background (`prefetchAhead`) while the current round is filled and appended, so decoding
     /// overlaps encoding and writing; the cache budget bounds what is in flight.
     private func writeRounds(
-        _ order: [(Int, SectionDType)], writers: [CheckpointWriter], block: UnsafeMutableRawPointer,
+        _ order: [(Int, SectionDType)], writers: [any TensorContainerWriter], block: UnsafeMutableRawPointer,
         progress: (Int) -> Void
     ) throws(ShardingError) {
         let rounds = rounds(order)
         func requests(_ round: Round) -> [SourceWindowCache.Request] {
             outputs.flatMap { filler.requests($0.planned.tensors[round.tensor], round.section, rows: round.rows) }
         }
-        var streams: [TensorStream] = []
+        var streams: [any TensorByteSink] = []
         for (k, round) in rounds.enumerated() {
             let (i, s) = (round.tensor, round.section)
             if round.rows.lowerBound == 0 {
@@ -139,7 +142,7 @@ struct FileGroupWriter {
                 for (o, w) in zip(outputs, writers) {
                     let t = o.planned.tensors[i].target
                     do { streams.append(try w.beginTensor(TensorKey(section: s.section, name: t.name), dtype: s.dtype, shape: t.shape)) } catch {
-                        throw .store(error)
+                        throw .from(error)
                     }
                 }
             }
@@ -150,12 +153,12 @@ struct FileGroupWriter {
             for (o, stream) in zip(outputs, streams) {
                 try filler.fill(o.planned.tensors[i], s, rows: round.rows, into: block)
                 let n = round.rows.count * rowBytes
-                do { try stream.append(UnsafeRawBufferPointer(start: block, count: n)) } catch { throw .store(error) }
+                do { try stream.append(UnsafeRawBufferPointer(start: block, count: n)) } catch { throw .from(error) }
                 progress(n)
             }
             if round.rows.upperBound == outputs[0].planned.tensors[i].target.rows {
                 for stream in streams {
-                    do { try stream.finish() } catch { throw .store(error) }
+                    do { try stream.finish() } catch { throw .from(error) }
                 }
             }
         }

@@ -1,7 +1,9 @@
 import CheckpointStore
+import Containers
 import Foundation
 
-/// Compares every replica rectangle of a source with its primary, bit for bit, in row blocks.
+/// Compares every replica box of a source with its primary, bit for bit, in blocks of source
+/// rows, reading both through the source's containers.
 struct ReplicaVerifier {
     let source: CheckpointSource
     let plan: ReshardPlan
@@ -12,67 +14,57 @@ struct ReplicaVerifier {
     /// every divergent replica with its maximum absolute difference.
     func verify(allowDivergent: Bool) throws(ShardingError) -> [DivergentReplica] {
         var found: [DivergentReplica] = []
-        // Two block buffers for the whole run, grown when a check needs more.
-        var a = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 64)
-        var b = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 64)
-        defer {
-            a.deallocate()
-            b.deallocate()
-        }
+        // Block buffers for the whole run (primary, replica, primary in replica order), grown
+        // when a check needs more.
+        var buffers = (0..<3).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 64) }
+        defer { for b in buffers { b.deallocate() } }
         for check in plan.replicaChecks {
-            let replicaReader = try source.reader(check.replica)
-            let refReader = try source.reader(check.reference.source)
+            let ref = check.reference
             for s in sections(check.replica, check.replicaTensor) {
                 let rKey = TensorKey(section: s.section, name: check.replicaTensor)
-                let pKey = TensorKey(section: s.section, name: check.reference.sourceTensor)
-                let rShape: [Int], pShape: [Int]
-                do {
-                    rShape = try replicaReader.info(rKey).shape
-                    pShape = try refReader.info(pKey).shape
-                } catch { throw .store(error) }
-                let ref = check.reference
-                let cols = ref.sourceCols.count
-                let rowsPerBlock = max(1, blockBytes / max(1, cols * s.dtype.size))
+                let pKey = TensorKey(section: s.section, name: ref.sourceTensor)
+                let rows = ref.sourceRows
+                let perRow = ref.sourceBox.offsets.isEmpty ? 1 : ref.count / max(1, ref.sourceBox.sizes[0])
+                let rowsPerBlock = max(1, blockBytes / max(1, perRow * s.dtype.size))
+                let needed = max(1, min(rowsPerBlock, rows.count) * perRow * s.dtype.size)
+                if needed > buffers[0].count {
+                    for b in buffers { b.deallocate() }
+                    buffers = (0..<3).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: needed, alignment: 64) }
+                }
+                let (a, b, t) = (buffers[0], buffers[1], buffers[2])
                 var maxDiff = 0.0
                 var differs = false
-                var r0 = 0
-                let needed = max(1, min(rowsPerBlock, ref.sourceRows.count) * cols * s.dtype.size)
-                if needed > a.count {
-                    a.deallocate()
-                    b.deallocate()
-                    a = .allocate(byteCount: needed, alignment: 64)
-                    b = .allocate(byteCount: needed, alignment: 64)
-                }
-                while r0 < ref.sourceRows.count {
-                    let n = min(rowsPerBlock, ref.sourceRows.count - r0)
-                    let bytes = n * cols * s.dtype.size
-                    try RectangleReader.read(
-                        refReader, pKey, shape: pShape,
-                        rows: ref.sourceRows.lowerBound + r0..<ref.sourceRows.lowerBound + r0 + n,
-                        cols: ref.sourceCols, into: a)
-                    try RectangleReader.read(
-                        replicaReader, rKey, shape: rShape,
-                        rows: ref.destRow + r0..<ref.destRow + r0 + n,
-                        cols: ref.destCol..<ref.destCol + cols, into: b)
-                    if memcmp(a.baseAddress!, b.baseAddress!, bytes) != 0 {
+                var r0 = rows.lowerBound
+                while r0 < rows.upperBound {
+                    let r1 = min(rows.upperBound, r0 + rowsPerBlock)
+                    guard let part = ref.restricted(sourceRows: r0..<r1) else { break }
+                    let bytes = part.count * s.dtype.size
+                    try source.read(ref.source, pKey, box: part.sourceBox, into: a)
+                    try source.read(check.replica, rKey, box: part.destBox, into: b)
+                    var primary = UnsafeRawPointer(a.baseAddress!)
+                    if part.transposed {
+                        BoxCopy.copy(
+                            from: a.baseAddress!, shape: part.sourceBox.sizes, box: .whole(part.sourceBox.sizes), to: t.baseAddress!,
+                            shape: part.destBox.sizes, box: .whole(part.destBox.sizes), transposed: true, elementSize: s.dtype.size)
+                        primary = UnsafeRawPointer(t.baseAddress!)
+                    }
+                    if memcmp(primary, b.baseAddress!, bytes) != 0 {
                         differs = true
-                        let x = TensorData(dtype: s.dtype, shape: [n * cols], bytes: Array(a[0..<bytes])).floats()
-                        let y = TensorData(dtype: s.dtype, shape: [n * cols], bytes: Array(b[0..<bytes])).floats()
+                        let x = TensorData(dtype: s.dtype, shape: [part.count], bytes: Array(UnsafeRawBufferPointer(start: primary, count: bytes))).floats()
+                        let y = TensorData(dtype: s.dtype, shape: [part.count], bytes: Array(b[0..<bytes])).floats()
                         for k in 0..<x.count {
                             let d = abs(Double(x[k]) - Double(y[k]))
                             if d > maxDiff || d.isNaN { maxDiff = d.isNaN ? .nan : d }
                         }
                     }
-                    r0 += n
+                    r0 = r1
                 }
                 if differs {
                     let entry = DivergentReplica(
-                        file: replicaReader.path, tensor: rKey.description,
-                        reference: "\(refReader.path): \(pKey.description)", maxAbsDifference: maxDiff)
+                        file: source.path(check.replica), tensor: rKey.description,
+                        reference: "\(source.path(ref.source)): \(pKey.description)", maxAbsDifference: maxDiff)
                     if !allowDivergent {
-                        throw .divergentReplica(
-                            path: entry.file, tensor: entry.tensor, reference: entry.reference,
-                            maxAbsDifference: maxDiff)
+                        throw .divergentReplica(path: entry.file, tensor: entry.tensor, reference: entry.reference, maxAbsDifference: maxDiff)
                     }
                     found.append(entry)
                 }

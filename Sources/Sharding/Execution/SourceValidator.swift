@@ -1,4 +1,5 @@
 import CheckpointStore
+import Containers
 
 /// Checks a source against the plan before anything is written: every tensor the layout needs
 /// is present in every rank file with its local shape, nothing else is there, and the pieces of
@@ -32,7 +33,7 @@ struct SourceValidator {
                 out[f.file, default: [:]][t.target.name] = try agree(origins, inventory)
             }
         }
-        for check in plan.replicaChecks {
+        for check in plan.replicaChecks where inventory[check.replica]?[check.replicaTensor] != nil {
             _ = try agree(
                 [(check.reference.source, check.reference.sourceTensor), (check.replica, check.replicaTensor)], inventory)
         }
@@ -81,6 +82,7 @@ struct SourceValidator {
                 sections[info.key.name, default: []].append(SectionDType(section: info.key.section, dtype: info.dtype))
             }
             for t in expected {
+                if t.isOptional && sections[t.name] == nil { continue }
                 guard let s = sections[t.name], s.contains(where: { $0.section == "model" }) else {
                     throw .missingTensor(path: path, tensor: t.name)
                 }

@@ -1,4 +1,5 @@
 import CheckpointStore
+import Containers
 import Dispatch
 import Foundation
 
@@ -29,14 +30,15 @@ final class SourceWindowCache {
         var tensor: TensorKey
     }
 
-    /// Row geometry of a source tensor in the matrix view.
+    /// Row geometry of a source tensor: rows along dimension 0, each `rowBytes` long.
     private struct Geometry {
         var shape: [Int]
         var rows: Int
-        var cols: Int
         var elementSize: Int
         var rowBytes: Int
         var chunkRows: Int
+        /// The key the container stores the tensor under.
+        var storedKey: TensorKey
     }
 
     private final class Window {
@@ -66,28 +68,28 @@ final class SourceWindowCache {
         let rows: Range<Int>
         let buffer: UnsafeMutableRawPointer
         let capacity: Int
-        let reader: CheckpointReader
+        let container: any TensorContainer
         var failure: ShardingError?
         let done = DispatchGroup()
 
-        init(key: Key, geometry: Geometry, rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, reader: CheckpointReader) {
+        init(key: Key, geometry: Geometry, rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, container: any TensorContainer) {
             self.key = key
             self.geometry = geometry
             self.rows = rows
             self.buffer = buffer
             self.capacity = capacity
-            self.reader = reader
+            self.container = container
             done.enter()
         }
 
         func run() {
             defer { done.leave() }
             do {
-                try RectangleReader.read(
-                    reader, key.tensor, shape: geometry.shape, rows: rows, cols: 0..<geometry.cols,
+                try container.read(
+                    geometry.storedKey, box: .rows(rows, of: geometry.shape),
                     into: UnsafeMutableRawBufferPointer(start: buffer, count: max(1, rows.count * geometry.rowBytes)))
             } catch {
-                failure = error
+                failure = .from(error)
             }
         }
     }
@@ -96,7 +98,6 @@ final class SourceWindowCache {
     private let windowBytes: Int
     private let budgetBytes: Int
     private let loaders: [DispatchQueue]
-    private var infos: [ShardFile: [TensorKey: TensorInfo]] = [:]
     private var windows: [Key: [Window]] = [:]
     private var geometry: [Key: Geometry] = [:]
     private var spare: [Int: [UnsafeMutableRawPointer]] = [:]
@@ -199,12 +200,12 @@ final class SourceWindowCache {
     private func start(_ loads: [(Key, Geometry, Range<Int>)], _ capacities: [Int]) throws(ShardingError) -> [(Key, Window)] {
         var jobs: [Load] = []
         for ((key, g, rows), cap) in zip(loads, capacities) {
-            let reader: CheckpointReader
-            do { reader = try source.reader(key.file) } catch {
+            let container: any TensorContainer
+            do { container = try source.container(key.file) } catch {
                 for j in jobs { release(j.buffer, capacity: j.capacity, keep: true) }
                 throw error
             }
-            jobs.append(Load(key: key, geometry: g, rows: rows, buffer: buffer(capacity: cap), capacity: cap, reader: reader))
+            jobs.append(Load(key: key, geometry: g, rows: rows, buffer: buffer(capacity: cap), capacity: cap, container: container))
         }
         var out: [(Key, Window)] = []
         for job in jobs {
@@ -238,44 +239,58 @@ final class SourceWindowCache {
         decodedBytes -= Int64(w.bytes)
     }
 
-    /// Copies rows `rows`, columns `cols` (matrix view) of `tensor` in `file` to `dst`, one
-    /// output row every `rowStride` bytes.
+    /// Calls `body` for each window holding rows of `rows` (dimension 0) of `tensor` in `file`,
+    /// in row order, with the window's rows and its first row's bytes (whole rows, row-major);
+    /// windows not cached yet are loaded.
+    func withWindows(
+        _ file: ShardFile, _ tensor: TensorKey, rows: Range<Int>, _ body: (Range<Int>, UnsafeRawPointer) throws(ShardingError) -> Void
+    ) throws(ShardingError) {
+        let key = Key(file: file, tensor: tensor)
+        let g = try geometry(key)
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let w = try window(key, g, containing: r)
+            try body(w.rows, UnsafeRawPointer(w.buffer))
+            r = w.rows.upperBound
+        }
+    }
+
+    /// The shape of `tensor` in `file`.
+    func shape(_ file: ShardFile, _ tensor: TensorKey) throws(ShardingError) -> [Int] {
+        try geometry(Key(file: file, tensor: tensor)).shape
+    }
+
+    /// Copies rows `rows`, columns `cols` (matrix view: dimension 0 x the rest) of `tensor` in
+    /// `file` to `dst`, one output row every `rowStride` bytes.
     func copy(
         _ file: ShardFile, _ tensor: TensorKey, rows: Range<Int>, cols: Range<Int>,
         into dst: UnsafeMutableRawPointer, rowStride: Int
     ) throws(ShardingError) {
-        let key = Key(file: file, tensor: tensor)
-        let g = try geometry(key)
+        let g = try geometry(Key(file: file, tensor: tensor))
         let span = cols.count * g.elementSize
         let colOffset = cols.lowerBound * g.elementSize
-        var r = rows.lowerBound
-        while r < rows.upperBound {
-            let w = try window(key, g, containing: r)
-            let n = min(rows.upperBound, w.rows.upperBound) - r
-            let src = w.buffer + (r - w.rows.lowerBound) * g.rowBytes + colOffset
-            let out = dst + (r - rows.lowerBound) * rowStride
-            if span == g.rowBytes && rowStride == g.rowBytes {
-                out.copyMemory(from: src, byteCount: n * span)
-            } else {
-                for i in 0..<n { (out + i * rowStride).copyMemory(from: src + i * g.rowBytes, byteCount: span) }
+        try withWindows(file, tensor, rows: rows) { (w: Range<Int>, base: UnsafeRawPointer) throws(ShardingError) in
+            let lo = max(rows.lowerBound, w.lowerBound), hi = min(rows.upperBound, w.upperBound)
+            for r in lo..<hi {
+                (dst + (r - rows.lowerBound) * rowStride).copyMemory(from: base + (r - w.lowerBound) * g.rowBytes + colOffset, byteCount: span)
             }
-            r += n
         }
     }
 
     private func geometry(_ key: Key) throws(ShardingError) -> Geometry {
         if let g = geometry[key] { return g }
-        if infos[key.file] == nil {
-            infos[key.file] = Dictionary((source.inventories[key.file] ?? []).map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        guard let info = source.describe(key.file, key.tensor) else {
+            throw .missingTensor(path: source.path(key.file), tensor: key.tensor.description)
         }
-        guard let info = infos[key.file]?[key.tensor] else { throw .missingTensor(path: source.path(key.file), tensor: key.tensor.description) }
         let rows = info.shape.first ?? 1
-        let cols = info.shape.dropFirst().reduce(1, *)
         let es = info.dtype.size
-        // Chunks are runs of whole rows when chunk[0] > 1; with chunk[0] == 1 a row spans one or
-        // more chunks; unchunked (0-d, empty) tensors are read whole.
-        let chunkRows = max(1, info.chunkShape?.first ?? rows)
-        let g = Geometry(shape: info.shape, rows: rows, cols: cols, elementSize: es, rowBytes: cols * es, chunkRows: chunkRows)
+        // Chunks of ckpt files are runs of whole rows when chunk[0] > 1; with chunk[0] == 1 a
+        // row spans one or more chunks; unchunked (0-d, empty) tensors are read whole.
+        // Containers without chunks read any rows alike (1).
+        let chunkRows = try source.chunkRows(key.file, key.tensor)
+        let g = Geometry(
+            shape: info.shape, rows: rows, elementSize: es, rowBytes: info.shape.dropFirst().reduce(1, *) * es, chunkRows: chunkRows,
+            storedKey: source.storedKey(key.file, key.tensor))
         geometry[key] = g
         return g
     }

@@ -1,11 +1,14 @@
 import CheckpointStore
+import Containers
 import Foundation
 
 /// Interprets layout rules: from a model configuration and a layout, lists every local tensor of
-/// every file with its shape and the canonical rectangles it holds.
+/// every file with its shape and the canonical boxes it holds.
 ///
-/// This is the only code that knows what the split kinds mean; which tensor gets which split is
-/// data (`LayoutRuleSet`).
+/// This is the only code that knows what the split kinds and transforms mean; which tensor gets
+/// which split, name and orientation is data (`LayoutRuleSet`), for every layout kind with a
+/// table (Megatron, Hugging Face). The canonical (wafer) layout has no table: its tensors are
+/// the canonical ones.
 public struct LayoutInterpreter: Sendable {
     /// The rule catalog.
     public let catalog: LayoutCatalog
@@ -22,29 +25,32 @@ public struct LayoutInterpreter: Sendable {
 
     /// The local tensors of `layout` for `config`.
     public func map(_ config: ModelConfig, _ layout: CheckpointLayout) throws(ShardingError) -> LayoutMap {
-        switch layout {
-        case .wafer:
-            if let problem = config.validationProblem() { throw .invalidModelConfig(problem) }
+        if let shape = layout.shape {
+            try shape.validate(config)
+        } else if let problem = config.validationProblem() {
+            throw .invalidModelConfig(problem)
+        }
+        guard let table = layout.kind.table else {
             let tensors = config.canonicalTensors().map { t in
-                let rows = t.shape.first ?? 1, cols = t.shape.dropFirst().reduce(1, *)
-                return LocalTensor(
+                LocalTensor(
                     file: .wafer, name: t.name, shape: t.shape,
-                    segments: [
-                        TensorSegment(
-                            canonical: t.name, canonicalRows: 0..<rows, canonicalCols: 0..<cols,
-                            localRow: 0, localCol: 0)
-                    ],
+                    segments: [TensorSegment(canonical: t.name, canonicalBox: .whole(t.shape), localOffsets: t.shape.map { _ in 0 })],
                     isPrimary: true, split: .replicated, canonicalNames: [t.name])
             }
             return LayoutMap(config: config, layout: layout, tensorsByFile: [.wafer: tensors])
-        case .megatron(let shape):
-            try shape.validate(config)
-            let rules = try catalog.rules(kind: "megatron", family: config.family)
-            return try megatronMap(config, shape, rules)
         }
+        let rules = try catalog.rules(kind: table, family: config.family)
+        return try tableMap(config, layout, rules)
     }
 
-    private func megatronMap(_ config: ModelConfig, _ shape: MegatronShape, _ rules: LayoutRuleSet) throws(ShardingError) -> LayoutMap {
+    /// The rule set `layout` uses for `config`, or nil for the canonical layout.
+    public func rules(_ config: ModelConfig, _ layout: CheckpointLayout) throws(ShardingError) -> LayoutRuleSet? {
+        guard let table = layout.kind.table else { return nil }
+        return try catalog.rules(kind: table, family: config.family)
+    }
+
+    private func tableMap(_ config: ModelConfig, _ layout: CheckpointLayout, _ rules: LayoutRuleSet) throws(ShardingError) -> LayoutMap {
+        let shape = layout.effectiveShape
         let canonical = config.canonicalTensors()
         var shapes: [String: [Int]] = [:]
         for t in canonical { shapes[t.name] = t.shape }
@@ -54,7 +60,7 @@ public struct LayoutInterpreter: Sendable {
         let perStage = config.layers / shape.pp
 
         for rule in rules.tensors {
-            let perLayer = rule.canonical.contains { $0.contains("{i}") } || rule.megatron.contains("{j}")
+            let perLayer = rule.canonical.contains { $0.contains("{i}") } || rule.name.contains("{j}") || rule.name.contains("{i}")
             let layerIndices: [Int?] = perLayer ? (0..<config.layers).map { $0 } : [nil]
             if let w = rule.when {
                 if let tie = w.tieEmbeddings, tie != config.tieEmbeddings { continue }
@@ -67,28 +73,31 @@ public struct LayoutInterpreter: Sendable {
                 if present.count != names.count {
                     let missing = names.filter { shapes[$0] == nil }
                     throw .layoutMismatch(
-                        "rule for \(rule.megatron) fuses \(names.joined(separator: ", ")) but the \(config.family) model has no \(missing.joined(separator: ", "))"
+                        "rule for \(rule.name) fuses \(names.joined(separator: ", ")) but the \(config.family) model has no \(missing.joined(separator: ", "))"
                     )
                 }
                 let stage: Int
-                switch rule.stage {
+                switch rule.stage ?? (perLayer ? .layer : .first) {
                 case .first: stage = 0
                 case .last: stage = shape.pp - 1
                 case .layer:
-                    guard let layer else { throw .layoutMismatch("rule for \(rule.megatron) has stage 'layer' but no {i}") }
+                    guard let layer else { throw .layoutMismatch("rule for \(rule.name) has stage 'layer' but no {i}") }
                     stage = layer / perStage
                 }
                 let local = layer.map { $0 - stage * perStage }
-                let megatronName = Self.fill(rule.megatron, i: layer, j: local)
+                let storedName = Self.fill(rule.name, i: layer, j: local)
                 if rule.copy != true { for n in names { coverage[n, default: 0] += 1 } }
                 for r in 0..<shape.tp {
                     let file = ShardFile(tpRank: r, ppRank: stage)
-                    if !namesByFile[file, default: []].insert(megatronName).inserted {
-                        throw .layoutMismatch("two rules produce \(megatronName) in rank file \(file)")
+                    if !namesByFile[file, default: []].insert(storedName).inserted {
+                        throw .layoutMismatch("two rules produce \(storedName) in \(layout.kind.name) file \(file)")
                     }
-                    let t = try localTensor(
-                        rule, names: names, shapes: shapes, name: megatronName, file: file,
-                        config: config, shape: shape)
+                    var t = try localTensor(rule, names: names, shapes: shapes, name: storedName, file: file, config: config, shape: shape)
+                    if rule.transpose == true { t = try Self.transposed(t) }
+                    if rule.optional == true {
+                        guard rule.copy == true else { throw .layoutMismatch("rule for \(rule.name) is optional but not a copy") }
+                        t.isOptional = true
+                    }
                     byFile[file, default: []].append(t)
                 }
             }
@@ -97,18 +106,19 @@ public struct LayoutInterpreter: Sendable {
             let n = coverage[t.name] ?? 0
             if n != 1 {
                 throw .layoutMismatch(
-                    "canonical tensor \(t.name) is covered by \(n) rules of the megatron layout for family \(config.family) (expected exactly 1)")
+                    "canonical tensor \(t.name) is covered by \(n) rules of the \(layout.kind.name) layout for family \(config.family) (expected exactly 1)")
             }
         }
-        return LayoutMap(config: config, layout: .megatron(shape), tensorsByFile: byFile)
+        return LayoutMap(config: config, layout: layout, tensorsByFile: byFile)
     }
 
+    /// The local tensor in canonical orientation (fused parts stacked along dimension 0).
     private func localTensor(
         _ rule: LayoutRule, names: [String], shapes: [String: [Int]], name: String,
         file: ShardFile, config: ModelConfig, shape: MegatronShape
     ) throws(ShardingError) -> LocalTensor {
         let tp = shape.tp, r = file.tpRank
-        let first = shapes[names[0]]!
+        guard let first = shapes[names[0]] else { throw .layoutMismatch("rule for \(rule.name) names no canonical tensor") }
         let rows = first.first ?? 1, cols = first.dropFirst().reduce(1, *)
         let isCopy = rule.copy == true
         func divides(_ n: Int, _ d: Int, _ what: String) throws(ShardingError) {
@@ -116,11 +126,21 @@ public struct LayoutInterpreter: Sendable {
                 throw .layoutMismatch("\(name): \(what) \(n) is not divisible by \(d)")
             }
         }
+        // Canonical tensors are 1-D or 2-D: rows (dimension 0) x columns (dimension 1, if any).
         func seg(_ c: String, _ rr: Range<Int>, _ cc: Range<Int>, _ lr: Int, _ lc: Int) -> TensorSegment {
-            TensorSegment(canonical: c, canonicalRows: rr, canonicalCols: cc, localRow: lr, localCol: lc)
+            switch first.count {
+            case 0: return TensorSegment(canonical: c, canonicalBox: .whole([]), localOffsets: [])
+            case 1:
+                return TensorSegment(canonical: c, canonicalBox: TensorBox(offsets: [rr.lowerBound], sizes: [rr.count]), localOffsets: [lr])
+            default:
+                return TensorSegment(
+                    canonical: c, canonicalBox: TensorBox(offsets: [rr.lowerBound, cc.lowerBound], sizes: [rr.count, cc.count]),
+                    localOffsets: [lr, lc])
+            }
         }
+        guard first.count <= 2 else { throw .layoutMismatch("\(name): canonical tensors have at most 2 dimensions, \(names[0]) has shape \(first)") }
         if rule.split != .fused && names.count != 1 {
-            throw .layoutMismatch("rule for \(rule.megatron) lists \(names.count) canonical tensors but split '\(rule.split.rawValue)' takes one")
+            throw .layoutMismatch("rule for \(rule.name) lists \(names.count) canonical tensors but split '\(rule.split.rawValue)' takes one")
         }
         switch rule.split {
         case .replicated:
@@ -131,7 +151,7 @@ public struct LayoutInterpreter: Sendable {
             try divides(rows, tp, "dimension 0")
             let n = rows / tp
             var s = first
-            s[0] = n
+            if !s.isEmpty { s[0] = n }
             return LocalTensor(
                 file: file, name: name, shape: s, segments: [seg(names[0], r * n..<(r + 1) * n, 0..<cols, 0, 0)],
                 isPrimary: !isCopy, split: .column, canonicalNames: names)
@@ -143,6 +163,7 @@ public struct LayoutInterpreter: Sendable {
                 file: file, name: name, shape: [rows, m], segments: [seg(names[0], 0..<rows, r * m..<(r + 1) * m, 0, 0)],
                 isPrimary: !isCopy, split: .row, canonicalNames: names)
         case .vocab:
+            guard !first.isEmpty else { throw .layoutMismatch("\(name): vocab split needs a tensor with rows, got a scalar") }
             let padded = shape.paddedVocab(rows)
             let n = padded / tp
             let lo = min(r * n, rows), hi = min((r + 1) * n, rows)
@@ -151,13 +172,19 @@ public struct LayoutInterpreter: Sendable {
             let segments = hi > lo ? [seg(names[0], lo..<hi, 0..<cols, 0, 0)] : []
             return LocalTensor(file: file, name: name, shape: s, segments: segments, isPrimary: !isCopy, split: .vocab, canonicalNames: names)
         case .fused:
-            guard let blockKind = rule.blocks else { throw .layoutMismatch("fused rule for \(rule.megatron) has no 'blocks'") }
-            let blocks = blockKind == .kvHeads ? config.kvHeads : tp
+            guard let blockKind = rule.blocks else { throw .layoutMismatch("fused rule for \(rule.name) has no 'blocks'") }
+            guard !first.isEmpty else { throw .layoutMismatch("\(name): fused split needs tensors with rows, got a scalar") }
+            let blocks: Int
+            switch blockKind {
+            case .kvHeads: blocks = config.kvHeads
+            case .tp: blocks = tp
+            case .one: blocks = 1
+            }
             try divides(blocks, tp, "block count")
             var partRows: [Int] = []
             for n in names {
-                let s = shapes[n]!
-                if s.dropFirst() != first.dropFirst() {
+                guard let s = shapes[n] else { throw .layoutMismatch("rule for \(rule.name) fuses unknown \(n)") }
+                if s.dropFirst() != first.dropFirst() || s.count != first.count {
                     throw .layoutMismatch("\(name): fused parts \(names[0]) \(first) and \(n) \(s) differ after dimension 0")
                 }
                 try divides(s.first ?? 1, blocks, "\(n) dimension 0")
@@ -177,6 +204,20 @@ public struct LayoutInterpreter: Sendable {
             s[0] = cursor
             return LocalTensor(file: file, name: name, shape: s, segments: segments, isPrimary: !isCopy, split: .fused, canonicalNames: names)
         }
+    }
+
+    /// `t` stored with its two dimensions swapped (`transpose: true`).
+    private static func transposed(_ t: LocalTensor) throws(ShardingError) -> LocalTensor {
+        guard t.shape.count == 2 else {
+            throw .layoutMismatch("\(t.name): transpose needs a 2-D tensor, got shape \(t.shape)")
+        }
+        var out = t
+        out.shape = [t.shape[1], t.shape[0]]
+        out.segments = t.segments.map { s in
+            TensorSegment(
+                canonical: s.canonical, canonicalBox: s.canonicalBox, localOffsets: [s.localOffsets[1], s.localOffsets[0]], transposed: !s.transposed)
+        }
+        return out
     }
 
     /// Substitutes `{i}` and `{j}` in a name template.

@@ -1,25 +1,82 @@
-/// One per-tensor rule of a sharded layout, as read from a `formats/layouts/*.json` file.
+/// One per-tensor rule of a layout table, as read from a `formats/layouts/*.json` file.
 ///
-/// A rule names one sharded (megatron) tensor and the canonical tensors it is made of, how the
-/// tensor-parallel ranks split it and which pipeline stage holds it. Templates may contain `{i}`
-/// (global layer index, canonical names) and `{j}` (stage-local layer index, sharded names).
+/// A rule names one stored tensor (a name template) and the canonical tensors it is made of,
+/// how the tensor-parallel ranks split it, which pipeline stage holds it and how it is oriented.
+/// Templates may contain `{i}` (global layer index) and `{j}` (stage-local layer index).
 public struct LayoutRule: Codable, Sendable, Hashable {
-    /// The sharded tensor name template, e.g. `decoder.layers.{j}.self_attention.linear_qkv.weight`.
-    public var megatron: String
-    /// The canonical tensor name templates fused into the sharded tensor, in fusion order.
+    /// The stored tensor name template, e.g. `decoder.layers.{j}.self_attention.linear_qkv.weight`
+    /// or `transformer.h.{i}.attn.c_attn.weight`.
+    public var name: String
+    /// The canonical tensor name templates fused into the stored tensor, in fusion order.
     public var canonical: [String]
-    /// How tensor-parallel ranks divide the tensor.
+    /// How tensor-parallel ranks divide the tensor (absent in the data: `replicated`, the whole
+    /// tensor, which is all a one-file layout needs).
     public var split: SplitKind
     /// For `fused` rules: how many row blocks each canonical part is cut into before interleaving.
     public var blocks: BlockCount?
-    /// Which pipeline stage holds the tensor.
-    public var stage: StageKind
+    /// Which pipeline stage holds the tensor (absent: `layer` for per-layer rules, else `first`).
+    public var stage: StageKind?
+    /// Whether the stored tensor is the transpose of the (fused, split) canonical matrix: its
+    /// two dimensions swapped (Hugging Face GPT-2 `Conv1D` weights, stored `[in, out]`).
+    public var transpose: Bool?
     /// Whether this tensor duplicates a canonical tensor whose primary copy lives under another
     /// rule (Megatron's copy of a tied embedding on the last stage). Copies are written, and
     /// checked against the primary when merging, but never read as a source.
     public var copy: Bool?
+    /// For copies: whether sources may lack it and targets never hold it — a tied head that
+    /// `torch.save(model.state_dict())` keeps but `save_pretrained` drops. When a source has
+    /// it, it is checked against the primary like any replica.
+    public var optional: Bool?
     /// Conditions on the model and layout that must hold for the rule to apply.
     public var when: LayoutCondition?
+
+    /// Creates a rule.
+    public init(
+        name: String, canonical: [String], split: SplitKind = .replicated, blocks: BlockCount? = nil, stage: StageKind? = nil,
+        transpose: Bool? = nil, copy: Bool? = nil, optional: Bool? = nil, when: LayoutCondition? = nil
+    ) {
+        self.name = name
+        self.canonical = canonical
+        self.split = split
+        self.blocks = blocks
+        self.stage = stage
+        self.transpose = transpose
+        self.copy = copy
+        self.optional = optional
+        self.when = when
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, canonical, split, blocks, stage, transpose, copy, optional, when
+    }
+
+    /// Decodes a rule; keys the format does not define are an error (a misspelt `transpose`
+    /// must not be ignored silently).
+    public init(from decoder: any Decoder) throws {
+        let any = try decoder.container(keyedBy: AnyKey.self)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = any.allKeys.first(where: { !known.contains($0.stringValue) }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: unknown, in: any, debugDescription: "unknown key '\(unknown.stringValue)' in a layout rule")
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        canonical = try c.decode([String].self, forKey: .canonical)
+        split = try c.decodeIfPresent(SplitKind.self, forKey: .split) ?? .replicated
+        blocks = try c.decodeIfPresent(BlockCount.self, forKey: .blocks)
+        stage = try c.decodeIfPresent(StageKind.self, forKey: .stage)
+        transpose = try c.decodeIfPresent(Bool.self, forKey: .transpose)
+        copy = try c.decodeIfPresent(Bool.self, forKey: .copy)
+        optional = try c.decodeIfPresent(Bool.self, forKey: .optional)
+        when = try c.decodeIfPresent(LayoutCondition.self, forKey: .when)
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 
     /// How the tensor-parallel ranks divide a tensor.
     public enum SplitKind: String, Codable, Sendable, Hashable {
@@ -44,6 +101,9 @@ public struct LayoutRule: Codable, Sendable, Hashable {
         case kvHeads = "kv_heads"
         /// One block per tensor-parallel rank: each rank holds `[part0_r; part1_r; ...]`.
         case tp
+        /// One block: the parts are simply stacked, `[part0; part1; ...]` (Hugging Face GPT-2
+        /// `c_attn` = `[Q; K; V]` in canonical orientation).
+        case one
     }
 
     /// Which pipeline stage holds a tensor.
@@ -63,6 +123,12 @@ public struct LayoutCondition: Codable, Sendable, Hashable {
     public var tieEmbeddings: Bool?
     /// Minimum number of pipeline stages.
     public var minPP: Int?
+
+    /// Creates a condition.
+    public init(tieEmbeddings: Bool? = nil, minPP: Int? = nil) {
+        self.tieEmbeddings = tieEmbeddings
+        self.minPP = minPP
+    }
 
     enum CodingKeys: String, CodingKey {
         case tieEmbeddings = "tie_embeddings"

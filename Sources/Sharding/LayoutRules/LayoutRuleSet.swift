@@ -1,7 +1,22 @@
-/// The per-tensor rules of one model family in one sharded layout.
+/// The per-tensor rules of one model family in one layout table.
 public struct LayoutRuleSet: Codable, Sendable, Hashable {
     /// A human-readable summary of the family.
     public var description: String?
-    /// The rules, in the order tensors are written to each rank file.
+    /// The rules, in the order tensors are written to each file.
     public var tensors: [LayoutRule]
+    /// Other spellings of stored names accepted when reading (never written), e.g. the old
+    /// unprefixed Hugging Face GPT-2 names (`h.0.ln_1.weight` for `transformer.h.0.ln_1.weight`).
+    public var aliases: [NameAlias]?
+    /// Patterns of stored tensors a source may hold that the layout does not carry (buffers such
+    /// as GPT-2's causal mask `attn.bias`, Megatron's `_extra_state`): skipped when reading, and
+    /// named in the conversion report. `{i}` and `{j}` match a layer number, `*` any text.
+    public var ignored: [String]?
+
+    /// Creates a rule set.
+    public init(description: String? = nil, tensors: [LayoutRule], aliases: [NameAlias]? = nil, ignored: [String]? = nil) {
+        self.description = description
+        self.tensors = tensors
+        self.aliases = aliases
+        self.ignored = ignored
+    }
 }

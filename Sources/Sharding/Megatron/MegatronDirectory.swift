@@ -1,12 +1,16 @@
 import Foundation
 
 /// File names of a Megatron-LM checkpoint directory:
-/// `latest_checkpointed_iteration.txt`, `iter_{step:07d}/mp_rank_{tp:02d}[_{pp:03d}]/model_optim_rng.h5`.
+/// `latest_checkpointed_iteration.txt`, `iter_{step:07d}/mp_rank_{tp:02d}[_{pp:03d}]/<rank file>`
+/// (`model_optim_rng.h5` for ckpt's HDF5 rank files, `model_optim_rng.pt` for Megatron-LM's);
+/// a tracker holding `release` names the `release/` directory instead of an iteration.
 public enum MegatronDirectory {
     /// The tracker file naming the latest iteration.
     public static let trackerFile = "latest_checkpointed_iteration.txt"
-    /// The checkpoint file inside each rank directory.
+    /// The ckpt HDF5 checkpoint file inside each rank directory.
     public static let rankFile = "model_optim_rng.h5"
+    /// The directory a `release` tracker names.
+    public static let releaseDirectory = "release"
 
     /// `iter_{step:07d}`.
     public static func iterationDirectory(step: Int64) -> String {
@@ -14,7 +18,7 @@ public enum MegatronDirectory {
     }
 
     /// The path of `file`'s checkpoint relative to the checkpoint root.
-    public static func relativePath(of file: ShardFile, shape: MegatronShape, step: Int64) -> String {
+    public static func relativePath(of file: ShardFile, shape: MegatronShape, step: Int64, rankFile: String = rankFile) -> String {
         "\(iterationDirectory(step: step))/\(shape.rankDirectoryName(file))/\(rankFile)"
     }
 
@@ -39,8 +43,16 @@ public enum MegatronDirectory {
                 throw .io(path: tracker, detail: "cannot read the tracker file")
             }
             let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if value == releaseDirectory {
+                let dir = root + "/" + releaseDirectory
+                var isDir: ObjCBool = false
+                guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                    throw .notACheckpoint(path: dir, detail: "the tracker names the release checkpoint but its directory is missing")
+                }
+                return dir
+            }
             guard let step = Int64(value) else {
-                throw .notACheckpoint(path: tracker, detail: "tracker holds '\(value)', not an iteration number")
+                throw .notACheckpoint(path: tracker, detail: "tracker holds '\(value)', not an iteration number or 'release'")
             }
             let dir = root + "/" + iterationDirectory(step: step)
             var isDir: ObjCBool = false
@@ -49,7 +61,8 @@ public enum MegatronDirectory {
             }
             return dir
         }
-        if (URL(fileURLWithPath: root).lastPathComponent).hasPrefix("iter_") { return root }
+        let last = URL(fileURLWithPath: root).lastPathComponent
+        if last.hasPrefix("iter_") || last == releaseDirectory { return root }
         throw .notACheckpoint(path: root, detail: "no \(trackerFile) and not an iter_* directory")
     }
 }

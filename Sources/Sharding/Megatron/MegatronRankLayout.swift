@@ -6,7 +6,7 @@ import Foundation
 /// `{"kind":"megatron","tp":T,"pp":P,"tp_rank":r,"pp_rank":s,"vocab_divisible_by":D,
 /// "padded_vocab":N,"layers_per_stage":L/P,"first_layer":s*L/P}`.
 public struct MegatronRankLayout: Codable, Sendable, Hashable {
-    /// Always `megatron`.
+    /// The layout kind (`megatron`).
     public var kind: String
     /// Tensor-parallel size.
     public var tp: Int
@@ -32,8 +32,8 @@ public struct MegatronRankLayout: Codable, Sendable, Hashable {
     }
 
     /// The layout of `file` in `shape` for a model of `layers` layers and `vocab` tokens.
-    public init(shape: MegatronShape, file: ShardFile, layers: Int, vocab: Int) {
-        kind = "megatron"
+    public init(kind: String = LayoutKind.megatron.name, shape: MegatronShape, file: ShardFile, layers: Int, vocab: Int) {
+        self.kind = kind
         tp = shape.tp
         pp = shape.pp
         tpRank = file.tpRank

@@ -1,10 +1,12 @@
 import CheckpointStore
+import Containers
 
 /// Builds a `ReshardPlan`: a pure function of the model configuration and the two layouts.
 ///
-/// Both layouts are first expanded into canonical rectangles (`LayoutInterpreter`); each output
+/// Both layouts are first expanded into canonical boxes (`LayoutInterpreter`); each output
 /// segment is then intersected with the primary source segments of the same canonical tensor.
-/// Every mapping is a translation, so each intersection becomes one `PlanPiece`.
+/// Every mapping is a translation (with the last two dimensions swapped where one side is
+/// stored transposed), so each intersection becomes one `PlanPiece`.
 public struct ReshardPlanner: Sendable {
     /// The interpreter expanding layouts.
     public let interpreter: LayoutInterpreter
@@ -33,21 +35,16 @@ public struct ReshardPlanner: Sendable {
             var out: [PlanPiece] = []
             var area = 0
             for (t, s) in primaries[segment.canonical] ?? [] {
-                let rows = segment.canonicalRows.clamped(to: s.canonicalRows)
-                let cols = segment.canonicalCols.clamped(to: s.canonicalCols)
-                if rows.isEmpty || cols.isEmpty { continue }
-                area += rows.count * cols.count
+                guard let common = segment.canonicalBox.overlap(with: s.canonicalBox), common.count > 0 else { continue }
+                area += common.count
                 out.append(
                     PlanPiece(
-                        source: t.file, sourceTensor: t.name,
-                        sourceRows: s.localRow + rows.lowerBound - s.canonicalRows.lowerBound..<s.localRow + rows.upperBound - s.canonicalRows.lowerBound,
-                        sourceCols: s.localCol + cols.lowerBound - s.canonicalCols.lowerBound..<s.localCol + cols.upperBound - s.canonicalCols.lowerBound,
-                        destRow: segment.localRow + rows.lowerBound - segment.canonicalRows.lowerBound,
-                        destCol: segment.localCol + cols.lowerBound - segment.canonicalCols.lowerBound))
+                        source: t.file, sourceTensor: t.name, sourceBox: s.localBox(for: common), destBox: segment.localBox(for: common),
+                        transposed: s.transposed != segment.transposed))
             }
-            if area != segment.canonicalRows.count * segment.canonicalCols.count {
+            if area != segment.canonicalBox.count {
                 throw .layoutMismatch(
-                    "source layout covers \(area) of \(segment.canonicalRows.count * segment.canonicalCols.count) elements of \(segment.canonical) rows \(segment.canonicalRows)"
+                    "source layout covers \(area) of \(segment.canonicalBox.count) elements of \(segment.canonical) box \(segment.canonicalBox)"
                 )
             }
             return out
@@ -56,11 +53,10 @@ public struct ReshardPlanner: Sendable {
         var files: [PlannedFile] = []
         for file in dst.files {
             var tensors: [PlannedTensor] = []
-            for t in dst.tensors(in: file) {
+            for t in dst.tensors(in: file) where !t.isOptional {
                 var ps: [PlanPiece] = []
                 for s in t.segments { ps += try pieces(for: s) }
-                ps.sort { ($0.destRow, $0.destCol) < ($1.destRow, $1.destCol) }
-                tensors.append(PlannedTensor(target: t, pieces: Self.coalesce(ps)))
+                tensors.append(PlannedTensor(target: t, pieces: Self.coalesce(Self.sorted(ps))))
             }
             files.append(PlannedFile(file: file, tensors: tensors))
         }
@@ -69,23 +65,36 @@ public struct ReshardPlanner: Sendable {
         for t in src.allTensors where !t.isPrimary {
             var ps: [PlanPiece] = []
             for s in t.segments { ps += try pieces(for: s) }
-            for p in Self.coalesce(ps.sorted { ($0.destRow, $0.destCol) < ($1.destRow, $1.destCol) }) {
+            for p in Self.coalesce(Self.sorted(ps)) {
                 checks.append(ReplicaCheck(replica: t.file, replicaTensor: t.name, reference: p))
             }
         }
         return ReshardPlan(config: config, source: src, target: dst, files: files, replicaChecks: checks)
     }
 
-    /// Joins consecutive pieces that continue each other in both source and output rows.
+    /// Pieces in output order: by destination offsets, dimension 0 first.
+    static func sorted(_ pieces: [PlanPiece]) -> [PlanPiece] {
+        pieces.sorted { $0.destBox.offsets.lexicographicallyPrecedes($1.destBox.offsets) }
+    }
+
+    /// Joins consecutive pieces that continue each other along dimension 0 in both the source
+    /// and the output (same tensor, same rank on both sides, not transposed, equal elsewhere).
     static func coalesce(_ pieces: [PlanPiece]) -> [PlanPiece] {
         var out: [PlanPiece] = []
         for p in pieces {
             if var last = out.last, last.source == p.source, last.sourceTensor == p.sourceTensor,
-                last.sourceCols == p.sourceCols, last.destCol == p.destCol,
-                last.sourceRows.upperBound == p.sourceRows.lowerBound,
-                last.destRow + last.sourceRows.count == p.destRow
+                !last.transposed, !p.transposed,
+                last.sourceBox.offsets.count == last.destBox.offsets.count, !last.destBox.offsets.isEmpty,
+                p.sourceBox.offsets.count == last.sourceBox.offsets.count, p.destBox.offsets.count == last.destBox.offsets.count,
+                last.sourceBox.offsets.dropFirst() == p.sourceBox.offsets.dropFirst(),
+                last.sourceBox.sizes.dropFirst() == p.sourceBox.sizes.dropFirst(),
+                last.destBox.offsets.dropFirst() == p.destBox.offsets.dropFirst(),
+                last.destBox.sizes.dropFirst() == p.destBox.sizes.dropFirst(),
+                last.sourceBox.offsets[0] + last.sourceBox.sizes[0] == p.sourceBox.offsets[0],
+                last.destBox.offsets[0] + last.destBox.sizes[0] == p.destBox.offsets[0]
             {
-                last.sourceRows = last.sourceRows.lowerBound..<p.sourceRows.upperBound
+                last.sourceBox.sizes[0] += p.sourceBox.sizes[0]
+                last.destBox.sizes[0] += p.destBox.sizes[0]
                 out[out.count - 1] = last
             } else {
                 out.append(p)

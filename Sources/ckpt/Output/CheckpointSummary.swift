@@ -1,4 +1,5 @@
 import CheckpointStore
+import Containers
 import Foundation
 import Sharding
 
@@ -38,21 +39,36 @@ struct CheckpointSummary {
     /// The summary of every rank file of a Megatron directory; parameters are the model's
     /// (replicated tensors counted once).
     init(_ s: CheckpointSource) throws {
-        let first = try s.reader(s.layout.files[0])
+        let first = (try s.container(s.layout.files[0]) as? HDF5Container)?.reader
         path = s.path
-        formatVersion = first.formatVersion
-        writer = first.writer
-        created = first.created
+        formatVersion = first?.formatVersion ?? 0
+        writer = first?.writer
+        created = first?.created
         metadata = s.metadata
         parameters = s.config.parameterCount
         files = s.layout.files.count
-        if case .megatron(let shape) = s.layout {
-            layoutText = #"{"kind":"megatron","pp":\#(shape.pp),"tp":\#(shape.tp),"vocab_divisible_by":\#(shape.vocabDivisibleBy)}"#
+        if let shape = s.layout.shape {
+            layoutText = #"{"kind":"\#(s.layout.kind.name)","pp":\#(shape.pp),"tp":\#(shape.tp),"vocab_divisible_by":\#(shape.vocabDivisibleBy)}"#
         } else {
             layoutText = s.metadata.layoutJSON
         }
         (tensors, modelTensors, dtypes, rawBytes, storedBytes) = (0, 0, [:], 0, 0)
-        for f in s.layout.files { add(s.inventories[f] ?? []) }
+        for f in s.layout.files {
+            if let h = try s.container(f) as? HDF5Container {
+                add(h.reader.tensors)
+            } else {
+                // Formats without stored sizes (no compression): stored = raw.
+                for t in s.inventories[f] ?? [] { add(isModel: t.key.isModel, dtype: t.dtype, raw: t.byteCount, stored: t.byteCount) }
+            }
+        }
+    }
+
+    private mutating func add(isModel: Bool, dtype: DType, raw: Int, stored: Int) {
+        tensors += 1
+        if isModel { modelTensors += 1 }
+        dtypes[dtype.rawValue, default: 0] += 1
+        rawBytes += raw
+        storedBytes += stored
     }
 
     private mutating func add(_ list: [TensorInfo]) {

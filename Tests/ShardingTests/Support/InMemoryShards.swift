@@ -1,4 +1,5 @@
 import CheckpointStore
+import Containers
 
 @testable import Sharding
 
@@ -30,6 +31,35 @@ enum InMemoryShards {
         return ([.wafer: tensors], index)
     }
 
+    /// Every index of `box`, row-major.
+    static func indices(of box: TensorBox) -> [[Int]] {
+        var out: [[Int]] = [box.offsets]
+        for d in 0..<box.sizes.count {
+            out = out.flatMap { i in
+                (0..<box.sizes[d]).map { k in
+                    var j = i; j[d] = box.offsets[d] + k; return j
+                }
+            }
+        }
+        return box.count == 0 ? [] : out
+    }
+
+    /// Row-major position of `index` in a tensor of shape `shape`.
+    static func flat(_ index: [Int], _ shape: [Int]) -> Int {
+        zip(index, shape).reduce(0) { $0 * $1.1 + $1.0 }
+    }
+
+    /// The source index a piece copies to output index `dest`, as `PlanPiece` defines it: the
+    /// trailing (core) dimensions correspond, the last two swapped when transposed.
+    static func sourceIndex(_ p: PlanPiece, _ dest: [Int]) -> [Int] {
+        let k = min(p.sourceBox.offsets.count, p.destBox.offsets.count)
+        var rel = (0..<k).map { j in dest[dest.count - k + j] - p.destBox.offsets[dest.count - k + j] }
+        if p.transposed && k >= 2 { rel.swapAt(k - 2, k - 1) }
+        var src = p.sourceBox.offsets
+        for j in 0..<k { src[src.count - k + j] += rel[j] }
+        return src
+    }
+
     /// Builds every output tensor of `plan` from `sources`; unfilled rows stay zero.
     static func apply(_ plan: ReshardPlan, to sources: [ShardFile: [String: Matrix]]) -> [ShardFile: [String: Matrix]] {
         var out: [ShardFile: [String: Matrix]] = [:]
@@ -38,10 +68,8 @@ enum InMemoryShards {
                 var m = Matrix(shape: t.target.shape, values: [Float](repeating: 0, count: t.target.shape.reduce(1, *)))
                 for p in t.pieces {
                     let s = sources[p.source]![p.sourceTensor]!
-                    for (i, r) in p.sourceRows.enumerated() {
-                        for (j, c) in p.sourceCols.enumerated() {
-                            m.values[(p.destRow + i) * m.cols + p.destCol + j] = s[r, c]
-                        }
+                    for dest in indices(of: p.destBox) {
+                        m.values[flat(dest, m.shape)] = s.values[flat(sourceIndex(p, dest), s.shape)]
                     }
                 }
                 out[f.file, default: [:]][t.target.name] = m

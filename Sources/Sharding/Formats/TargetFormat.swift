@@ -1,0 +1,18 @@
+import Containers
+
+/// A way of writing checkpoints of one layout kind in one container format: where the files go
+/// (`OutputStructure`) and a writer for each file.
+///
+/// ckpt's own are `HDF5FileTarget` (wafer file) and `MegatronDirectoryTarget` over a
+/// `MegatronRankFormat`; other containers plug in as further conformances (or with
+/// `SingleContainerTarget`) listed in a `FormatRegistry`.
+public protocol TargetFormat: Sendable {
+    /// The layout kind it writes.
+    var layoutKind: LayoutKind { get }
+    /// The container format's name (`ckpt`, `torch`, `safetensors`).
+    var containerFormat: String { get }
+    /// Where the files of `layout` go, for a checkpoint at step `step`.
+    func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure
+    /// A writer of one output file (its path, manifest and metadata in `file`).
+    func makeWriter(_ file: TargetFile) throws(ShardingError) -> any TensorContainerWriter
+}
