@@ -1,5 +1,6 @@
 import ArgumentParser
 import CheckpointStore
+import Containers
 import Foundation
 import Glibc
 import Sharding
@@ -9,30 +10,44 @@ import Sharding
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a checkpoint between the wafer layout and Megatron tensor/pipeline-parallel layouts.",
+        abstract: "Convert a checkpoint between the wafer layout, Megatron tensor/pipeline-parallel layouts and Hugging Face.",
         discussion: """
-            SRC is a wafer checkpoint file or a Megatron checkpoint directory (its root with
-            latest_checkpointed_iteration.txt, or an iter_* directory). Megatron to Megatron reshards
-            directly. Optimizer state is sharded like its parameter; step, config, optimizer and RNG go
-            to every rank. The output appears only when complete.
+            SRC is detected from its content: a ckpt checkpoint file (wafer layout), a Megatron checkpoint
+            directory (its root with latest_checkpointed_iteration.txt, or an iter_* or release directory) of
+            ckpt HDF5 rank files or of Megatron-LM torch rank files (model_optim_rng.pt, distrib_optim.pt), or a
+            Hugging Face model directory (config.json with model.safetensors, sharded safetensors, or
+            pytorch_model.bin). Targets: wafer (one ckpt file), megatron (ckpt HDF5 rank files), megatron-torch
+            (Megatron-LM's legacy torch format), hf (config.json + safetensors shards + index).
+            Sharded targets reshard directly. Optimizer state is sharded like its parameter; Hugging Face
+            checkpoints hold none, so converting to hf drops it and says so. The output appears only when complete.
             Exit status: 0 converted, 1 the source failed validation, 2 usage or I/O error.
 
             Example:
               ckpt convert model.h5 --to megatron --tp 2 --pp 2 --out megatron-ckpt
               ckpt convert megatron-ckpt --to wafer --out merged.h5
+              ckpt convert hf-model/ --to megatron-torch --tp 8 --pp 4 --out megatron-lm-ckpt
+              ckpt convert megatron-lm-ckpt --to hf --out hf-model-2
             """)
 
-    /// Target layout kinds.
+    /// Target formats.
     enum TargetKind: String, ExpressibleByArgument, CaseIterable {
         case wafer, megatron
+        case megatronTorch = "megatron-torch"
+        case hf
+
+        /// Whether the target has TP x PP ranks.
+        var isSharded: Bool { self == .megatron || self == .megatronTorch }
     }
 
-    @Argument(help: "Source checkpoint file or Megatron directory.") var source: String
-    @Option(name: .customLong("to"), help: "Target layout (required).") var target: TargetKind
-    @Option(help: "Output file (wafer) or directory (megatron); must not exist unless --force (required).") var out: String
-    @Option(help: "Tensor-parallel size, 1...4096 (required for --to megatron).") var tp: Int?
-    @Option(help: "Pipeline-parallel size, 1...4096 (required for --to megatron).") var pp: Int?
-    @Option(name: .customLong("vocab-divisible-by"), help: "Pad the vocabulary to a multiple of this times TP, 1...65536 (megatron target).")
+    @Argument(help: "Source checkpoint: file or directory, any supported format.") var source: String
+    @Option(name: .customLong("to"), help: "Target format (required).") var target: TargetKind
+    @Option(help: "Output file (wafer) or directory (megatron, megatron-torch, hf); must not exist unless --force (required).")
+    var out: String
+    @Option(name: .customLong("max-shard-size"), help: "Largest safetensors shard of an hf target (5GB, 500MB, 2GiB, bytes).")
+    var maxShardSize = ByteSize(bytes: HFDirectoryWriter.defaultMaxShardBytes)
+    @Option(help: "Tensor-parallel size, 1...4096 (required for --to megatron and megatron-torch).") var tp: Int?
+    @Option(help: "Pipeline-parallel size, 1...4096 (required for --to megatron and megatron-torch).") var pp: Int?
+    @Option(name: .customLong("vocab-divisible-by"), help: "Pad the vocabulary to a multiple of this times TP, 1...65536 (megatron targets).")
     var vocabDivisibleBy: Int = 128
     @Flag(name: .customLong("allow-divergent-replicas"), help: "Take rank 0 when replicated tensors differ across TP ranks and report the difference.")
     var allowDivergentReplicas = false
@@ -41,9 +56,12 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
+        if target != .hf && maxShardSize.bytes != HFDirectoryWriter.defaultMaxShardBytes {
+            throw ValidationError("--max-shard-size applies only to --to hf")
+        }
         switch target {
-        case .megatron:
-            guard let tp, let pp else { throw ValidationError("--to megatron needs --tp and --pp") }
+        case .megatron, .megatronTorch:
+            guard let tp, let pp else { throw ValidationError("--to \(target.rawValue) needs --tp and --pp") }
             try FlagBounds.check("tp", tp, FlagBounds.parallel)
             try FlagBounds.check("pp", pp, FlagBounds.parallel)
             try FlagBounds.check("vocab-divisible-by", vocabDivisibleBy, FlagBounds.vocabDivisibleBy)
@@ -55,9 +73,9 @@ struct ConvertCommand: ParsableCommand {
                     "--vocab-divisible-by \(vocabDivisibleBy) x --tp \(tp) pads the vocabulary to a multiple of \(vocabDivisibleBy * tp); at most \(FlagBounds.paddingMultiple) is supported"
                 )
             }
-        case .wafer:
-            if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron") }
-            if vocabDivisibleBy != 128 { throw ValidationError("--vocab-divisible-by applies only to --to megatron") }
+        case .wafer, .hf:
+            if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron and megatron-torch") }
+            if vocabDivisibleBy != 128 { throw ValidationError("--vocab-divisible-by applies only to --to megatron and megatron-torch") }
         }
     }
 
@@ -69,9 +87,13 @@ struct ConvertCommand: ParsableCommand {
         // directly, so freed buffers go back to the system.
         MallocTuning.mapLargeBuffersDirectly()
         let layout: CheckpointLayout
+        var container: String?
         switch target {
         case .wafer: layout = .wafer
-        case .megatron: layout = .megatron(MegatronShape(tp: tp ?? 1, pp: pp ?? 1, vocabDivisibleBy: vocabDivisibleBy))
+        case .megatron, .megatronTorch:
+            layout = .megatron(MegatronShape(tp: tp ?? 1, pp: pp ?? 1, vocabDivisibleBy: vocabDivisibleBy))
+            container = target == .megatronTorch ? KnownFormats.megatronTorchContainer : nil
+        case .hf: layout = .hf
         }
         var options = ConvertOptions(writer: try store.writerOptions(), allowDivergentReplicas: allowDivergentReplicas)
         options.replaceExisting = force
@@ -79,7 +101,8 @@ struct ConvertCommand: ParsableCommand {
         var bar: Progress?
         let report: ConversionReport
         do {
-            report = try Converter(options: options).convert(source, to: layout, output: out) { done, total in
+            let converter = try Converter(options: options, formats: KnownFormats.registry(maxShardBytes: maxShardSize.bytes))
+            report = try converter.convert(source, to: layout, container: container, output: out) { done, total in
                 if bar == nil { bar = Progress(total: Int(total), label: "convert", enabled: Progress.shown(json: json)) }
                 bar?.update(Int(done))
             }
@@ -107,6 +130,7 @@ struct ConvertCommand: ParsableCommand {
                 "\(report.source) (\(report.sourceLayout)) -> \(report.output) (\(report.outputLayout)): "
                     + "\(report.files) file(s), \(report.tensors) tensors, \(Format.bytes(Int(report.bytes))) in "
                     + String(format: "%.2fs (%.0f MB/s)", report.seconds, report.megabytesPerSecond))
+            for n in report.notes { print("  note: \(n)") }
         }
     }
 }
