@@ -15,3 +15,24 @@ enum KnownFormats {
             .adding(target: HFFormats.target(maxShardBytes: maxShardBytes))
     }
 }
+
+extension KnownFormats {
+    /// Whether a source format is one of ckpt's own (HDF5 files and directories of them).
+    static func isCkptFormat(_ name: String) -> Bool {
+        FormatRegistry.standard.sources.contains { $0.name == name }
+    }
+
+    /// Opens a bare tensor file that is not a ckpt checkpoint: safetensors, or a `torch.save`
+    /// archive holding a state dict.
+    static func openFile(_ path: String) throws -> any TensorContainer {
+        switch try FileKind.sniff(path) {
+        case .safetensors: return try SafetensorsFile(path: path)
+        case .zip: return try openTorchFile(path)
+        case .pickle:
+            throw ContainerError.unsupported(
+                path: path, detail: "torch.save's legacy format (before torch 1.6, a bare pickle); load and save it again with a current torch")
+        case .hdf5, .unknown:
+            throw StoreError.notHDF5(path: path)
+        }
+    }
+}
