@@ -23,6 +23,7 @@ final class ZipStreamWriter {
     /// Data alignment inside the archive.
     static let alignment = 64
     private static let flags: UInt16 = 0x0808
+    private static let emptyFlags: UInt16 = 0x0800
     private static let dosDate: UInt16 = 0x0021  // 1980-01-01
 
     let out: OutputFile
@@ -40,34 +41,40 @@ final class ZipStreamWriter {
     var hasOpenEntry: Bool { current != nil }
 
     /// Writes the local header of an entry of exactly `size` bytes; its data follows through
-    /// `append`, then `finishEntry`.
+    /// `append`, then `finishEntry`. The header is laid out as miniz lays it out, so torch's
+    /// offset calculation (`_get_offset` in `torch/serialization.py`) finds the data: a Zip64
+    /// extra field when the size or the header offset reaches 4 GiB, then the `FB` padding.
     func beginEntry(name: String, size: Int) throws(ContainerError) {
         guard current == nil else { throw .io(path: out.path, detail: "zip entry \(name) begun while another is open") }
         let nameBytes = Array(name.utf8)
         let offset = out.position - base
-        let zip64 = size >= 0xFFFF_FFFF
+        let bigSize = size >= 0xFFFF_FFFF, bigOffset = offset >= 0xFFFF_FFFF
+        let zip64 = bigSize || bigOffset
+        let zip64Extra = zip64 ? 4 + (bigSize ? 16 : 0) + (bigOffset ? 8 : 0) : 0
+        let unpadded = offset + 30 + nameBytes.count + zip64Extra + 4
+        let pad = (Self.alignment - unpadded % Self.alignment) % Self.alignment
         var h: [UInt8] = []
-        h.reserveCapacity(30 + nameBytes.count + 20 + Self.alignment)
+        h.reserveCapacity(30 + nameBytes.count + zip64Extra + 4 + pad)
         h.le32(0x0403_4b50)
         h.le16(zip64 ? 45 : 20)
-        h.le16(Self.flags)
+        h.le16(size == 0 ? Self.emptyFlags : Self.flags)  // an empty entry has no data descriptor
         h.le16(0)  // STORED
         h.le16(0)
         h.le16(Self.dosDate)
-        h.le32(0)  // CRC, sizes: in the data descriptor
+        h.le32(0)  // CRC and sizes: in the data descriptor
         h.le32(zip64 ? 0xFFFF_FFFF : 0)
         h.le32(zip64 ? 0xFFFF_FFFF : 0)
         h.le16(UInt16(nameBytes.count))
-        let zip64Extra = zip64 ? 20 : 0
-        let unpadded = offset + 30 + nameBytes.count + zip64Extra + 4
-        let pad = (Self.alignment - unpadded % Self.alignment) % Self.alignment
         h.le16(UInt16(zip64Extra + 4 + pad))
         h.append(contentsOf: nameBytes)
         if zip64 {
             h.le16(1)
-            h.le16(16)
-            h.le64(0)
-            h.le64(0)
+            h.le16(UInt16(zip64Extra - 4))
+            if bigSize {
+                h.le64(UInt64(size))
+                h.le64(UInt64(size))
+            }
+            if bigOffset { h.le64(UInt64(offset)) }
         }
         h.append(contentsOf: [0x46, 0x42])  // "FB"
         h.le16(UInt16(pad))
@@ -98,6 +105,9 @@ final class ZipStreamWriter {
             throw .io(path: out.path, detail: "zip entry \(name): \(e.written) bytes written of the announced \(e.expected)")
         }
         e.record.crc = e.crc.value
+        records.append(e.record)
+        current = nil
+        if e.written == 0 { return }
         var d: [UInt8] = []
         d.le32(0x0807_4b50)
         d.le32(e.record.crc)
@@ -109,8 +119,6 @@ final class ZipStreamWriter {
             d.le32(UInt32(e.written))
         }
         try out.write(d)
-        records.append(e.record)
-        current = nil
     }
 
     /// Writes a whole small entry.
@@ -144,7 +152,7 @@ final class ZipStreamWriter {
             cd.le32(0x0201_4b50)
             cd.le16(0x032D)  // made by: Unix, spec 4.5
             cd.le16(extra.isEmpty ? 20 : 45)
-            cd.le16(Self.flags)
+            cd.le16(r.size == 0 ? Self.emptyFlags : Self.flags)
             cd.le16(0)
             cd.le16(0)
             cd.le16(Self.dosDate)
