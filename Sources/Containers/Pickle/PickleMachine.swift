@@ -280,7 +280,10 @@ final class PickleMachine {
     /// The global `module.name` after checking the policy for naming it.
     func named(module: String, name: String) throws(ContainerError) -> PickleGlobal {
         let g = PickleGlobalPolicy.normalized(module: module, name: name)
-        if let reason = PickleGlobalPolicy.refusal(g) { throw refused(reason) }
+        if let reason = PickleGlobalPolicy.refusal(g) {
+            let original = PickleGlobal(module: module, name: name)
+            throw refused(g == original ? reason : "\(reason) (written as \(original))")
+        }
         return g
     }
 
