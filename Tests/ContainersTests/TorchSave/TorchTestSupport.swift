@@ -46,9 +46,9 @@ enum TorchTestSupport {
     }
 
     /// `archive.read` of a box into a fresh array.
-    static func read(_ a: TorchArchive, _ t: TorchTensorRef, _ box: TensorBox, _ es: Int) throws -> [UInt8] {
+    static func read(_ a: TorchArchive, _ t: TorchTensorRef, _ box: TensorBox, _ es: Int, name: String = "t") throws -> [UInt8] {
         var out = [UInt8](repeating: 0xEE, count: box.count * es)
-        try out.withUnsafeMutableBytes { try a.read(t, box: box, into: $0, name: "t") }
+        try out.withUnsafeMutableBytes { try a.read(t, box: box, into: $0, name: name) }
         return out
     }
 }
