@@ -116,6 +116,25 @@ expected = {
         "neg_big": str(misc["neg_big"]),
     },
 }
+# --- dcp/: a PyTorch DCP checkpoint (pickle protocol 4 .metadata of dataclasses; each item of
+# __0_0.distcp a complete torch.save zip at an offset).
+import shutil  # noqa: E402
+import torch.distributed.checkpoint as dcp  # noqa: E402
+
+dcp_dir = os.path.join(OUT, "dcp")
+shutil.rmtree(dcp_dir, ignore_errors=True)
+dcp_sd = {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3), "step": 3}
+dcp.save(dcp_sd, checkpoint_id=dcp_dir, no_dist=True)
+md = dcp.FileSystemReader(dcp_dir).read_metadata()
+expected["dcp"] = {
+    "items": {
+        idx.fqn: {"file": info.relative_path, "offset": info.offset, "length": info.length}
+        for idx, info in md.storage_data.items()
+    },
+    "w_size": list(md.state_dict_metadata["w"].size),
+    "w_hex": dcp_sd["w"].numpy().tobytes().hex(),
+}
+
 with open(os.path.join(OUT, "expected.json"), "w") as f:
     json.dump(expected, f, indent=1, sort_keys=True)
     f.write("\n")

@@ -44,7 +44,9 @@ import Testing
     @Test func refusalMessageIsExact() throws {
         var p = PickleAssembler()
         p.call("os", "system", arg: "id")
-        #expect(error(p.finished()) == .refused(path: "evil.pt", detail: "global os.system names module os, which ckpt never reads, at byte 2 of pickle evil/data.pkl"))
+        #expect(
+            error(p.finished())
+                == .refused(path: "evil.pt", detail: "global os.system names module os, which ckpt never reads, at byte 2 of pickle evil/data.pkl"))
     }
 
     @Test func instAndObjOpcodesObeyThePolicy() throws {
@@ -67,7 +69,11 @@ import Testing
         #expect(try decode(p.finished()) == .global(PickleGlobal(module: "mylib.models", name: "Thing")))
         var q = PickleAssembler()
         q.call("mylib.models", "Thing", arg: "x")
-        #expect(error(q.finished()) == .refused(path: "evil.pt", detail: "global mylib.models.Thing is called, and it is not on ckpt's allow-list of callables, at byte 29 of pickle evil/data.pkl"))
+        #expect(
+            error(q.finished())
+                == .refused(
+                    path: "evil.pt",
+                    detail: "global mylib.models.Thing is called, and it is not on ckpt's allow-list of callables, at byte 29 of pickle evil/data.pkl"))
         var r = PickleAssembler()
         r.call("builtins", "int", arg: "5")
         #expect(error(r.finished()).map { if case .refused = $0 { true } else { false } } == true)
@@ -79,7 +85,9 @@ import Testing
         p.int(5)
         p.op(.tuple1)
         p.op(.reduce)
-        #expect(try decode(p.finished()) == .object(PickleObject(type: PickleGlobal(module: "megatron.core.transformer.enums", name: "AttnBackend"), args: [.int(5)])))
+        #expect(
+            try decode(p.finished())
+                == .object(PickleObject(type: PickleGlobal(module: "megatron.core.transformer.enums", name: "AttnBackend"), args: [.int(5)])))
     }
 
     @Test func codecsEncodeRefusesCodePointsAbove255() throws {
@@ -116,7 +124,11 @@ import Testing
         let start = Date()
         let e = error(p.finished())
         #expect(Date().timeIntervalSince(start) < 5)
-        #expect(e == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl: the pickle expands to more than 16777216 values (values shared through the memo, re-used too often)"))
+        #expect(
+            e
+                == .malformed(
+                    path: "evil.pt",
+                    detail: "pickle evil/data.pkl: the pickle expands to more than 16777216 values (values shared through the memo, re-used too often)"))
         // A smaller DAG within the limit decodes, shared values repeated.
         var small = PickleAssembler()
         small.op(.emptyList)
@@ -172,12 +184,16 @@ import Testing
         var p = PickleAssembler()
         p.op(.binUnicode)
         p.le32(0xFFFF_FFF0)
-        #expect(error(p.finished()) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: a 4294967280-byte value exceeds the limit of 268435456 bytes"))
+        #expect(
+            error(p.finished())
+                == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: a 4294967280-byte value exceeds the limit of 268435456 bytes"))
         var p2 = PickleAssembler()
         p2.op(.binUnicode)
         p2.le32(1000)
         p2.raw([0x61, 0x62])
-        #expect(error(p2.finished()) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: a 1000-byte value runs past the end of the pickle (3 bytes left)"))
+        #expect(
+            error(p2.finished())
+                == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: a 1000-byte value runs past the end of the pickle (3 bytes left)"))
         var q = PickleAssembler()
         q.op(.long4)
         q.le32(0xFFFF_FFFF)
@@ -189,14 +205,19 @@ import Testing
         var f = PickleAssembler(protocol: 4)
         f.op(.frame)
         f.raw([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F])
-        #expect(error(f.finished()) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: a frame of 9223372036854775807 bytes runs past the end of the pickle"))
+        #expect(
+            error(f.finished())
+                == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: a frame of 9223372036854775807 bytes runs past the end of the pickle"))
     }
 
     @Test func stackAndMemoMisuseIsMalformed() throws {
         #expect(error([0x80, 2, 0x2E]) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: stack underflow"))
-        #expect(error([0x80, 2, 0x68, 7, 0x2E]) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: memo entry 7 read before it was written"))
+        #expect(
+            error([0x80, 2, 0x68, 7, 0x2E]) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 2: memo entry 7 read before it was written"))
         #expect(error([0x80, 2, 0x28, 0x61, 0x2E]) != nil)  // APPEND below a MARK
-        #expect(error([0x80, 2, 0x4E, 0x4E, 0x52, 0x2E]) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 4: REDUCE calls a None, not a class or function"))
+        #expect(
+            error([0x80, 2, 0x4E, 0x4E, 0x52, 0x2E])
+                == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 4: REDUCE calls a None, not a class or function"))
         #expect(error([0x80, 2, 0x4E]) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 3: the pickle ends before its STOP opcode"))
         #expect(error([0x80, 2, 0x4E, 0x4E, 0x73, 0x2E]) != nil)  // SETITEM on None
     }
@@ -204,12 +225,18 @@ import Testing
     @Test func pushesAndMemoAreBounded() throws {
         var p = PickleAssembler()
         for _ in 0..<100 { p.op(.none) }
-        #expect(error(p.finished(), limits: PickleLimits(maxNodes: 50)) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 52: more than 50 values"))
+        #expect(
+            error(p.finished(), limits: PickleLimits(maxNodes: 50)) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 52: more than 50 values")
+        )
         var q = PickleAssembler()
         q.op(.none)
         for k in 0..<20 { q.put(UInt8(k)) }
-        #expect(error(q.finished(), limits: PickleLimits(maxMemoEntries: 10)) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 23: more than 10 memo entries"))
-        #expect(error(Array(repeating: 0x4E, count: 200), limits: PickleLimits(maxPickleBytes: 100)) == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl of 200 bytes exceeds the limit of 100"))
+        #expect(
+            error(q.finished(), limits: PickleLimits(maxMemoEntries: 10))
+                == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl, byte 23: more than 10 memo entries"))
+        #expect(
+            error(Array(repeating: 0x4E, count: 200), limits: PickleLimits(maxPickleBytes: 100))
+                == .malformed(path: "evil.pt", detail: "pickle evil/data.pkl of 200 bytes exceeds the limit of 100"))
     }
 
     @Test func textIntegersAreBounded() throws {
@@ -242,5 +269,23 @@ import Testing
         #expect(error([0x80, 5, 0x97, 0x2E]).map { if case .unsupported = $0 { true } else { false } } == true)
         #expect(error([0x80, 2, 0x82, 1, 0x2E]).map { if case .unsupported = $0 { true } else { false } } == true)
         #expect(error([0x80, 2, 0x50] + Array("abc\n".utf8) + [0x2E]).map { if case .unsupported = $0 { true } else { false } } == true)
+    }
+}
+
+/// Found by the fuzzer (a leak): boxes that reference each other are released after a run.
+@Suite struct PickleCycleReleaseTests {
+    @Test func releaseBreaksCycles() throws {
+        // EMPTY_LIST, BINPUT 0, BINGET 0, APPEND: a list containing itself.
+        let bytes: [UInt8] = [0x80, 2, 0x5D, 0x71, 0, 0x68, 0, 0x61, 0x2E]
+        let m = PickleMachine(bytes: bytes, path: "p", entry: "e", limits: PickleLimits())
+        while m.position < bytes.count - 1 {
+            m.opcodeStart = m.position
+            try m.execute(try #require(PickleOpcode(rawValue: try m.byte())))
+        }
+        weak var list = m.stack.last?.box
+        #expect(list != nil)
+        m.release()
+        #expect(list == nil)
+        #expect(throws: ContainerError.self) { _ = try PickleReader.decode(bytes, path: "p", entry: "e") }
     }
 }

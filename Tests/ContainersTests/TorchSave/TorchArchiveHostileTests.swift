@@ -28,7 +28,11 @@ import Testing
         // The persistent id says 6 floats and the record holds 24 bytes, but the view needs 8.
         let t = TorchTestSupport.tensor(floats(6), "float32", [2, 4])
         let p = try archive(dir, root: TorchTestSupport.dict([("w", .tensor(t))]), storages: ["0": Array(repeating: 0, count: 24)])
-        #expect(stateDictError(p) == .badTensor(path: p, tensor: "w", detail: "storage 0 holds 24 bytes, shorter than the 32 bytes the tensor (offset 0, shape [2, 4], strides [4, 1]) needs"))
+        #expect(
+            stateDictError(p)
+                == .badTensor(
+                    path: p, tensor: "w",
+                    detail: "storage 0 holds 24 bytes, shorter than the 32 bytes the tensor (offset 0, shape [2, 4], strides [4, 1]) needs"))
         // An offset pushing the view past the end is caught the same way.
         let t2 = TorchTestSupport.tensor(floats(6), "float32", [2, 3], offset: 1)
         let p2 = try archive(dir, root: TorchTestSupport.dict([("w", .tensor(t2))]), storages: ["0": Array(repeating: 0, count: 24)])
@@ -40,7 +44,9 @@ import Testing
         let dir = TestDirectory()
         let t = TorchTestSupport.tensor(floats(6), "float32", [6])
         let p = try archive(dir, root: TorchTestSupport.dict([("w", .tensor(t))]), storages: ["0": Array(repeating: 0, count: 20)])
-        #expect(stateDictError(p) == .badTensor(path: p, tensor: "w", detail: "storage record a/data/0 holds 20 bytes, its persistent id says 6 float32 elements (24 bytes)"))
+        #expect(
+            stateDictError(p)
+                == .badTensor(path: p, tensor: "w", detail: "storage record a/data/0 holds 20 bytes, its persistent id says 6 float32 elements (24 bytes)"))
         let q = try archive(dir, root: TorchTestSupport.dict([("w", .tensor(t))]), storages: [:])
         #expect(stateDictError(q) == .badTensor(path: q, tensor: "w", detail: "its storage record a/data/0 is missing"))
     }
@@ -59,13 +65,16 @@ import Testing
         let dir = TestDirectory()
         let t = TorchTestSupport.tensor(floats(6), "float32", [6])
         let p = try archive(dir, root: TorchTestSupport.dict([("w", .tensor(t))]), storages: ["0": Array(repeating: 0, count: 24)], method: 8)
-        #expect(stateDictError(p) == .unsupported(path: p, detail: "tensor w: zip entry a/data/0 is compressed (method 8: deflate); torch.save writes every entry STORED"))
+        #expect(
+            stateDictError(p)
+                == .unsupported(path: p, detail: "tensor w: zip entry a/data/0 is compressed (method 8: deflate); torch.save writes every entry STORED"))
     }
 
     @Test func compressedPickleIsUnsupported() throws {
         let dir = TestDirectory()
         let p = dir.write("a.pt", HandZip.build([HandZip.Entry(name: "a/data.pkl", data: [0x80, 2, 0x4E, 0x2E], method: 8)]).bytes)
-        #expect(stateDictError(p) == .unsupported(path: p, detail: "zip entry a/data.pkl is compressed (method 8: deflate); torch.save writes every entry STORED"))
+        #expect(
+            stateDictError(p) == .unsupported(path: p, detail: "zip entry a/data.pkl is compressed (method 8: deflate); torch.save writes every entry STORED"))
     }
 
     @Test func bigEndianAndOddByteorderRecords() throws {
@@ -93,7 +102,8 @@ import Testing
         var p = PickleAssembler()
         p.call("os", "system", arg: "rm -rf ~")
         let path = dir.write("a.pt", HandZip.build([HandZip.Entry(name: "a/data.pkl", data: p.finished())]).bytes)
-        #expect(stateDictError(path) == .refused(path: path, detail: "global os.system names module os, which ckpt never reads, at byte 2 of pickle a/data.pkl"))
+        #expect(
+            stateDictError(path) == .refused(path: path, detail: "global os.system names module os, which ckpt never reads, at byte 2 of pickle a/data.pkl"))
     }
 
     @Test func readsOutsideTheShapeOrWithAWrongBufferFail() throws {

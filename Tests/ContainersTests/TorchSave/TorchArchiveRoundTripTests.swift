@@ -60,7 +60,8 @@ import Testing
             }
             for box in boxes {
                 #expect(
-                    try TorchTestSupport.read(a, t, box, 4) == TorchTestSupport.gather(data, elementSize: 4, offset: t.storageOffset, strides: t.strides, box: box),
+                    try TorchTestSupport.read(a, t, box, 4)
+                        == TorchTestSupport.gather(data, elementSize: 4, offset: t.storageOffset, strides: t.strides, box: box),
                     "\(t.shape) \(t.strides) \(box)")
             }
         }
@@ -96,7 +97,9 @@ import Testing
         let s8 = try TorchTestSupport.storage(w, "float8_e4m3fn", [1, 2, 3, 4])
         let s16 = try TorchTestSupport.storage(w, "uint16", [1, 0, 2, 0])
         #expect(s8.isUntyped && s8.count == 4 && s16.isUntyped && s16.count == 4)
-        let f = TorchTestSupport.dict([("f8", .tensor(TorchTestSupport.tensor(s8, "float8_e4m3fn", [4]))), ("u16", .tensor(TorchTestSupport.tensor(s16, "uint16", [2])))])
+        let f = TorchTestSupport.dict([
+            ("f8", .tensor(TorchTestSupport.tensor(s8, "float8_e4m3fn", [4]))), ("u16", .tensor(TorchTestSupport.tensor(s16, "uint16", [2]))),
+        ])
         try w.commit(root: f)
         let c = try TorchStateDictContainer(path: path)
         #expect(c.tensors.isEmpty)

@@ -13,12 +13,17 @@ import Testing
         let a = try TorchTestSupport.storage(w, "float32", Array(repeating: 1, count: 12))
         let b = try TorchTestSupport.storage(w, "int64", [])
         let c = try TorchTestSupport.storage(w, "uint8", Array(repeating: 7, count: 3))
-        try w.commit(root: TorchTestSupport.dict([
-            ("a", .tensor(TorchTestSupport.tensor(a, "float32", [3]))), ("b", .tensor(TorchTestSupport.tensor(b, "int64", [0]))),
-            ("c", .tensor(TorchTestSupport.tensor(c, "uint8", [3]))),
-        ]))
+        try w.commit(
+            root: TorchTestSupport.dict([
+                ("a", .tensor(TorchTestSupport.tensor(a, "float32", [3]))), ("b", .tensor(TorchTestSupport.tensor(b, "int64", [0]))),
+                ("c", .tensor(TorchTestSupport.tensor(c, "uint8", [3]))),
+            ]))
         let z = try ZipArchive(path: path)
-        #expect(z.entries.map(\.name) == ["m/data/0", "m/data/1", "m/data/2", "m/data.pkl", "m/.format_version", "m/.storage_alignment", "m/byteorder", "m/version", "m/.data/serialization_id"])
+        #expect(
+            z.entries.map(\.name) == [
+                "m/data/0", "m/data/1", "m/data/2", "m/data.pkl", "m/.format_version", "m/.storage_alignment", "m/byteorder", "m/version",
+                "m/.data/serialization_id",
+            ])
         for e in z.entries {
             #expect(e.dataOffset % 64 == 0, "\(e.name)")
             #expect(e.method == 0 && e.flags == (e.size == 0 ? 0x0800 : 0x0808))
@@ -63,7 +68,9 @@ import Testing
         #expect(!TemporaryRegistry.registered.contains { $0.hasPrefix(path) })
 
         let w2 = try TorchArchiveWriter(path: path, prefix: "x")
-        #expect(throws: ContainerError.unsupported(path: path, detail: "torch dtype float128")) { _ = try w2.beginStorage(dtypeName: "float128", elementCount: 1) }
+        #expect(throws: ContainerError.unsupported(path: path, detail: "torch dtype float128")) {
+            _ = try w2.beginStorage(dtypeName: "float128", elementCount: 1)
+        }
         let s = try TorchTestSupport.storage(w2, "float32", Array(repeating: 0, count: 8))
         let stranger = TorchStorageRef(key: "9", dtypeName: "float32", isUntyped: false, location: "cpu", count: 2)
         #expect(throws: ContainerError.badTensor(path: path, tensor: "w", detail: "its storage 9 is not one this writer wrote")) {

@@ -51,7 +51,8 @@ import Testing
                 // Not readable as a ckpt tensor; the storage record holds exactly torch's bytes.
                 let e = try a.storageEntry(t.storage, tensor: path)
                 #expect(try a.zip.contents(of: e, limit: 1 << 20) == bytes, "\(path)")
-                #expect(throws: ContainerError.badTensor(path: a.path, tensor: path, detail: "dtype \(t.dtypeName) has no ckpt equivalent; it cannot be read")) {
+                #expect(throws: ContainerError.badTensor(path: a.path, tensor: path, detail: "dtype \(t.dtypeName) has no ckpt equivalent; it cannot be read"))
+                {
                     _ = try TorchTestSupport.read(a, t, .whole(t.shape), 1, name: path)
                 }
                 continue
@@ -89,7 +90,9 @@ import Testing
         guard case .object(let args)? = r["args"] else { throw ContainerError.malformed(path: "", detail: "args") }
         #expect(args.type == PickleGlobal(module: "argparse", name: "Namespace") && args.construction == .newObject)
         #expect(r["args"]?["params_dtype"] == .global(PickleGlobal(module: "torch", name: "bfloat16")))
-        #expect(r["args"]?["attention_backend"] == .object(PickleObject(type: PickleGlobal(module: "megatron.core.transformer.enums", name: "AttnBackend"), args: [.int(1)])))
+        #expect(
+            r["args"]?["attention_backend"]
+                == .object(PickleObject(type: PickleGlobal(module: "megatron.core.transformer.enums", name: "AttnBackend"), args: [.int(1)])))
         #expect(r["args"]?["num_layers"] == .int(2) && r["args"]?["lr"] == .float(1.5e-4) && r["args"]?["name"] == .string("gpt"))
         // numpy's uint32 state array: _reconstruct, then BUILD (version, shape, dtype, fortran, bytes).
         let np = try #require(r["np_state"]?.elements)

@@ -89,7 +89,10 @@ import Testing
                     type: PickleGlobal(module: "argparse", name: "Namespace"),
                     state: TorchTestSupport.dict([
                         ("params_dtype", .global(PickleGlobal(module: "torch", name: "bfloat16"))),
-                        ("attention_backend", .object(PickleObject(type: PickleGlobal(module: "megatron.core.transformer.enums", name: "AttnBackend"), args: [.int(5)]))),
+                        (
+                            "attention_backend",
+                            .object(PickleObject(type: PickleGlobal(module: "megatron.core.transformer.enums", name: "AttnBackend"), args: [.int(5)]))
+                        ),
                         ("num_layers", .int(2)), ("lr", .float(1.5e-4)), ("tokenizer_type", .string("GPT2BPETokenizer")), ("fp16", .bool(false)),
                         ("seq_length", .none),
                     ]),
@@ -99,17 +102,24 @@ import Testing
                     type: PickleGlobal(module: "collections", name: "OrderedDict"),
                     dictItems: [
                         PickleDictEntry(key: .string("embedding.word_embeddings.weight"), value: .tensor(TorchTestSupport.tensor(s[0], "bfloat16", [2, 4]))),
-                        PickleDictEntry(key: .string("decoder.final_layernorm.weight"), value: .tensor(TorchTestSupport.tensor(s[0], "bfloat16", [4], offset: 4))),
+                        PickleDictEntry(
+                            key: .string("decoder.final_layernorm.weight"), value: .tensor(TorchTestSupport.tensor(s[0], "bfloat16", [4], offset: 4))),
                     ]))
             return TorchTestSupport.dict([
                 ("args", ns), ("checkpoint_version", .float(3.0)), ("iteration", .int(1000)), ("model", model),
-                ("rng_state", .list([TorchTestSupport.dict([
-                    ("random_rng_state", .tuple([.int(3), .tuple([.int(2_147_483_648), .int(4_294_967_295), .int(-1)]), .none])),
-                    ("torch_rng_state", .tensor(TorchTestSupport.tensor(s[1], "uint8", [16]))),
-                    ("blob", .bytes([0, 1, 127, 128, 255])), ("empty_blob", .bytes([])),
-                ])])),
+                (
+                    "rng_state",
+                    .list([
+                        TorchTestSupport.dict([
+                            ("random_rng_state", .tuple([.int(3), .tuple([.int(2_147_483_648), .int(4_294_967_295), .int(-1)]), .none])),
+                            ("torch_rng_state", .tensor(TorchTestSupport.tensor(s[1], "uint8", [16]))),
+                            ("blob", .bytes([0, 1, 127, 128, 255])), ("empty_blob", .bytes([])),
+                        ])
+                    ])
+                ),
                 ("big", .bigInt([1] + Array(repeating: 0, count: 11) + [0x10])), ("neg", .int(-(1 << 40))),
-                ("tags", .set([.string("a"), .string("b")])), ("nested", .list([.tuple([]), .tuple([.int(1)]), .tuple([.int(1), .int(2), .int(3), .int(4)])])),
+                ("tags", .set([.string("a"), .string("b")])),
+                ("nested", .list([.tuple([]), .tuple([.int(1)]), .tuple([.int(1), .int(2), .int(3), .int(4)])])),
                 ("num_floating_point_operations_so_far", .int(0)),
             ])
         }
@@ -128,10 +138,11 @@ import Testing
         for (path, t) in e.root.tensorsWithPaths {
             let es = TorchDTypeName.elementSize(t.dtypeName)!
             let bytes = TorchTestSupport.gather(e.storages[t.storage.key]!, elementSize: es, offset: t.storageOffset, strides: t.strides, box: .whole(t.shape))
-            tensors[path] = [
-                "dtype": t.dtypeName, "shape": t.shape, "stride": t.strides, "offset": t.storageOffset, "requires_grad": t.requiresGrad,
-                "is_parameter": t.isParameter, "hex": bytes.map { String(format: "%02x", $0) }.joined(),
-            ] as [String: Any]
+            tensors[path] =
+                [
+                    "dtype": t.dtypeName, "shape": t.shape, "stride": t.strides, "offset": t.storageOffset, "requires_grad": t.requiresGrad,
+                    "is_parameter": t.isParameter, "hex": bytes.map { String(format: "%02x", $0) }.joined(),
+                ] as [String: Any]
         }
         return ["tensors": tensors]
     }
@@ -147,7 +158,8 @@ import Testing
             #expect(a.root == Self.readBack(e.root), "\(name)")
             for (path, t) in a.root.tensorsWithPaths {
                 let es = TorchDTypeName.elementSize(t.dtypeName)!
-                let want = TorchTestSupport.gather(e.storages[t.storage.key]!, elementSize: es, offset: t.storageOffset, strides: t.strides, box: .whole(t.shape))
+                let want = TorchTestSupport.gather(
+                    e.storages[t.storage.key]!, elementSize: es, offset: t.storageOffset, strides: t.strides, box: .whole(t.shape))
                 if TorchDTypeName.dtype(t.dtypeName) != nil {
                     #expect(try TorchTestSupport.read(a, t, .whole(t.shape), es) == want, "\(name) \(path)")
                 }

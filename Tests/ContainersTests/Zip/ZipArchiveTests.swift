@@ -47,8 +47,10 @@ import Testing
         entries[1].method = 8
         let z = try open(HandZip.build(entries).bytes, dir)
         let e = try #require(z.entry(named: "arch/data/0"))
-        #expect(throws: ContainerError.unsupported(
-            path: z.path, detail: "zip entry arch/data/0 is compressed (method 8: deflate); torch.save writes every entry STORED")) {
+        #expect(
+            throws: ContainerError.unsupported(
+                path: z.path, detail: "zip entry arch/data/0 is compressed (method 8: deflate); torch.save writes every entry STORED")
+        ) {
             _ = try z.contents(of: e, limit: 1000)
         }
         #expect(try z.contents(of: z.entry(named: "arch/data.pkl")!, limit: 100) == Array("pickle".utf8))
@@ -129,7 +131,11 @@ import Testing
         var entries = sample
         entries[2].localName = "arch/versioN"
         let e = failure(HandZip.build(entries).bytes, dir)
-        #expect(e == .malformed(path: dir.file("a.zip"), detail: "local header at offset \(HandZip.build(entries).headers[2]) names another file than zip entry arch/version"))
+        #expect(
+            e
+                == .malformed(
+                    path: dir.file("a.zip"),
+                    detail: "local header at offset \(HandZip.build(entries).headers[2]) names another file than zip entry arch/version"))
     }
 
     @Test func duplicateNamesAreMalformed() throws {
