@@ -48,6 +48,12 @@ extension PickleMachine {
         guard l.count <= limits.maxIntDigits + 1 else {
             throw malformed("an integer of more than \(limits.maxIntDigits) digits")
         }
+        if l.count > 18 {
+            longTextDigits += l.count
+            guard longTextDigits <= 16 * limits.maxIntDigits else {
+                throw malformed("more than \(16 * limits.maxIntDigits) digits of long text integers")
+            }
+        }
         guard let v = PickleIntegers.parseDecimal(l) else { throw malformed("INT/LONG text is not a decimal integer") }
         return v
     }

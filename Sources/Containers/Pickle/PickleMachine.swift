@@ -18,6 +18,9 @@ final class PickleMachine {
     var memo: [Int: PickleNode] = [:]
     /// Values pushed so far (bounded by `maxNodes`).
     var pushed = 0
+    /// Digits of text integers too long for 64 bits read so far: their conversion is quadratic,
+    /// so their total is bounded too (16 × `maxIntDigits`).
+    var longTextDigits = 0
     /// Every box made, so `run` can break the reference cycles a pickle may build (a list
     /// appended to itself) whether it succeeds or fails.
     var boxes: [PickleBox] = []

@@ -58,6 +58,10 @@ public final class TorchArchiveWriter {
         guard let name = TorchDTypeName.canonical(dtypeName), let es = TorchDTypeName.elementSize(name) else {
             throw .unsupported(path: path, detail: "torch dtype \(dtypeName)")
         }
+        // Quantized and bits tensors need rebuild calls other than _rebuild_tensor_v2/v3.
+        guard !name.hasPrefix("q"), !name.hasPrefix("bits") else {
+            throw .unsupported(path: path, detail: "writing \(name) tensors (quantized and bits dtypes)")
+        }
         let (bytes, o) = elementCount.multipliedReportingOverflow(by: es)
         guard elementCount >= 0, !o else { throw .malformed(path: path, detail: "a storage of \(elementCount) \(name) elements") }
         let key = String(order.count)
@@ -93,7 +97,7 @@ public final class TorchArchiveWriter {
         try usable()
         guard openKey == nil else { throw .io(path: path, detail: "commit while storage \(openKey ?? "") is still open") }
         var firstUse: [String] = [], seen = Set<String>()
-        for (name, t) in root.tensorsWithPaths {
+        for (name, t) in root.tensorsWithPaths(maxPathBytes: .max) ?? [] {
             let label = name.isEmpty ? "(root)" : name
             guard let s = storages[t.storage.key], s.dtypeName == t.storage.dtypeName, s.isUntyped == t.storage.isUntyped, s.count == t.storage.count
             else { throw .badTensor(path: path, tensor: label, detail: "its storage \(t.storage.key) is not one this writer wrote") }

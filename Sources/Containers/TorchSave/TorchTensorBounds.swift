@@ -44,7 +44,7 @@ enum TorchTensorBounds {
     static func check(_ t: TorchTensorRef, path: String, name: String) throws(ContainerError) -> (needed: Int, storageBytes: Int) {
         let needed = try extent(of: t, path: path, name: name)
         let have = try storageBytes(t.storage, path: path, name: name)
-        if !t.storage.isUntyped && t.storage.dtypeName != t.dtypeName {
+        if !t.storage.isUntyped && TorchDTypeName.canonical(t.storage.dtypeName) != TorchDTypeName.canonical(t.dtypeName) {
             throw .badTensor(path: path, tensor: name, detail: "dtype \(t.dtypeName) differs from its typed storage's \(t.storage.dtypeName)")
         }
         guard needed <= have else {

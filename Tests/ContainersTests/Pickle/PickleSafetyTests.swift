@@ -289,3 +289,55 @@ import Testing
         #expect(throws: ContainerError.self) { _ = try PickleReader.decode(bytes, path: "p", entry: "e") }
     }
 }
+
+/// Amplification through the memo outside the materializer: long keys, long text integers,
+/// tensor paths.
+@Suite struct PickleAmplificationTests {
+    @Test func longKeysReusedThroughTheMemoStayCheap() throws {
+        var p = PickleAssembler()
+        p.op(.emptyDict)
+        p.unicode(String(repeating: "k", count: 1 << 20))
+        p.put(0)
+        p.op(.pop)
+        for _ in 0..<2000 {
+            p.get(0)
+            p.op(.none)
+            p.op(.setItem)
+        }
+        let start = Date()
+        guard case .dict(let e) = try PickleReader.decode(p.finished(), path: "p", entry: "e") else { throw ContainerError.malformed(path: "", detail: "") }
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(e.count == 2000)  // not indexed: appended, not replaced
+        var q = PickleAssembler()
+        q.op(.emptyDict)
+        for v in 0..<3 {
+            q.unicode("short")
+            q.int(v)
+            q.op(.setItem)
+        }
+        #expect(try PickleReader.decode(q.finished(), path: "p", entry: "e") == .dict([PickleDictEntry(key: .string("short"), value: .int(2))]))
+    }
+
+    @Test func longTextIntegersHaveATotalBudget() throws {
+        var p = PickleAssembler(protocol: nil)
+        p.op(.mark)
+        for _ in 0..<20 {
+            p.op(.int)
+            p.raw(Array((String(repeating: "7", count: 1000) + "\n").utf8))
+        }
+        p.op(.list)
+        #expect(throws: ContainerError.malformed(path: "p", detail: "pickle e, byte 16033: more than 16000 digits of long text integers")) {
+            _ = try PickleReader.decode(p.finished(), path: "p", entry: "e", limits: PickleLimits(maxIntDigits: 1000))
+        }
+    }
+
+    @Test func tensorPathsHaveABudget() throws {
+        let s = TorchStorageRef(key: "0", dtypeName: "float32", isUntyped: false, location: "cpu", count: 1)
+        let t = PickleValue.tensor(TorchTensorRef(storage: s, dtypeName: "float32", storageOffset: 0, shape: [], strides: [], requiresGrad: false, isParameter: false))
+        let one = PickleValue.dict([PickleDictEntry(key: .string(String(repeating: "k", count: 1000)), value: t)])
+        let many = PickleValue.list(Array(repeating: one, count: 100))
+        #expect(many.tensorsWithPaths(maxPathBytes: 50_000) == nil)
+        let all = try #require(many.tensorsWithPaths())
+        #expect(all.count == 100 && all[7].path == "7." + String(repeating: "k", count: 1000))
+    }
+}

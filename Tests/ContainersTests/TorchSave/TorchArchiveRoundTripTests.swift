@@ -141,6 +141,30 @@ import Testing
         }
         #expect(a.root == want)
         #expect(a.root["model"]?["w"] == .tensor(p))
-        #expect(a.root.tensorsWithPaths.map(\.path) == ["model.w"])
+        #expect(try a.tensorsWithPaths().map(\.path) == ["model.w"])
+    }
+}
+
+/// One archive read from several threads at once (pread on one descriptor).
+@Suite struct TorchArchiveConcurrencyTests {
+    @Test func concurrentReadsGiveTheSameBytes() throws {
+        let dir = TestDirectory()
+        let path = dir.file("c.pt")
+        let w = try TorchArchiveWriter(path: path, prefix: "c")
+        let data = (0..<(64 * 64 * 4)).map { UInt8(truncatingIfNeeded: $0 &* 29) }
+        let s = try TorchTestSupport.storage(w, "float32", data)
+        let t = TorchTestSupport.tensor(s, "float32", [64, 64], strides: [1, 64])
+        try w.commit(root: .tensor(t))
+        let a = try TorchArchive(path: path)
+        let want = TorchTestSupport.gather(data, elementSize: 4, offset: 0, strides: t.strides, box: .whole([64, 64]))
+        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: 32)
+        defer { results.deallocate() }
+        nonisolated(unsafe) let out = results  // iterations write disjoint slots
+        DispatchQueue.concurrentPerform(iterations: 32) { i in
+            let box = TensorBox.rows((i % 8)..<(i % 8 + 40), of: [64, 64])
+            let got = try? TorchTestSupport.read(a, t, box, 4)
+            out[i] = got == Array(want[(i % 8 * 256)..<((i % 8 + 40) * 256)])
+        }
+        #expect(results.allSatisfy { $0 })
     }
 }

@@ -34,7 +34,7 @@ import Testing
         #expect(a.prefix == want["prefix"] as? String)
         #expect(a.root.entries?.map { $0.key.stringValue ?? "?" } == want["keys"] as? [String])
         let tensors = try #require(want["tensors"] as? [String: [String: Any]])
-        let got = Dictionary(uniqueKeysWithValues: a.root.tensorsWithPaths.map { ($0.path, $0.tensor) })
+        let got = Dictionary(uniqueKeysWithValues: try a.tensorsWithPaths().map { ($0.path, $0.tensor) })
         #expect(Set(got.keys) == Set(tensors.keys))
         for (path, w) in tensors {
             let t = try #require(got[path], "\(path)")

@@ -135,7 +135,7 @@ import Testing
     /// What torch must report for each tensor: dtype, shape, strides, offset, flags, bytes.
     static func manifest(_ e: Export) -> [String: Any] {
         var tensors: [String: Any] = [:]
-        for (path, t) in e.root.tensorsWithPaths {
+        for (path, t) in e.root.tensorsWithPaths()! {
             let es = TorchDTypeName.elementSize(t.dtypeName)!
             let bytes = TorchTestSupport.gather(e.storages[t.storage.key]!, elementSize: es, offset: t.storageOffset, strides: t.strides, box: .whole(t.shape))
             tensors[path] =
@@ -156,7 +156,7 @@ import Testing
         for (name, e) in try Self.exports(in: dir) {
             let a = try TorchArchive(path: dir + "/" + name)
             #expect(a.root == Self.readBack(e.root), "\(name)")
-            for (path, t) in a.root.tensorsWithPaths {
+            for (path, t) in try a.tensorsWithPaths() {
                 let es = TorchDTypeName.elementSize(t.dtypeName)!
                 let want = TorchTestSupport.gather(
                     e.storages[t.storage.key]!, elementSize: es, offset: t.storageOffset, strides: t.strides, box: .whole(t.shape))
