@@ -24,5 +24,8 @@ let package = Package(
         .executableTarget(name: "fuzz-safetensors", dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt)]),
         // The bounded JSON parser and the Hugging Face config.json / index mappings.
         .executableTarget(name: "fuzz-hf-json", dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt)]),
+        // The restricted pickle VM, and the zip + torch.save archive reader (inputs starting "PK").
+        .target(name: "CLibFuzzer"),
+        .executableTarget(name: "fuzz-pickle", dependencies: ["CLibFuzzer", .product(name: "Containers", package: ckpt)]),
     ]
 )
