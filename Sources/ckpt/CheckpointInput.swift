@@ -11,12 +11,16 @@ enum CheckpointInput {
     /// A Megatron directory: the path given, and the rank files found in its iteration directory
     /// (ordered by pipeline stage, then tensor rank; a listed file may be missing on disk).
     case megatron(path: String, ranks: [RankFile])
+    /// A checkpoint in another format (Hugging Face, Megatron-LM torch, bare safetensors or
+    /// `torch.save` files), opened.
+    case foreign(ForeignInput)
 
     /// Classifies `path`: a missing path is a usage error, a directory must be a Megatron
     /// checkpoint directory.
     static func open(_ path: String) throws -> CheckpointInput {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw StoreError.fileNotFound(path: path) }
+        if ForeignInput.recognizes(path) { return .foreign(try ForeignInput.open(path)) }
         guard isDir.boolValue else { return .file(path) }
         let iter = try MegatronDirectory.iterationDirectory(of: path)
         let entries = ((try? FileManager.default.contentsOfDirectory(atPath: iter)) ?? [])

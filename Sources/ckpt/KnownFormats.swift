@@ -1,3 +1,4 @@
+import CheckpointStore
 import Containers
 import Sharding
 
@@ -11,7 +12,7 @@ enum KnownFormats {
     /// `maxShardBytes`.
     static func registry(maxShardBytes: Int = HFDirectoryWriter.defaultMaxShardBytes) -> FormatRegistry {
         FormatRegistry.standard
-            .adding(source: HFFormats.source(torchOpener: nil))
+            .adding(source: HFFormats.source(torchOpener: { (p: String) throws(ContainerError) -> any TensorContainer in try TorchStateDictContainer(path: p) }))
             .adding(target: HFFormats.target(maxShardBytes: maxShardBytes))
     }
 }

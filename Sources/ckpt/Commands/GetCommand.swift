@@ -1,5 +1,6 @@
 import ArgumentParser
 import CheckpointStore
+import Containers
 import Foundation
 import Sharding
 
@@ -53,11 +54,14 @@ struct GetCommand: ParsableCommand {
             }
             guard FileManager.default.fileExists(atPath: r.path) else { throw ShardingError.missingRank(path: r.path, rank: r.file.description) }
             return (r.path, r.label)
+        case .foreign:
+            return nil
         }
     }
 
     func run() throws {
         try OutputGuard.check(out, kind: .file, inputs: [file], force: force)
+        if case .foreign(let f) = try CheckpointInput.open(file) { return try runForeign(f) }
         guard let (path, rankLabel) = try sourceFile() else { return try runAssembled() }
         let r = try CheckpointReader(path: path)
         let key = TensorKey(parsing: name)
@@ -94,6 +98,50 @@ struct GetCommand: ParsableCommand {
         let shape = data.shape.isEmpty ? [] : [range.count] + data.shape.dropFirst()
         try NpyWriter.write(data: data, rows: data.shape.isEmpty ? nil : range, shape: shape, to: out, replace: force)
         report(rank: nil, key: key, dtype: data.dtype, shape: shape, rows: data.shape.isEmpty ? nil : range)
+    }
+
+    /// A checkpoint of another format: a bare file or `--rank`'s file by its stored name; a
+    /// directory without `--rank` by canonical name, assembled through `CanonicalView`.
+    func runForeign(_ f: ForeignInput) throws {
+        let key = TensorKey(parsing: name)
+        let container: any TensorContainer
+        var rankLabel: String?
+        if let rank {
+            guard f.files.contains(where: { $0.label != nil }) else {
+                throw CLIError.usage("--rank applies to a sharded checkpoint; \(file) is \(f.formatName) with one file")
+            }
+            guard let want = RankFile.parse(rank), let e = f.files.first(where: { $0.label == RankFile.label(want) }) else {
+                throw CLIError.usage("\(file): no rank \(rank) (have: \(f.files.compactMap(\.label).joined(separator: ", ")))")
+            }
+            container = e.container
+            rankLabel = e.label
+        } else if let s = f.source {
+            // Canonical names; a one-file layout (Hugging Face) also takes its stored names.
+            let view = try CanonicalView(source: s)
+            container = view.describe(key) == nil && f.files.count == 1 && f.files[0].container.describe(key) != nil ? f.files[0].container : view
+        } else {
+            container = f.files[0].container
+        }
+        guard let t = container.describe(key) else {
+            throw CLIError.usage(
+                "\(container.path): tensor \(name): not found (\(container.tensors.count) tensors; `ckpt ls` lists the stored names, a directory without --rank takes canonical names)"
+            )
+        }
+        if rows != nil && t.shape.isEmpty { throw CLIError.usage("\(file): tensor \(name) is a scalar; --rows does not apply") }
+        let range = t.shape.isEmpty ? 0..<1 : try RowRange(text: rows ?? ":").resolve(rows: t.shape[0], tensor: name)
+        let box = t.shape.isEmpty ? TensorBox.whole([]) : TensorBox.rows(range, of: t.shape)
+        var bytes = [UInt8](repeating: 0, count: box.count * t.dtype.size)
+        let failure: ContainerError? = bytes.withUnsafeMutableBytes { b in
+            do throws(ContainerError) {
+                try container.read(key, box: box, into: b)
+                return nil
+            } catch { return error }
+        }
+        if let failure { throw failure }
+        let shape = box.sizes
+        let data = TensorData(dtype: t.dtype, shape: shape, bytes: bytes)
+        try NpyWriter.write(data: data, rows: nil, shape: shape, to: out, replace: force)
+        report(rank: rankLabel, key: key, dtype: t.dtype, shape: shape, rows: t.shape.isEmpty ? nil : range)
     }
 
     /// Prints what was written.

@@ -24,6 +24,7 @@ struct InfoCommand: ParsableCommand {
         switch try CheckpointInput.open(file) {
         case .file(let p): s = CheckpointSummary(try CheckpointReader(path: p))
         case .megatron(let p, _): s = try CheckpointSummary(CheckpointSource(path: p))
+        case .foreign(let f): s = try CheckpointSummary(f)
         }
         if json {
             print(JSONDocument.text(object: s.jsonObject(), exitCode: ExitPolicy.ok))
@@ -31,7 +32,11 @@ struct InfoCommand: ParsableCommand {
         }
         let m = s.metadata
         print("path:        \(file)")
-        print("format:      ckpt v\(s.formatVersion) (\(s.writer ?? "unknown writer")\(s.created.map { ", created \($0)" } ?? ""))")
+        if let foreign = s.foreignFormat {
+            print("format:      \(foreign) (no checksums: its structure was validated, changed values cannot be detected)")
+        } else {
+            print("format:      ckpt v\(s.formatVersion) (\(s.writer ?? "unknown writer")\(s.created.map { ", created \($0)" } ?? ""))")
+        }
         if let c = m.modelConfig {
             print(
                 "model:       \(c.family), \(c.layers) layers, hidden \(c.hidden), \(c.heads) heads (\(c.kvHeads) kv), ffn \(c.ffn), vocab \(c.vocab), max_seq \(c.maxSeq)"

@@ -74,6 +74,15 @@ struct LsCommand: ParsableCommand {
                 try list(r.path, rank: r.label)
             }
             ranked = true
+        case .foreign(let f):
+            for (label, c) in f.files {
+                rows += c.tensors.map {
+                    Row(
+                        rank: label, name: $0.key.description, dtype: $0.dtype.rawValue, shape: $0.shape, rawBytes: $0.byteCount,
+                        storedBytes: $0.byteCount, ratio: 1, chunks: nil, codec: "none")
+                }
+            }
+            ranked = f.files.contains { $0.label != nil }
         }
         if json {
             print(JSONDocument.text(Listing(path: file, tensors: rows)))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CheckpointStore
+import Containers
 import Foundation
 import Sharding
 
@@ -76,6 +77,32 @@ struct VerifyCommand: ParsableCommand {
                 failed(f, check: "io", error)
             }
         }
+        /// Verifies a checkpoint of another format: its structure was validated when it was
+        /// opened (headers, offsets, storages, the layout's tensors and shapes for directories);
+        /// every tensor is read and scanned for NaN/Inf. No checksums exist to recompute.
+        func verifyForeign(_ input: ForeignInput) {
+            if !json {
+                let what = input.source.map { "\($0.layout.description), \(input.files.count) file(s)" } ?? "\(input.files[0].container.tensors.count) tensors"
+                print("ok   \(input.path): \(input.formatName) (\(what)), structure valid")
+            }
+            for (label, c) in input.files {
+                let t0 = Date()
+                let bar = Progress(total: 1, label: "verify \(label ?? input.formatName)", enabled: Progress.shown(json: json))
+                var v = ContainerVerifier()
+                v.rejectNonFinite = verifier.rejectNonFinite
+                let r = v.verify(c)
+                bar.finish()
+                reports.append(r)
+                if !r.ok { worst = max(worst, ExitPolicy.bad) }
+                if !json {
+                    for fail in r.failures { print("FAIL \(fail.message)") }
+                    print(
+                        "\(r.ok ? "ok  " : "FAIL") \(c.path): \(r.tensorsChecked) tensors, \(Format.bytes(r.bytesChecked)) read in "
+                            + String(format: "%.2fs", Date().timeIntervalSince(t0)) + (r.ok ? "" : ", \(r.failures.count) failure(s)"))
+                    for n in r.notes { print("     note: \(n)") }
+                }
+            }
+        }
         /// Records an input that could not be verified at all.
         func failed(_ f: String, check: String, _ error: any Error) {
             worst = max(worst, ExitPolicy.code(for: error))
@@ -101,6 +128,8 @@ struct VerifyCommand: ParsableCommand {
                     failed(dir, check: "structure", error)
                 }
                 for r in ranks where FileManager.default.fileExists(atPath: r.path) { verifyFile(r.path, label: r.label) }
+            case .foreign(let input):
+                verifyForeign(input)
             }
         }
         if json {

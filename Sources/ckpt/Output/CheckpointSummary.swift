@@ -19,6 +19,9 @@ struct CheckpointSummary {
     var storedBytes: Int
     /// The layout as JSON text (the `layout` attribute, or the directory's TP x PP shape).
     var layoutText: String
+    /// The format of a checkpoint that is not ckpt HDF5 (`hf`, `megatron-torch`, `safetensors`,
+    /// `torch`), or nil.
+    var foreignFormat: String?
 
     var ratio: Double { rawBytes == 0 ? 1 : Double(storedBytes) / Double(rawBytes) }
 
@@ -63,6 +66,27 @@ struct CheckpointSummary {
         }
     }
 
+    /// The summary of a checkpoint in another format: through its layout when it has one (a
+    /// directory), else the bare file's tensors (no model configuration).
+    init(_ f: ForeignInput) throws {
+        if let s = f.source {
+            self = try CheckpointSummary(s)
+        } else {
+            path = f.path
+            formatVersion = 0
+            metadata = CheckpointMetadata()
+            metadata.layoutJSON = "null"
+            files = 1
+            layoutText = "null"
+            parameters = f.files.flatMap { $0.container.tensors }.filter { $0.key.isModel }.reduce(0) { $0 + $1.count }
+            (tensors, modelTensors, dtypes, rawBytes, storedBytes) = (0, 0, [:], 0, 0)
+            for (_, c) in f.files {
+                for t in c.tensors { add(isModel: t.key.isModel, dtype: t.dtype, raw: t.byteCount, stored: t.byteCount) }
+            }
+        }
+        foreignFormat = f.formatName
+    }
+
     private mutating func add(isModel: Bool, dtype: DType, raw: Int, stored: Int) {
         tensors += 1
         if isModel { modelTensors += 1 }
@@ -88,6 +112,7 @@ struct CheckpointSummary {
         }
         return [
             "path": path, "format_version": Int(formatVersion), "writer": writer ?? NSNull(), "created": created ?? NSNull(),
+            "format": foreignFormat ?? "ckpt", "checksums": foreignFormat == nil,
             "family": metadata.modelConfig?.family ?? NSNull(), "model_config": encoded(metadata.modelConfig),
             "optimizer": encoded(metadata.optimizer), "parameters": parameters, "files": files, "tensors": tensors,
             "model_tensors": modelTensors, "dtypes": dtypes, "raw_bytes": rawBytes, "stored_bytes": storedBytes, "ratio": ratio,
