@@ -86,15 +86,18 @@ extension MegatronStateDictBuilder {
         set("eps", .float(o.eps))
         set("weight_decay", .float(o.weightDecay * mult))
         set("wd_mult", .float(mult))
-        for (k, v) in [
-            ("is_expert_parallel", PickleValue.bool(false)), ("default_config", .bool(true)), ("lr_mult", .float(1)),
+        var defaults: [(String, PickleValue)] = [
+            ("is_expert_parallel", .bool(false)), ("default_config", .bool(true)), ("lr_mult", .float(1)),
             ("is_decoupled_lr", .bool(false)), ("max_lr", .float(o.lr)), ("min_lr", .float(o.lr)), ("amsgrad", .bool(false)),
             ("foreach", .none), ("maximize", .bool(false)), ("capturable", .bool(false)), ("differentiable", .bool(false)),
-            ("fused", .none), ("decoupled_weight_decay", .bool(true)), ("bias_correction", .bool(true)), ("adam_w_mode", .bool(true)),
-            ("step", .int(Int64(step))),
-        ] {
-            setIfAbsent(k, v)
+            ("fused", .none), ("decoupled_weight_decay", .bool(true)),
+        ]
+        // torch's AdamW fills the keys it lacks itself (`__setstate__`); FusedAdam does not, so
+        // a `decoupled` state carries its keys too (a `torch` one keeps torch's, as the real file).
+        if o.variant != "torch" {
+            defaults += [("bias_correction", .bool(true)), ("adam_w_mode", .bool(true)), ("step", .int(Int64(step)))]
         }
+        for (k, v) in defaults { setIfAbsent(k, v) }
         return g
     }
 

@@ -9,14 +9,14 @@ import Containers
 /// hyperparameter groups, `grad_scaler` and step; and, only when the target has the source's
 /// TP x PP, this rank's `rng_state` and `_extra_state` entries.
 ///
-/// Synthesised otherwise: a fresh args Namespace; parameter groups holding both
-/// `torch.optim.AdamW`'s keys and Apex/TE `FusedAdam`'s (`bias_correction`, `adam_w_mode`,
-/// `step`) plus megatron-core's (`wd_mult`, `lr_mult`, `is_expert_parallel`,
-/// `is_decoupled_lr`, `default_config`, `max_lr`, `min_lr`); a constant-LR scheduler state
-/// (megatron then needs `--override-opt_param-scheduler` or
+/// Synthesised otherwise: a fresh args Namespace; parameter groups holding
+/// `torch.optim.AdamW`'s keys and megatron-core's (`wd_mult`, `lr_mult`, `is_expert_parallel`,
+/// `is_decoupled_lr`, `default_config`, `max_lr`, `min_lr`), plus Apex/TE `FusedAdam`'s
+/// (`bias_correction`, `adam_w_mode`, `step`) unless the optimizer variant is `torch`; a
+/// constant-LR scheduler state (megatron then needs `--override-opt_param-scheduler` or
 /// `--use-checkpoint-opt_param-scheduler`); no `rng_state` (megatron needs `--no-load-rng`, as
-/// for the output of its own converter); `_extra_state` entries of Transformer Engine modules
-/// as `None` (which TE's `set_extra_state` accepts).
+/// for the output of its own converter); `_extra_state` entries as `None` (what the local
+/// spec's linear layers save, and what Transformer Engine's `set_extra_state` accepts).
 struct MegatronStateDictBuilder {
     let path: String
     let file: ShardFile
@@ -138,8 +138,9 @@ struct MegatronStateDictBuilder {
             }
         }
         var extraKeys = layers.flatMap { naming.extraStateKeys(layer: $0) }
+        if file.ppRank == shape.pp - 1 { extraKeys.append(MegatronNaming.outputExtraState) }
         for e in kept { if case .string(let k) = e.key, !extraKeys.contains(k) { extraKeys.append(k) } }
-        if extraKeys.contains(where: { extra[$0] == nil }) {
+        if naming == .transformerEngine && extraKeys.contains(where: { extra[$0] == nil }) {
             notes.append("Transformer Engine _extra_state entries written as None")
         }
         for k in extraKeys { entries.append((k, extra[k] ?? .none)) }

@@ -46,14 +46,20 @@ public enum MegatronNaming: String, Sendable, Hashable, CaseIterable {
     }
 
     /// The `_extra_state` keys megatron-core's modules of layer prefix `layer`
-    /// (`decoder.layers.3.`) add under this naming, in registration order.
+    /// (`decoder.layers.3.`) add under this naming, in registration order: its parallel linear
+    /// layers (whose extra state is `None` in the local spec), and with Transformer Engine the
+    /// attention kernel too.
     public func extraStateKeys(layer: String) -> [String] {
-        guard self == .transformerEngine else { return [] }
-        return [
-            "self_attention.core_attention._extra_state", "self_attention.linear_proj._extra_state",
-            "self_attention.linear_qkv._extra_state", "mlp.linear_fc1._extra_state", "mlp.linear_fc2._extra_state",
-        ].map { layer + $0 }
+        let local = [
+            "self_attention.linear_proj._extra_state", "self_attention.linear_qkv._extra_state", "mlp.linear_fc1._extra_state",
+            "mlp.linear_fc2._extra_state",
+        ]
+        return (self == .transformerEngine ? ["self_attention.core_attention._extra_state"] + local : local).map { layer + $0 }
     }
+
+    /// The `_extra_state` key of the last stage's output layer (a local `ColumnParallelLinear`
+    /// under both namings, present even when its weight is tied away).
+    public static let outputExtraState = "output_layer._extra_state"
 
     /// Sort key giving megatron-core GPTModel's module-registration order (the order of
     /// `state_dict()` and `named_parameters()`) of state-dict keys under this naming,
@@ -64,7 +70,10 @@ public enum MegatronNaming: String, Sendable, Hashable, CaseIterable {
     public func registrationOrder(_ key: String) -> (Int, Int, Int, String) {
         let top = ["embedding.word_embeddings.weight", "embedding.position_embeddings.weight"]
         if let i = top.firstIndex(of: key) { return (i, 0, 0, "") }
-        let tail = ["decoder.final_layernorm.weight", "decoder.final_layernorm.bias", "output_layer.weight", "output_layer.bias"]
+        let tail = [
+            "decoder.final_layernorm.weight", "decoder.final_layernorm.bias", "output_layer.weight", "output_layer.bias",
+            Self.outputExtraState,
+        ]
         if let i = tail.firstIndex(of: key) { return (4 + i, 0, 0, "") }
         let prefix = "decoder.layers."
         if key.hasPrefix(prefix) {
@@ -81,8 +90,9 @@ public enum MegatronNaming: String, Sendable, Hashable, CaseIterable {
 
     private static let localLayerOrder = [
         "input_layernorm.weight", "input_layernorm.bias", "self_attention.linear_proj.weight", "self_attention.linear_proj.bias",
-        "self_attention.linear_qkv.weight", "self_attention.linear_qkv.bias", "pre_mlp_layernorm.weight", "pre_mlp_layernorm.bias",
-        "mlp.linear_fc1.weight", "mlp.linear_fc1.bias", "mlp.linear_fc2.weight", "mlp.linear_fc2.bias",
+        "self_attention.linear_proj._extra_state", "self_attention.linear_qkv.weight", "self_attention.linear_qkv.bias",
+        "self_attention.linear_qkv._extra_state", "pre_mlp_layernorm.weight", "pre_mlp_layernorm.bias", "mlp.linear_fc1.weight",
+        "mlp.linear_fc1.bias", "mlp.linear_fc1._extra_state", "mlp.linear_fc2.weight", "mlp.linear_fc2.bias", "mlp.linear_fc2._extra_state",
     ]
 
     private static let teLayerOrder = [

@@ -74,7 +74,7 @@ public final class MegatronTorchRank: TensorContainer {
             guard case .string(let key) = e.key else { throw .malformed(path: mpath, detail: "model has a non-string key") }
             if MegatronNaming.isExtraState(key) {
                 extra.append((key, e.value))
-                if key.contains(".linear_") || key.contains(".core_attention.") { teNames = true }
+                if key.hasSuffix(".core_attention._extra_state") { teNames = true }
                 continue
             }
             guard case .tensor(let t) = e.value else {
@@ -92,7 +92,7 @@ public final class MegatronTorchRank: TensorContainer {
             listed.append(ContainerTensor(key: k, dtype: dtype, shape: t.shape))
             params.append(MegatronParamGroups.Param(name: name, shape: t.shape, dtype: dtype))
         }
-        naming = teNames ? .transformerEngine : .local
+        naming = teNames || args.transformerImpl == "transformer_engine" ? .transformerEngine : .local
         if !extra.isEmpty {
             notes.append("\(extra.count) _extra_state entries (\(Self.kinds(extra.map(\.1)))) kept opaque in the metadata, not as tensors")
         }
