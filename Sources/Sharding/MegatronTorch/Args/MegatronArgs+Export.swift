@@ -11,12 +11,13 @@ extension MegatronArgs {
     /// - `tokenizerType`: recorded as `tokenizer_type` when there is no base (megatron compares
     ///   it when the run has a `--vocab-file`); default `GPT2BPETokenizer` for gpt2 and
     ///   `HuggingFaceTokenizer` for llama.
+    /// - `process`: the `rank` / `local_rank` recorded (Megatron saves the writing process's).
     /// - The optimizer is recorded as non-distributed (`use_distributed_optimizer` False): the
     ///   writer stores its state in `model_optim_rng.pt`.
     public static func namespace(
         config: ModelConfig, shape: MegatronShape, dataParallel: Int, optimizer: OptimizerConfig?, iteration: Int64,
         paramsDType: DType, naming: MegatronNaming, savesRNG: Bool, base: PickleValue? = nil, tokenizerType: String? = nil,
-        path: String
+        process: (rank: Int64, localRank: Int64) = (0, 0), path: String
     ) throws(ContainerError) -> PickleValue {
         if config.activation == "gelu_tanh" && !config.bias {
             throw .unsupported(
@@ -77,8 +78,8 @@ extension MegatronArgs {
         set("context_parallel_size", int(cp ?? 1))
         set("data_parallel_size", int(dataParallel))
         set("world_size", int(shape.tp * shape.pp * (cp ?? 1) * dataParallel))
-        setIfAbsent("rank", int(0))
-        setIfAbsent("local_rank", int(0))
+        set("rank", .int(process.rank))
+        set("local_rank", .int(process.localRank))
         set("params_dtype", .global(PickleGlobal(module: "torch", name: TorchDTypeName.name(paramsDType))))
         set("bf16", .bool(paramsDType == .bfloat16))
         set("fp16", .bool(paramsDType == .float16))

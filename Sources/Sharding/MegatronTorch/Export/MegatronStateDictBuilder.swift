@@ -71,12 +71,18 @@ struct MegatronStateDictBuilder {
         var notes: [String] = []
         let rank = sameLayout ? file : nil
         let rng = try rank.flatMap { (f: ShardFile) throws(ContainerError) in try blob?.rankValue(f, "rng_state") }
+        let dp = options.dataParallel ?? blob?.dataParallel ?? 1
+        // Megatron's default rank order tp-cp-ep-dp-pp: the (tp, pp) rank's DP-0 process.
+        var process = (rank: Int64(file.tpRank + shape.tp * dp * file.ppRank), localRank: Int64(file.tpRank + shape.tp * dp * file.ppRank))
+        if let r = rank, case .int(let g)? = blob?.ranks[r]?["args"]?["rank"], case .int(let l)? = blob?.ranks[r]?["args"]?["local_rank"] {
+            process = (g, l)
+        }
         let paramsDType = params.first { $0.dtype == .bfloat16 || $0.dtype == .float16 }?.dtype ?? params.first?.dtype ?? .float32
         let args = try MegatronArgs.namespace(
-            config: config, shape: shape, dataParallel: options.dataParallel ?? blob?.dataParallel ?? 1,
+            config: config, shape: shape, dataParallel: dp,
             optimizer: hasOptimizer ? metadata.optimizer ?? OptimizerConfig(variant: "decoupled") : nil, iteration: metadata.step,
             paramsDType: paramsDType, naming: naming, savesRNG: rng != nil, base: try blob?.commonValue("args")?.value,
-            tokenizerType: options.tokenizerType, path: path)
+            tokenizerType: options.tokenizerType, process: process, path: path)
         var root: [PickleDictEntry] = []
         func put(_ k: String, _ v: PickleValue) { root.append(PickleDictEntry(key: .string(k), value: v)) }
         put("args", args)

@@ -5,7 +5,8 @@ import Containers
 /// write it back: `common` (the same in every rank: `args`, `checkpoint_version`, `iteration`,
 /// `opt_param_scheduler`, `num_floating_point_operations_so_far`, `rerun_state_machine` and any
 /// other top-level entry) and `rank` (`rng_state`, the `_extra_state` entries, the optimizer's
-/// `param_groups`, `grad_scaler` and per-parameter `step`).
+/// `param_groups`, `grad_scaler` and per-parameter `step`, and the process's `rank` and
+/// `local_rank` args).
 ///
 /// Small tensors inside (the RNG states' ByteTensors, Transformer Engine extra state) are
 /// inlined as bytes; larger ones are dropped with a note.
@@ -32,6 +33,13 @@ public struct MegatronTorchState: Sendable, Hashable {
             case "rng_state": rank.append((key, try PickleJSON.encode(e.value, tensorBytes: bytes, dropped: &dropped)))
             default: common.append((key, try PickleJSON.encode(e.value, tensorBytes: bytes, dropped: &dropped)))
             }
+        }
+        if let args = root.last(where: { $0.key == .string("args") })?.value {
+            var process: [(String, JSONTree)] = []
+            for k in Self.rankSpecificArgs.sorted() {
+                if case .int(let i)? = args[k] { process.append((k, .int(i))) }
+            }
+            rank.append(("args", .object(process)))
         }
         var extra: [(String, JSONTree)] = []
         for (k, v) in extraState { extra.append((k, try PickleJSON.encode(v, tensorBytes: bytes, dropped: &dropped))) }
