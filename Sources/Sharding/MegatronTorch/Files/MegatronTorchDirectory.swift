@@ -104,6 +104,13 @@ public final class MegatronTorchDirectory: Sendable {
             step: first.iteration, modelConfig: modelConfig, optimizer: optimizerConfig, userJSON: blob.userJSON)
     }
 
+    /// Where rank `file`'s `model_optim_rng.pt` goes, relative to the checkpoint root:
+    /// `iter_{step:07d}/mp_rank_TT[_PPP]/model_optim_rng.pt` (the tracker file beside
+    /// `iter_*` is `MegatronDirectory.trackerFile`, holding the step).
+    public static func relativeModelPath(of file: ShardFile, shape: MegatronShape, step: Int64) -> String {
+        "\(MegatronDirectory.iterationDirectory(step: step))/\(shape.rankDirectoryName(file))/\(modelFile)"
+    }
+
     /// Whether `path` looks like a Megatron `torch`-format checkpoint (a tracker or an
     /// iteration directory whose `mp_rank_*` directories hold `model_optim_rng.pt`).
     public static func isMegatronTorch(_ path: String) -> Bool {
