@@ -77,7 +77,12 @@ extension MegatronArgs {
         let cp = (try? ArgReader(entries: attrs, path: path).int("context_parallel_size", atLeast: 1)) ?? nil
         set("context_parallel_size", int(cp ?? 1))
         set("data_parallel_size", int(dataParallel))
-        set("world_size", int(shape.tp * shape.pp * (cp ?? 1) * dataParallel))
+        let world = [shape.pp, cp ?? 1, dataParallel].reduce((shape.tp, false)) { acc, n in
+            let (m, o) = acc.0.multipliedReportingOverflow(by: n)
+            return (m, acc.1 || o)
+        }
+        if world.1 { throw .unsupported(path: path, detail: "world size TP x PP x CP x DP overflows") }
+        set("world_size", int(world.0))
         set("rank", .int(process.rank))
         set("local_rank", .int(process.localRank))
         set("params_dtype", .global(PickleGlobal(module: "torch", name: TorchDTypeName.name(paramsDType))))

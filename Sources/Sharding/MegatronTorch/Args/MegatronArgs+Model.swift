@@ -65,7 +65,7 @@ extension MegatronArgs {
         let kvHeads = try r.flag("group_query_attention") ? try r.requiredInt("num_query_groups", atLeast: 1) : heads
         let ffn = try r.int("ffn_hidden_size", atLeast: 1) ?? 4 * hidden
         let maxSeq = try r.requiredInt("max_position_embeddings", atLeast: 1)
-        if let kv = try r.int("kv_channels", atLeast: 1), kv * heads != hidden {
+        if let kv = try r.int("kv_channels", atLeast: 1), kv.multipliedReportingOverflow(by: heads) != (hidden, false) {
             throw .unsupported(
                 path: path, detail: "args.kv_channels = \(kv) differs from hidden_size / num_attention_heads = \(hidden / heads)")
         }

@@ -56,11 +56,15 @@ extension MegatronArgs {
                 if let n = try r.int("ddp_num_buckets", atLeast: 1) {
                     buckets = n
                 } else {
-                    bucketSize = try r.int("ddp_bucket_size", atLeast: 1) ?? max(40_000_000, 1_000_000 * dataParallel * contextParallel)
+                    let group = dataParallel.multipliedReportingOverflow(by: contextParallel)
+                    let (scaled, o) = group.partialValue.multipliedReportingOverflow(by: 1_000_000)
+                    bucketSize = try r.int("ddp_bucket_size", atLeast: 1) ?? (group.overflow || o ? Int.max : max(40_000_000, scaled))
                 }
             }
+            let (group, o) = dataParallel.multipliedReportingOverflow(by: contextParallel)
+            if o { throw .unsupported(path: path, detail: "args.data_parallel_size x context_parallel_size overflows") }
             return DistribOptimSettings(
-                dataParallel: dataParallel * contextParallel, bucketSize: bucketSize, bucketCount: buckets,
+                dataParallel: group, bucketSize: bucketSize, bucketCount: buckets,
                 gradsInFP32: try r.flag("accumulate_allreduce_grads_in_fp32"),
                 padForHighNCCLBusBandwidth: try r.flag("ddp_pad_buckets_for_high_nccl_busbw"))
         }

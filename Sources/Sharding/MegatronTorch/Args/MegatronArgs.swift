@@ -50,7 +50,7 @@ public struct MegatronArgs: Sendable, Hashable {
         shape = MegatronShape(tp: tp, pp: pp, vocabDivisibleBy: divisor)
         paddedVocab = try reader.requiredInt("padded_vocab_size", atLeast: 1)
         let (multiple, overflow) = divisor.multipliedReportingOverflow(by: tp)
-        if overflow || paddedVocab % multiple != 0 {
+        if overflow || multiple >= 1 << 40 || paddedVocab % multiple != 0 {
             throw .unsupported(
                 path: path,
                 detail: "args.padded_vocab_size = \(paddedVocab) is not a multiple of make_vocab_size_divisible_by x TP (\(divisor) x \(tp))")
@@ -59,8 +59,9 @@ public struct MegatronArgs: Sendable, Hashable {
         if let dp = try reader.int("data_parallel_size", atLeast: 1) {
             dataParallel = dp
         } else if let world = try reader.int("world_size", atLeast: 1) {
-            let group = tp * pp * contextParallel
-            guard world % group == 0 else {
+            let (tpp, o1) = tp.multipliedReportingOverflow(by: pp)
+            let (group, o2) = tpp.multipliedReportingOverflow(by: contextParallel)
+            guard !o1, !o2, world % group == 0 else {
                 throw .malformed(path: path, detail: "args.world_size = \(world) is not a multiple of TP x PP x CP = \(group)")
             }
             dataParallel = world / group

@@ -86,6 +86,9 @@ public final class MegatronTorchRank: TensorContainer {
             guard let dtype = TorchDTypeName.dtype(t.dtypeName) else {
                 throw .unsupported(path: mpath, detail: "model.\(key) has dtype \(t.dtypeName)")
             }
+            guard Self.sizeIsSane(t.shape, dtype) else {
+                throw .badTensor(path: mpath, tensor: key, detail: "shape \(t.shape) is not a tensor size")
+            }
             let k = TensorKey.model(name)
             guard index[k] == nil else { throw .malformed(path: mpath, detail: "model holds \(name) twice (as \(key))") }
             index[k] = (0, t)
@@ -155,6 +158,17 @@ public final class MegatronTorchRank: TensorContainer {
         if file.ppRank == 0 { out.insert("embedding.word_embeddings.weight") }
         if file.ppRank == args.shape.pp - 1 { out.insert("output_layer.weight") }
         return out.intersection(params.map(\.name))
+    }
+
+    /// Non-negative dimensions whose byte count fits comfortably in an `Int`.
+    static func sizeIsSane(_ shape: [Int], _ dtype: DType) -> Bool {
+        var n = dtype.size
+        for d in shape {
+            let (m, o) = n.multipliedReportingOverflow(by: d)
+            if d < 0 || o || m >= 1 << 56 { return false }
+            n = m
+        }
+        return true
     }
 
     private static func kinds(_ values: [PickleValue]) -> String {

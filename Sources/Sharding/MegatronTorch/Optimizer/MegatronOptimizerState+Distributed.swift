@@ -62,7 +62,9 @@ extension MegatronOptimizerState {
                 guard case .tensor(let world)? = state[key] else {
                     throw .malformed(path: path, detail: "distrib_optim.pt buffer \(b) has no tensor \(key)")
                 }
-                guard world.dtypeName == "float32", world.shape == [buffer.numelUnpadded], world.strides.count == 1 else {
+                guard world.dtypeName == "float32", world.shape == [buffer.numelUnpadded], world.strides == [1],
+                    world.storageOffset >= 0, world.storageOffset < 1 << 56
+                else {
                     throw .malformed(
                         path: path,
                         detail: "distrib_optim.pt buffer \(b) \(key) is \(world.dtypeName)\(world.shape), expected float32[\(buffer.numelUnpadded)]")
@@ -78,17 +80,17 @@ extension MegatronOptimizerState {
         form = "distributed"
     }
 
-    /// `world[offset ..< offset + count]` viewed with `shape`.
+    /// `world[offset ..< offset + count]` (a contiguous 1-D tensor) viewed with `shape`, whose
+    /// element count the caller has checked.
     static func view(_ world: TorchTensorRef, offset: Int, shape: [Int]) -> TorchTensorRef {
-        let step = world.strides[0]
-        var strides = Array(repeating: step, count: shape.count)
-        var s = step
+        var strides = Array(repeating: 1, count: shape.count)
+        var s = 1
         for d in stride(from: shape.count - 1, through: 0, by: -1) {
             strides[d] = s
             s *= shape[d]
         }
         var v = world
-        v.storageOffset = world.storageOffset + offset * step
+        v.storageOffset = world.storageOffset + offset
         v.shape = shape
         v.strides = strides
         return v

@@ -240,7 +240,9 @@ public enum PickleJSON {
             var s = 1
             for d in stride(from: shape.count - 1, through: 0, by: -1) {
                 strides[d] = s
-                s *= shape[d]
+                let (m, o) = s.multipliedReportingOverflow(by: shape[d])
+                guard !o, m < 1 << 40 else { throw bad(path, "a $tensor has more than 2^40 elements") }
+                s = m
             }
             let storage = TorchStorageRef(key: key, dtypeName: dtypeName, isUntyped: false, location: "cpu", count: s)
             return .tensor(
