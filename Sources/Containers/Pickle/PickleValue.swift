@@ -67,14 +67,22 @@ public struct PickleObject: Sendable, Hashable {
     public var listItems: [PickleValue]
     /// Items added with SETITEM(S).
     public var dictItems: [PickleDictEntry]
+    /// Whether it was called (`REDUCE`) or made with `NEWOBJ`; the writer emits the same form.
+    /// An `OrderedDict` written by the writer is `.object` of `collections.OrderedDict` with
+    /// `.reduce`, no args and its entries in `dictItems` (the reader returns `.dict`).
+    public var construction: PickleConstruction
 
     /// Creates a record.
-    public init(type: PickleGlobal, args: [PickleValue] = [], state: PickleValue? = nil, listItems: [PickleValue] = [], dictItems: [PickleDictEntry] = []) {
+    public init(
+        type: PickleGlobal, args: [PickleValue] = [], state: PickleValue? = nil, listItems: [PickleValue] = [], dictItems: [PickleDictEntry] = [],
+        construction: PickleConstruction = .reduce
+    ) {
         self.type = type
         self.args = args
         self.state = state
         self.listItems = listItems
         self.dictItems = dictItems
+        self.construction = construction
     }
 }
 
