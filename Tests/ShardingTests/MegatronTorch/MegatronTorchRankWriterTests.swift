@@ -43,7 +43,9 @@ import Testing
             root.entries?.compactMap(\.key.stringValue)
                 == ["args", "checkpoint_version", "iteration", "model", "optimizer", "opt_param_scheduler", "rng_state", "num_floating_point_operations_so_far"])
         #expect(root["checkpoint_version"] == .float(3.0) && root["iteration"] == .int(2))
-        let keys = root["model"]?.entries?.compactMap(\.key.stringValue) ?? []
+        let keys = root["model"]?.stateDictEntries?.compactMap(\.key.stringValue) ?? []
+        guard case .object(let od)? = root["model"] else { Issue.record("model is not an OrderedDict"); return }
+        #expect(od.type.description == "collections.OrderedDict")
         let extra = ["linear_proj", "linear_qkv", "linear_fc1", "linear_fc2"]
         #expect(keys == RankTrees.params.map(\.0).flatMap { n in extra.contains { n.hasSuffix($0 + ".weight") } ? [n, n.replacingOccurrences(of: ".weight", with: "._extra_state")] : [n] })
         let opt = try #require(root["optimizer"])
@@ -84,7 +86,7 @@ import Testing
 
     @Test func transformerEngineNamingWritesFusedNamesAndExtraStates() throws {
         let (rank, back, sink, _) = try readBack(try RankTrees.float16(), naming: .transformerEngine)
-        let keys = sink.root?["model"]?.entries?.compactMap(\.key.stringValue) ?? []
+        let keys = sink.root?["model"]?.stateDictEntries?.compactMap(\.key.stringValue) ?? []
         #expect(keys.contains("decoder.layers.0.self_attention.linear_qkv.layer_norm_weight"))
         #expect(keys.contains("decoder.layers.0.self_attention.core_attention._extra_state"))
         #expect(!keys.contains("decoder.layers.0.input_layernorm.weight"))

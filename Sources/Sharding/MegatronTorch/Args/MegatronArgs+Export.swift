@@ -15,8 +15,7 @@ extension MegatronArgs {
     /// - The optimizer is recorded as non-distributed (`use_distributed_optimizer` False): the
     ///   writer stores its state in `model_optim_rng.pt`.
     public static func namespace(
-        config: ModelConfig, shape: MegatronShape, dataParallel: Int, optimizer: OptimizerConfig?, iteration: Int64,
-        paramsDType: DType, naming: MegatronNaming, savesRNG: Bool, base: PickleValue? = nil, tokenizerType: String? = nil,
+        config: ModelConfig, shape: MegatronShape, dataParallel: Int, optimizer: OptimizerConfig?, paramsDType: DType, naming: MegatronNaming, savesRNG: Bool, base: PickleValue? = nil, tokenizerType: String? = nil,
         process: (rank: Int64, localRank: Int64) = (0, 0), path: String
     ) throws(ContainerError) -> PickleValue {
         if config.activation == "gelu_tanh" && !config.bias {
@@ -42,29 +41,34 @@ extension MegatronArgs {
         set("hidden_size", int(config.hidden))
         set("ffn_hidden_size", int(config.ffn))
         set("num_attention_heads", int(config.heads))
-        set("group_query_attention", .bool(config.kvHeads != config.heads))
         set("num_query_groups", int(config.kvHeads))
         set("kv_channels", int(config.hidden / config.heads))
         set("max_position_embeddings", int(config.maxSeq))
         setIfAbsent("seq_length", int(config.maxSeq))
-        set("position_embedding_type", .string(rope ? "rope" : "learned_absolute"))
-        set("add_position_embedding", .bool(!rope))
-        set("use_rotary_position_embeddings", .bool(rope))
+        set("layernorm_epsilon", .float(config.normEps))
         let theta = config.ropeTheta
         set("rotary_base", theta == theta.rounded() && abs(theta) < 1e15 ? .int(Int64(theta)) : .float(theta))
-        set("rotary_percent", .float(1.0))
-        set("rotary_interleaved", .bool(false))
-        set("add_bias_linear", .bool(config.bias))
-        set("add_qkv_bias", .bool(config.bias))
-        set("swiglu", .bool(config.activation == "swiglu"))
-        set("squared_relu", .bool(false))
-        set("bias_gelu_fusion", .bool(config.activation == "gelu_tanh"))
-        set("untie_embeddings_and_output_weights", .bool(!config.tieEmbeddings))
-        set("normalization", .string(config.norm == "rmsnorm" ? "RMSNorm" : "LayerNorm"))
-        set("layernorm_epsilon", .float(config.normEps))
-        set("apply_layernorm_1p", .bool(false))
-        set("qk_layernorm", .bool(false))
-        set("num_experts", .none)
+        // The switches are rewritten only when the base does not already describe the model
+        // (its own spellings, e.g. add_position_embedding True with rope, are kept).
+        let switches: [(String, PickleValue)] = [
+            ("group_query_attention", .bool(config.kvHeads != config.heads)),
+            ("position_embedding_type", .string(rope ? "rope" : "learned_absolute")), ("add_position_embedding", .bool(!rope)),
+            ("use_rotary_position_embeddings", .bool(rope)), ("rotary_percent", .float(1.0)), ("rotary_interleaved", .bool(false)),
+            ("add_bias_linear", .bool(config.bias)), ("add_qkv_bias", .bool(config.bias)), ("swiglu", .bool(config.activation == "swiglu")),
+            ("squared_relu", .bool(false)), ("bias_gelu_fusion", .bool(config.activation == "gelu_tanh")),
+            ("untie_embeddings_and_output_weights", .bool(!config.tieEmbeddings)),
+            ("normalization", .string(config.norm == "rmsnorm" ? "RMSNorm" : "LayerNorm")), ("apply_layernorm_1p", .bool(false)),
+            ("qk_layernorm", .bool(false)), ("num_experts", .none),
+        ]
+        let probe = PickleValue.object(PickleObject(type: PickleGlobal(module: "argparse", name: "Namespace"), state: .dict(attrs + [
+            PickleDictEntry(key: .string("tensor_model_parallel_size"), value: int(shape.tp)),
+            PickleDictEntry(key: .string("pipeline_model_parallel_size"), value: int(shape.pp)),
+            PickleDictEntry(key: .string("make_vocab_size_divisible_by"), value: int(shape.vocabDivisibleBy)),
+            PickleDictEntry(key: .string("padded_vocab_size"), value: int(shape.paddedVocab(config.vocab))),
+        ])))
+        if fresh || (try? MegatronArgs(probe, path: path).modelConfig(vocab: config.vocab)) != config {
+            for (k, v) in switches { set(k, v) }
+        }
         set("make_vocab_size_divisible_by", int(shape.vocabDivisibleBy))
         set("padded_vocab_size", int(shape.paddedVocab(config.vocab)))
         setIfAbsent("tokenizer_type", .string(tokenizerType ?? (config.family == "llama" ? "HuggingFaceTokenizer" : "GPT2BPETokenizer")))
@@ -91,10 +95,11 @@ extension MegatronArgs {
         set("transformer_impl", .string(naming == .transformerEngine ? "transformer_engine" : "local"))
         set("ckpt_format", .string("torch"))
         set("use_dist_ckpt", .bool(false))
-        set("iteration", .int(iteration))
         set("use_distributed_optimizer", .bool(false))
-        set("no_save_optim", .bool(optimizer == nil))
-        set("no_save_rng", .bool(!savesRNG))
+        // Megatron's defaults are None: a base's value stays unless it contradicts the file.
+        let reader = ArgReader(entries: attrs, path: path)
+        if fresh || optimizer == nil || (try? reader.flag("no_save_optim")) != false { set("no_save_optim", .bool(optimizer == nil)) }
+        if fresh || !savesRNG || (try? reader.flag("no_save_rng")) != false { set("no_save_rng", .bool(!savesRNG)) }
         if let o = optimizer {
             set("optimizer", .string("adam"))
             if fresh { set("lr", .float(o.lr)) }
@@ -105,6 +110,11 @@ extension MegatronArgs {
             set("weight_decay", .float(o.weightDecay))
             set("clip_grad", .float(o.gradClip))
         }
+        // What validate_args derives and the optimizer config reads (as torch dtypes, not the
+        // command line's strings).
+        for k in ["main_grads_dtype", "main_params_dtype", "exp_avg_dtype", "exp_avg_sq_dtype"] {
+            setIfAbsent(k, .global(PickleGlobal(module: "torch", name: "float32")))
+        }
         for (k, v) in [
             ("consumed_train_samples", int(0)), ("consumed_valid_samples", int(0)), ("skipped_train_samples", int(0)),
             ("data_parallel_random_init", PickleValue.bool(false)), ("accumulate_allreduce_grads_in_fp32", .bool(false)),
@@ -112,6 +122,6 @@ extension MegatronArgs {
         ] {
             setIfAbsent(k, v)
         }
-        return .object(PickleObject(type: PickleGlobal(module: "argparse", name: "Namespace"), state: .dict(attrs)))
+        return .object(PickleObject(type: PickleGlobal(module: "argparse", name: "Namespace"), state: .dict(attrs), construction: .newObject))
     }
 }

@@ -80,7 +80,7 @@ struct MegatronStateDictBuilder {
         let paramsDType = params.first { $0.dtype == .bfloat16 || $0.dtype == .float16 }?.dtype ?? params.first?.dtype ?? .float32
         let args = try MegatronArgs.namespace(
             config: config, shape: shape, dataParallel: dp,
-            optimizer: hasOptimizer ? metadata.optimizer ?? OptimizerConfig(variant: "decoupled") : nil, iteration: metadata.step,
+            optimizer: hasOptimizer ? metadata.optimizer ?? OptimizerConfig(variant: "decoupled") : nil,
             paramsDType: paramsDType, naming: naming, savesRNG: rng != nil, base: try blob?.commonValue("args")?.value,
             tokenizerType: options.tokenizerType, process: process, path: path)
         var root: [PickleDictEntry] = []
@@ -88,7 +88,9 @@ struct MegatronStateDictBuilder {
         put("args", args)
         put("checkpoint_version", .float(3.0))
         put("iteration", .int(metadata.step))
-        put("model", .dict(try modelEntries(written: written, archive: archive, notes: &notes)))
+        // state_dict() is an OrderedDict.
+        let model = try modelEntries(written: written, archive: archive, notes: &notes)
+        put("model", .object(PickleObject(type: PickleGlobal(module: "collections", name: "OrderedDict"), dictItems: model)))
         if hasOptimizer {
             put("optimizer", try optimizerEntry(written: written, archive: archive))
             if let s = try blob?.commonValue("opt_param_scheduler") {

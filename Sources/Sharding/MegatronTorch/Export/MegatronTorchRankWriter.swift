@@ -81,6 +81,21 @@ public final class MegatronTorchRankWriter: TensorContainerWriter {
             params: manifest.filter(\.key.isModel), hasOptimizer: !states.isEmpty, options: options)
     }
 
+    /// Prepares rank `file` written to `path` through a `TorchArchiveWriter` (record prefix:
+    /// the file stem, `model_optim_rng`, as `torch.save` names it).
+    public convenience init(
+        path: String, file: ShardFile, shape: MegatronShape, config: ModelConfig, metadata: CheckpointMetadata,
+        manifest: [ContainerTensor], options: MegatronTorchExportOptions = MegatronTorchExportOptions()
+    ) throws(ContainerError) {
+        let archive = try TorchArchiveWriter(path: path, prefix: TorchArchiveWriter.defaultPrefix(for: path))
+        do {
+            try self.init(path: path, file: file, shape: shape, config: config, metadata: metadata, manifest: manifest, options: options, archive: archive)
+        } catch {
+            archive.abort()
+            throw error
+        }
+    }
+
     /// Starts the next manifest tensor: a storage of its own in the archive.
     public func beginTensor(_ key: TensorKey, dtype: DType, shape: [Int]) throws(ContainerError) -> any TensorByteSink {
         guard !finished else { throw .malformed(path: path, detail: "writer already committed or aborted") }

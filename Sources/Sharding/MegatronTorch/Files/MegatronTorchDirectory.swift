@@ -111,6 +111,12 @@ public final class MegatronTorchDirectory: Sendable {
         "\(MegatronDirectory.iterationDirectory(step: step))/\(shape.rankDirectoryName(file))/\(modelFile)"
     }
 
+    /// Opens `path` reading every `.pt` file as a `TorchArchive` (see
+    /// `init(path:vocab:open:)`).
+    public convenience init(path: String, vocab: Int? = nil) throws(ContainerError) {
+        try self.init(path: path, vocab: vocab) { (p: String) throws(ContainerError) -> any TorchPickleSource in try TorchArchive(path: p) }
+    }
+
     /// Whether `path` looks like a Megatron `torch`-format checkpoint (a tracker or an
     /// iteration directory whose `mp_rank_*` directories hold `model_optim_rng.pt`).
     public static func isMegatronTorch(_ path: String) -> Bool {

@@ -59,7 +59,7 @@ public final class MegatronTorchRank: TensorContainer {
         if top.contains(where: { if case .string(let k) = $0.key { return k.hasPrefix("model") && k != "model" } else { return false } }) {
             throw .unsupported(path: mpath, detail: "model0, model1, ...: virtual pipeline stages are not supported")
         }
-        guard case .dict(let modelEntries)? = root["model"] else { throw .malformed(path: mpath, detail: "no model state dict") }
+        guard let modelEntries = root["model"]?.stateDictEntries else { throw .malformed(path: mpath, detail: "no model state dict") }
         if file.tpRank >= args.shape.tp || file.ppRank >= args.shape.pp {
             throw .malformed(path: mpath, detail: "rank \(file) lies outside args TP \(args.shape.tp) x PP \(args.shape.pp)")
         }

@@ -98,6 +98,14 @@ extension MegatronOptimizerState {
 }
 
 extension PickleValue {
+    /// The entries of a dict, or of an `OrderedDict` kept as an object (as ckpt writes
+    /// `state_dict()`s); nil otherwise.
+    var stateDictEntries: [PickleDictEntry]? {
+        if case .dict(let e) = self { return e }
+        if case .object(let o) = self, o.type.description == "collections.OrderedDict" { return o.dictItems }
+        return nil
+    }
+
     /// The value under integer key `key` of a dict.
     func entry(int key: Int) -> PickleValue? {
         entries?.last { $0.key == .int(Int64(key)) }?.value

@@ -18,7 +18,7 @@ import Foundation
 /// | bytes | `{"$bytes": "<base64>"}` |
 /// | int beyond 64 bits | `{"$bigint": "<base64 of little-endian two's complement>"}` |
 /// | global (`torch.bfloat16`) | `{"$global": ["torch", "bfloat16"]}` |
-/// | object (`AttnBackend(5)`, `io.BytesIO`, ...) | `{"$object": [module, name], "args": [...], "state": ..., "list": [...], "dict": [[k, v], ...]}` |
+/// | object (`AttnBackend(5)`, `io.BytesIO`, ...) | `{"$object": [module, name], "args": [...], "state": ..., "list": [...], "dict": [[k, v], ...], "new": true}` (`new` for NEWOBJ construction) |
 /// | tensor (RNG states, TE extra state) | `{"$tensor": {"dtype": "uint8", "shape": [n], "data": "<base64>"}}` |
 public enum PickleJSON {
     /// Tensors larger than this are not inlined (`encode` reports them through `dropped`).
@@ -81,6 +81,7 @@ public enum PickleJSON {
             if !o.dictItems.isEmpty {
                 members.append(("dict", try pairs(o.dictItems, tensorBytes: tensorBytes, dropped: &dropped)))
             }
+            if o.construction == .newObject { members.append(("new", .bool(true))) }
             return .object(members)
         case .tensor(let t):
             guard let bytes = try tensorBytes(t) else {
@@ -221,7 +222,8 @@ public enum PickleJSON {
                 PickleObject(
                     type: try global(m["$object"]), args: m["args"] == nil ? [] : try list(m["args"]), state: state,
                     listItems: m["list"] == nil ? [] : try list(m["list"]),
-                    dictItems: m["dict"] == nil ? [] : try entryPairs(m["dict"])))
+                    dictItems: m["dict"] == nil ? [] : try entryPairs(m["dict"]),
+                    construction: m["new"] == .bool(true) ? .newObject : .reduce))
         }
         if case .object(let t)? = m["$tensor"] {
             let tm = Dictionary(t, uniquingKeysWith: { a, _ in a })
