@@ -49,10 +49,12 @@ extension MegatronArgs {
         let theta = config.ropeTheta
         set("rotary_base", theta == theta.rounded() && abs(theta) < 1e15 ? .int(Int64(theta)) : .float(theta))
         // The switches are rewritten only when the base does not already describe the model
-        // (its own spellings, e.g. add_position_embedding True with rope, are kept).
+        // (its own spellings are kept). add_position_embedding stays Megatron's default True
+        // with rope too (megatron-core ignores it there, check_checkpoint_args compares it with
+        // the run's, which is True unless the run passes --no-position-embedding).
         let switches: [(String, PickleValue)] = [
             ("group_query_attention", .bool(config.kvHeads != config.heads)),
-            ("position_embedding_type", .string(rope ? "rope" : "learned_absolute")), ("add_position_embedding", .bool(!rope)),
+            ("position_embedding_type", .string(rope ? "rope" : "learned_absolute")), ("add_position_embedding", .bool(true)),
             ("use_rotary_position_embeddings", .bool(rope)), ("rotary_percent", .float(1.0)), ("rotary_interleaved", .bool(false)),
             ("add_bias_linear", .bool(config.bias)), ("add_qkv_bias", .bool(config.bias)), ("swiglu", .bool(config.activation == "swiglu")),
             ("squared_relu", .bool(false)), ("bias_gelu_fusion", .bool(config.activation == "gelu_tanh")),
