@@ -2,7 +2,7 @@
 """Resume Megatron-LM training from a checkpoint ckpt wrote (NOT run in CI; venv python).
 
     /work/venv/bin/python tools/megatron_resume_check.py FIXTURE DIR [--reference REFDIR]
-        [--megatron-lm SRC] [--drop-arg ARG] [-- extra Megatron-LM arguments]
+        [--megatron-lm SRC] [--drop-arg=ARG] [-- extra Megatron-LM arguments]
 
 FIXTURE is a Tests/Fixtures/interop/megatron-* directory: its expected.json holds the
 Megatron-LM command line that made it. DIR is loaded by Megatron-LM's real `pretrain()`
@@ -12,7 +12,7 @@ tools/megatron_fixture_worker.py, which fingerprints the in-memory state before 
 With --reference, REFDIR is resumed the same way and every rank's fingerprints (model,
 fp32 masters, Adam moments, learning rate, scheduler) must be identical.
 
---drop-arg removes one argument of the fixture's command line (e.g. --use-distributed-optimizer
+--drop-arg=ARG removes one argument of the fixture's command line (e.g. --use-distributed-optimizer
 for a checkpoint whose optimizer state ckpt wrote in the non-distributed form). Extra arguments
 follow `--`: `--no-load-rng`, `--override-opt_param-scheduler` or
 `--use-checkpoint-opt_param-scheduler` (the fixture's command line has --train-iters 2, so its

@@ -98,9 +98,10 @@ final class TreeBuilder {
         let key = String(nextKey)
         nextKey += 1
         storages[key] = Fixtures.randomBytes(n * dtype.size, seed: seed)
-        return .tensor(MegatronStateDictBuilder.dense(
-            TorchStorageRef(key: key, dtypeName: dtype.rawValue, isUntyped: false, location: "cpu", count: n),
-            dtypeName: dtype.rawValue, shape: shape))
+        return .tensor(
+            MegatronStateDictBuilder.dense(
+                TorchStorageRef(key: key, dtypeName: dtype.rawValue, isUntyped: false, location: "cpu", count: n),
+                dtypeName: dtype.rawValue, shape: shape))
     }
 
     /// A 1-D float32 tensor holding exactly `values`.
@@ -108,9 +109,10 @@ final class TreeBuilder {
         let key = String(nextKey)
         nextKey += 1
         storages[key] = values.withUnsafeBytes { Array($0) }
-        return .tensor(MegatronStateDictBuilder.dense(
-            TorchStorageRef(key: key, dtypeName: "float32", isUntyped: false, location: "cpu", count: values.count),
-            dtypeName: "float32", shape: [values.count]))
+        return .tensor(
+            MegatronStateDictBuilder.dense(
+                TorchStorageRef(key: key, dtypeName: "float32", isUntyped: false, location: "cpu", count: values.count),
+                dtypeName: "float32", shape: [values.count]))
     }
 
     func source(_ root: PickleValue) -> InMemoryTorchSource {

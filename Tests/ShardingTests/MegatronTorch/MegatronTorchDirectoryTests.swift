@@ -12,7 +12,10 @@ import Testing
         let root: String
         var sources: [String: InMemoryTorchSource] = [:]
 
-        init(tracker: String? = "2", iterDir: String = "iter_0000002", ranks: [String] = ["mp_rank_00_000", "mp_rank_00_001", "mp_rank_01_000", "mp_rank_01_001"], seedOf: (String) -> Int64 = { _ in 1234 }) throws {
+        init(
+            tracker: String? = "2", iterDir: String = "iter_0000002",
+            ranks: [String] = ["mp_rank_00_000", "mp_rank_00_001", "mp_rank_01_000", "mp_rank_01_001"], seedOf: (String) -> Int64 = { _ in 1234 }
+        ) throws {
             root = try Fixtures.tempDirectory()
             let fm = FileManager.default
             if let t = tracker { try (t + "\n").write(toFile: root + "/latest_checkpointed_iteration.txt", atomically: true, encoding: .utf8) }

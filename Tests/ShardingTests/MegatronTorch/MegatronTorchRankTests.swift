@@ -40,7 +40,9 @@ import Testing
         #expect(rank.naming == .transformerEngine)
         #expect(rank.describe(.model("decoder.layers.0.input_layernorm.weight")) != nil)
         #expect(rank.describe(.model("decoder.layers.0.self_attention.linear_qkv.layer_norm_weight")) == nil)
-        #expect(try rank.readAll(.model("decoder.layers.0.pre_mlp_layernorm.weight")) == bytes(built.source, built.expected[.model("decoder.layers.0.pre_mlp_layernorm.weight")]))
+        #expect(
+            try rank.readAll(.model("decoder.layers.0.pre_mlp_layernorm.weight"))
+                == bytes(built.source, built.expected[.model("decoder.layers.0.pre_mlp_layernorm.weight")]))
     }
 
     @Test func aMappingThatContradictsTheShapesIsRefused() throws {
@@ -74,7 +76,10 @@ import Testing
             ("numel_unpadded", .int(numel)),
         ])
         let dkey = key ?? .tuple([TreeBuilder.torch("bfloat16"), TreeBuilder.torch("float32")])
-        var entries = [PickleDictEntry(key: .string("buckets_coalesced"), value: .bool(true)), PickleDictEntry(key: .int(0), value: .dict([PickleDictEntry(key: dkey, value: state)]))]
+        var entries = [
+            PickleDictEntry(key: .string("buckets_coalesced"), value: .bool(true)),
+            PickleDictEntry(key: .int(0), value: .dict([PickleDictEntry(key: dkey, value: state)])),
+        ]
         if legacy { entries = [PickleDictEntry(key: .string("per_bucket_numel"), value: .list([])), entries[1]] }
         let rank = try MegatronTorchRank(
             path: "/r", file: ShardFile(tpRank: 0, ppRank: 1), model: b.source(root), distributed: d.source(.dict(entries)))

@@ -17,7 +17,9 @@ import Testing
         try writer.commit()
     }
 
-    private func readBack(_ built: RankTrees.Built, naming: MegatronNaming? = nil, sameLayout: Bool = true) throws -> (MegatronTorchRank, MegatronTorchRank, InMemoryArchiveSink, MegatronTorchRankWriter) {
+    private func readBack(_ built: RankTrees.Built, naming: MegatronNaming? = nil, sameLayout: Bool = true) throws -> (
+        MegatronTorchRank, MegatronTorchRank, InMemoryArchiveSink, MegatronTorchRankWriter
+    ) {
         let file = ShardFile(tpRank: 0, ppRank: 0)
         let rank = try MegatronTorchRank(path: "/r", file: file, model: built.source, distributed: nil)
         let blob = MegatronTorchMetadata(shape: rank.args.shape, dataParallel: 1, ranks: [file: rank])
@@ -41,13 +43,19 @@ import Testing
         let root = try #require(sink.root)
         #expect(
             root.entries?.compactMap(\.key.stringValue)
-                == ["args", "checkpoint_version", "iteration", "model", "optimizer", "opt_param_scheduler", "rng_state", "num_floating_point_operations_so_far"])
+                == [
+                    "args", "checkpoint_version", "iteration", "model", "optimizer", "opt_param_scheduler", "rng_state", "num_floating_point_operations_so_far",
+                ])
         #expect(root["checkpoint_version"] == .float(3.0) && root["iteration"] == .int(2))
         let keys = root["model"]?.stateDictEntries?.compactMap(\.key.stringValue) ?? []
         guard case .object(let od)? = root["model"] else { Issue.record("model is not an OrderedDict"); return }
         #expect(od.type.description == "collections.OrderedDict")
         let extra = ["linear_proj", "linear_qkv", "linear_fc1", "linear_fc2"]
-        #expect(keys == RankTrees.params.map(\.0).flatMap { n in extra.contains { n.hasSuffix($0 + ".weight") } ? [n, n.replacingOccurrences(of: ".weight", with: "._extra_state")] : [n] })
+        #expect(
+            keys
+                == RankTrees.params.map(\.0).flatMap { n in
+                    extra.contains { n.hasSuffix($0 + ".weight") } ? [n, n.replacingOccurrences(of: ".weight", with: "._extra_state")] : [n]
+                })
         let opt = try #require(root["optimizer"])
         #expect(opt.entries?.compactMap(\.key.stringValue) == ["optimizer", "fp32_from_fp16_params"])
         let groups = opt["optimizer"]?["param_groups"]?.elements ?? []
@@ -78,7 +86,10 @@ import Testing
         #expect(back.state.rank["rng_state"]?.text == rank.state.rank["rng_state"]?.text)
         #expect(back.state.common["opt_param_scheduler"]?.text == rank.state.common["opt_param_scheduler"]?.text)
         // The local spec's linear layers all get their (None) extra state.
-        #expect(back.state.rank["extra_state"]?.text == #"{"decoder.layers.0.mlp.linear_fc1._extra_state":null,"decoder.layers.0.mlp.linear_fc2._extra_state":null,"decoder.layers.0.self_attention.linear_proj._extra_state":null,"decoder.layers.0.self_attention.linear_qkv._extra_state":null}"#)
+        #expect(
+            back.state.rank["extra_state"]?.text
+                == #"{"decoder.layers.0.mlp.linear_fc1._extra_state":null,"decoder.layers.0.mlp.linear_fc2._extra_state":null,"decoder.layers.0.self_attention.linear_proj._extra_state":null,"decoder.layers.0.self_attention.linear_qkv._extra_state":null}"#
+        )
         #expect(try back.args.modelConfig() == rank.args.modelConfig())
         let o = try back.args.optimizerConfig(paramGroups: back.paramGroups)
         #expect(o == (try rank.args.optimizerConfig(paramGroups: rank.paramGroups)))

@@ -17,8 +17,15 @@ import Testing
             ("g", TreeBuilder.torch("bfloat16")),
             ("o", .object(PickleObject(type: PickleGlobal(module: "megatron.core.transformer.enums", name: "AttnBackend"), args: [.int(5)]))),
             ("bio", .object(PickleObject(type: PickleGlobal(module: "_io", name: "BytesIO"), state: .tuple([.bytes([1, 2]), .int(0), .none])))),
-            ("od", .object(PickleObject(type: PickleGlobal(module: "x", name: "Y"), listItems: [.int(1)], dictItems: [PickleDictEntry(key: .int(2), value: .int(3))]))),
-            ("intkeys", .dict([PickleDictEntry(key: .int(0), value: .string("a")), PickleDictEntry(key: .tuple([TreeBuilder.torch("bfloat16")]), value: .none)])),
+            (
+                "od",
+                .object(
+                    PickleObject(type: PickleGlobal(module: "x", name: "Y"), listItems: [.int(1)], dictItems: [PickleDictEntry(key: .int(2), value: .int(3))]))
+            ),
+            (
+                "intkeys",
+                .dict([PickleDictEntry(key: .int(0), value: .string("a")), PickleDictEntry(key: .tuple([TreeBuilder.torch("bfloat16")]), value: .none)])
+            ),
             ("dollar", TreeBuilder.dict([("$x", .int(1))])),
             ("rng", rng),
         ])

@@ -15,7 +15,8 @@ extension MegatronArgs {
     /// - The optimizer is recorded as non-distributed (`use_distributed_optimizer` False): the
     ///   writer stores its state in `model_optim_rng.pt`.
     public static func namespace(
-        config: ModelConfig, shape: MegatronShape, dataParallel: Int, optimizer: OptimizerConfig?, paramsDType: DType, naming: MegatronNaming, savesRNG: Bool, base: PickleValue? = nil, tokenizerType: String? = nil,
+        config: ModelConfig, shape: MegatronShape, dataParallel: Int, optimizer: OptimizerConfig?, paramsDType: DType, naming: MegatronNaming, savesRNG: Bool,
+        base: PickleValue? = nil, tokenizerType: String? = nil,
         process: (rank: Int64, localRank: Int64) = (0, 0), path: String
     ) throws(ContainerError) -> PickleValue {
         if config.activation == "gelu_tanh" && !config.bias {
@@ -62,12 +63,16 @@ extension MegatronArgs {
             ("normalization", .string(config.norm == "rmsnorm" ? "RMSNorm" : "LayerNorm")), ("apply_layernorm_1p", .bool(false)),
             ("qk_layernorm", .bool(false)), ("num_experts", .none),
         ]
-        let probe = PickleValue.object(PickleObject(type: PickleGlobal(module: "argparse", name: "Namespace"), state: .dict(attrs + [
-            PickleDictEntry(key: .string("tensor_model_parallel_size"), value: int(shape.tp)),
-            PickleDictEntry(key: .string("pipeline_model_parallel_size"), value: int(shape.pp)),
-            PickleDictEntry(key: .string("make_vocab_size_divisible_by"), value: int(shape.vocabDivisibleBy)),
-            PickleDictEntry(key: .string("padded_vocab_size"), value: int(shape.paddedVocab(config.vocab))),
-        ])))
+        let probe = PickleValue.object(
+            PickleObject(
+                type: PickleGlobal(module: "argparse", name: "Namespace"),
+                state: .dict(
+                    attrs + [
+                        PickleDictEntry(key: .string("tensor_model_parallel_size"), value: int(shape.tp)),
+                        PickleDictEntry(key: .string("pipeline_model_parallel_size"), value: int(shape.pp)),
+                        PickleDictEntry(key: .string("make_vocab_size_divisible_by"), value: int(shape.vocabDivisibleBy)),
+                        PickleDictEntry(key: .string("padded_vocab_size"), value: int(shape.paddedVocab(config.vocab))),
+                    ])))
         if fresh || (try? MegatronArgs(probe, path: path).modelConfig(vocab: config.vocab)) != config {
             for (k, v) in switches { set(k, v) }
         }

@@ -88,7 +88,8 @@ extension MegatronArgs {
         if norm == "layernorm" && !bias {
             throw .unsupported(
                 path: path,
-                detail: "args.add_bias_linear = False with normalization LayerNorm: the norms keep biases the linear layers lack, which model_config cannot express"
+                detail:
+                    "args.add_bias_linear = False with normalization LayerNorm: the norms keep biases the linear layers lack, which model_config cannot express"
             )
         }
         let position: String

@@ -125,7 +125,9 @@ struct MegatronStateDictBuilder {
     }
 
     /// The model state dict in registration order, `_extra_state` entries included.
-    private func modelEntries(written: [TensorKey: TorchTensorRef], archive: any TorchArchiveSink, notes: inout [String]) throws(ContainerError) -> [PickleDictEntry] {
+    private func modelEntries(written: [TensorKey: TorchTensorRef], archive: any TorchArchiveSink, notes: inout [String]) throws(ContainerError)
+        -> [PickleDictEntry]
+    {
         var entries: [(String, PickleValue)] = []
         for p in params {
             guard let t = written[.model(p.name)] else { throw .noSuchTensor(path: path, tensor: p.name) }

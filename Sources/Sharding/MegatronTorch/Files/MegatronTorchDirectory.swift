@@ -56,7 +56,8 @@ public final class MegatronTorchDirectory: Sendable {
         var piped: Bool?
         for e in entries {
             guard let (t, p) = MegatronDirectory.parseRankDirectory(e) else {
-                throw .unsupported(path: iter + "/" + e, detail: "rank directory name not understood (expert-parallel ranks mp_rank_TT_PPP_EEE are not supported)")
+                throw .unsupported(
+                    path: iter + "/" + e, detail: "rank directory name not understood (expert-parallel ranks mp_rank_TT_PPP_EEE are not supported)")
             }
             if let piped, piped != (p != nil) {
                 throw .malformed(path: iter + "/" + e, detail: "rank directories mix the mp_rank_TT and mp_rank_TT_PPP forms")
@@ -91,7 +92,8 @@ public final class MegatronTorchDirectory: Sendable {
         modelConfig = try first.args.modelConfig(vocab: v)
         if source == .padded {
             notes.append(
-                "the unpadded vocabulary is not recorded (args.padded_vocab_size = \(first.args.paddedVocab)); the padding rows are kept as vocabulary rows: pass the tokenizer's size to drop them")
+                "the unpadded vocabulary is not recorded (args.padded_vocab_size = \(first.args.paddedVocab)); the padding rows are kept as vocabulary rows: pass the tokenizer's size to drop them"
+            )
         }
         let withOptimizer = ranks.values.filter { $0.optimizerForm != "none" }
         if !withOptimizer.isEmpty && withOptimizer.count != ranks.count {
@@ -157,7 +159,9 @@ public final class MegatronTorchDirectory: Sendable {
         throw .malformed(path: path, detail: "no \(MegatronDirectory.trackerFile) and not an iter_* or release directory")
     }
 
-    private static func openRank(_ dir: String, file: ShardFile, open: (String) throws(ContainerError) -> any TorchPickleSource) throws(ContainerError) -> MegatronTorchRank {
+    private static func openRank(_ dir: String, file: ShardFile, open: (String) throws(ContainerError) -> any TorchPickleSource) throws(ContainerError)
+        -> MegatronTorchRank
+    {
         let fm = FileManager.default
         let model = dir + "/" + modelFile
         guard fm.fileExists(atPath: model) else { throw .malformed(path: dir, detail: "no \(modelFile)") }

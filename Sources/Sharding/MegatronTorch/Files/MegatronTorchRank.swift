@@ -1,5 +1,6 @@
 import CheckpointStore
 import Containers
+import Foundation
 
 /// One rank directory of a Megatron-LM `torch`-format checkpoint
 /// (`iter_*/mp_rank_TT[_PPP]/`: `model_optim_rng.pt`, plus `distrib_optim.pt` with the
@@ -136,6 +137,17 @@ public final class MegatronTorchRank: TensorContainer {
         let state = try MegatronTorchState(root: top, extraState: extra, optimizer: optimizer, source: model, notes: &notes)
         self.state = state
         self.notes = notes
+    }
+
+    /// Opens rank directory `directory` (its `model_optim_rng.pt`, and `distrib_optim.pt` when
+    /// present) as rank `file`, reading the archives with `TorchArchive`.
+    public convenience init(directory: String, file: ShardFile) throws(ContainerError) {
+        let fm = FileManager.default
+        let model = directory + "/" + MegatronTorchDirectory.modelFile
+        guard fm.fileExists(atPath: model) else { throw .malformed(path: directory, detail: "no \(MegatronTorchDirectory.modelFile)") }
+        let dist = directory + "/" + MegatronTorchDirectory.distributedOptimizerFile
+        let d: TorchArchive? = fm.fileExists(atPath: dist) ? try TorchArchive(path: dist) : nil
+        try self.init(path: directory, file: file, model: try TorchArchive(path: model), distributed: d)
     }
 
     /// The tensor stored under `key`, or nil.

@@ -24,7 +24,9 @@ extension MegatronOptimizerState {
         let layout: DistribOptimLayout
         do {
             layout = try DistribOptimLayout(
-                params: params.map { DistribOptimLayout.Param(name: $0.name, count: $0.shape.reduce(1, *), dtype: $0.dtype, sharedEmbedding: sharedEmbedding.contains($0.name)) },
+                params: params.map {
+                    DistribOptimLayout.Param(name: $0.name, count: $0.shape.reduce(1, *), dtype: $0.dtype, sharedEmbedding: sharedEmbedding.contains($0.name))
+                },
                 settings: settings, ppRank: ppRank)
         } catch {
             throw .malformed(path: path, detail: error.description)
@@ -47,7 +49,9 @@ extension MegatronOptimizerState {
             guard only.key == expected else {
                 throw .malformed(
                     path: path,
-                    detail: "distrib_optim.pt buffer \(b) is keyed \(ArgReader.show(only.key)), expected (torch.\(TorchDTypeName.name(buffer.paramDType)), torch.\(TorchDTypeName.name(buffer.gradDType))) (check accumulate_allreduce_grads_in_fp32)")
+                    detail:
+                        "distrib_optim.pt buffer \(b) is keyed \(ArgReader.show(only.key)), expected (torch.\(TorchDTypeName.name(buffer.paramDType)), torch.\(TorchDTypeName.name(buffer.gradDType))) (check accumulate_allreduce_grads_in_fp32)"
+                )
             }
             let state = only.value
             guard case .int(let n)? = state["numel_unpadded"] else {
@@ -56,7 +60,9 @@ extension MegatronOptimizerState {
             guard n == Int64(buffer.numelUnpadded) else {
                 throw .malformed(
                     path: path,
-                    detail: "distrib_optim.pt buffer \(b) has numel_unpadded \(n), the bucket walk gives \(buffer.numelUnpadded) (DP \(settings.dataParallel), bucket size \(settings.bucketSize.map(String.init) ?? "none"))")
+                    detail:
+                        "distrib_optim.pt buffer \(b) has numel_unpadded \(n), the bucket walk gives \(buffer.numelUnpadded) (DP \(settings.dataParallel), bucket size \(settings.bucketSize.map(String.init) ?? "none"))"
+                )
             }
             for key in ["param", "exp_avg", "exp_avg_sq"] {
                 guard case .tensor(let world)? = state[key] else {

@@ -97,11 +97,14 @@ struct MegatronOptimizerState {
         return s
     }
 
+    /// One saved group's (state index, parameter) pairs.
+    typealias Indexed = [(Int, MegatronParamGroups.Param)]
+
     /// Matches the saved groups to megatron-core's grouping by `wd_mult` and size, returning
     /// (index, parameter) pairs per saved group.
-    private static func assign(_ groups: [PickleValue], predicted: MegatronParamGroups, path: String) throws(ContainerError) -> [[(Int, MegatronParamGroups.Param)]] {
+    private static func assign(_ groups: [PickleValue], predicted: MegatronParamGroups, path: String) throws(ContainerError) -> [Indexed] {
         var used = Set<Int>()
-        var out: [[(Int, MegatronParamGroups.Param)]] = []
+        var out: [Indexed] = []
         for (g, group) in groups.enumerated() {
             guard let ids = group["params"]?.elements else {
                 throw .malformed(path: path, detail: "optimizer param_groups[\(g)] has no params list")
@@ -110,14 +113,18 @@ struct MegatronOptimizerState {
             guard let k = predicted.weightDecayMultipliers.firstIndex(of: mult), !used.contains(k) else {
                 throw .unsupported(
                     path: path,
-                    detail: "optimizer param_groups[\(g)] (wd_mult \(mult)) does not match megatron-core's default grouping (custom parameter-group overrides are not supported)")
+                    detail:
+                        "optimizer param_groups[\(g)] (wd_mult \(mult)) does not match megatron-core's default grouping (custom parameter-group overrides are not supported)"
+                )
             }
             used.insert(k)
             let members = predicted.groups[k]
             guard ids.count == members.count else {
                 throw .unsupported(
                     path: path,
-                    detail: "optimizer param_groups[\(g)] (wd_mult \(mult)) holds \(ids.count) parameters, megatron-core's grouping of this rank's model gives \(members.count)")
+                    detail:
+                        "optimizer param_groups[\(g)] (wd_mult \(mult)) holds \(ids.count) parameters, megatron-core's grouping of this rank's model gives \(members.count)"
+                )
             }
             var pairs: [(Int, MegatronParamGroups.Param)] = []
             for (id, p) in zip(ids, members) {
