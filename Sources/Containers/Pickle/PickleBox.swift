@@ -39,6 +39,16 @@ final class PickleBox {
         self.construction = construction
     }
 
+    /// Drops every reference the box holds (breaking cycles once the pickle has run).
+    func clear() {
+        items = []
+        keys = []
+        values = []
+        keyIndex = [:]
+        args = []
+        state = nil
+    }
+
     /// Sets `key` to `value`, replacing the value of an equal plain key.
     func set(_ key: PickleNode, _ value: PickleNode) {
         if case .leaf(let k) = key {

@@ -20,7 +20,7 @@ extension PickleMachine {
         }
         switch kind {
         case .dict:
-            let d = PickleBox(.dict)
+            let d = made(PickleBox(.dict))
             if construction == .newObject || items.isEmpty { return .box(d) }
             guard items.count == 1 else { throw malformed("\(g) called with \(items.count) arguments") }
             if let src = items[0].box, src.kind == .dict {
@@ -35,11 +35,11 @@ extension PickleMachine {
             }
             return .box(d)
         case .set:
-            if construction == .newObject || items.isEmpty { return .box(PickleBox(.set)) }
+            if construction == .newObject || items.isEmpty { return .box(made(PickleBox(.set))) }
             guard items.count == 1 else { throw malformed("\(g) called with \(items.count) arguments") }
-            if let src = items[0].box, src.kind == .set { return .box(PickleBox(.set, items: src.items)) }
+            if let src = items[0].box, src.kind == .set { return .box(made(PickleBox(.set, items: src.items))) }
             guard let elements = items[0].sequence else { throw malformed("\(g) called with a \(items[0].kindName)") }
-            return .box(PickleBox(.set, items: elements))
+            return .box(made(PickleBox(.set, items: elements)))
         case .bytes:
             if items.isEmpty { return .leaf(.bytes([])) }
             if items.count == 1, case .leaf(.bytes(let b)) = items[0] { return .leaf(.bytes(b)) }
@@ -65,20 +65,20 @@ extension PickleMachine {
             guard items.count == 3, case .leaf(.global(let cls)) = items[0] else { throw malformed("\(g) called without (class, base, state)") }
             if let reason = PickleGlobalPolicy.refusal(cls) { throw refused(reason) }
             switch PickleGlobalPolicy.callKind(cls) {
-            case .dict?: return .box(PickleBox(.dict))
-            case .set?: return .box(PickleBox(.set))
+            case .dict?: return .box(made(PickleBox(.dict)))
+            case .set?: return .box(made(PickleBox(.set)))
             case .opaque?:
                 let plainBase: Bool = {
                     if case .leaf(.global(let b)) = items[1] { return b.module == "builtins" && b.name == "object" }
                     return false
                 }()
                 let args = plainBase || items[2].leaf == PickleValue.none ? [] : [items[2]]
-                return .box(PickleBox(object: cls, args: args, construction: .newObject))
+                return .box(made(PickleBox(object: cls, args: args, construction: .newObject)))
             default:
                 throw refused("global \(cls) is instantiated, and it is not on ckpt's allow-list of classes")
             }
         case .opaque:
-            return .box(PickleBox(object: g, args: items, construction: construction))
+            return .box(made(PickleBox(object: g, args: items, construction: construction)))
         }
     }
 

@@ -37,7 +37,7 @@ extension PickleMachine {
             let m = try line(max: limits.maxTextLineBytes), n = try line(max: limits.maxTextLineBytes)
             let g = try named(module: try utf8(m), name: try utf8(n))
             let items = try popToMark()
-            try push(try call(.leaf(.global(g)), args: .box(PickleBox(.tuple, items: items)), construction: .reduce))
+            try push(try call(.leaf(.global(g)), args: .box(made(PickleBox(.tuple, items: items))), construction: .reduce))
         default:
             throw malformed("opcode 0x\(String(op.rawValue, radix: 16)) is not a text opcode")
         }

@@ -18,6 +18,9 @@ final class PickleMachine {
     var memo: [Int: PickleNode] = [:]
     /// Values pushed so far (bounded by `maxNodes`).
     var pushed = 0
+    /// Every box made, so `run` can break the reference cycles a pickle may build (a list
+    /// appended to itself) whether it succeeds or fails.
+    var boxes: [PickleBox] = []
 
     init(bytes: [UInt8], path: String, entry: String, limits: PickleLimits) {
         self.bytes = bytes
@@ -96,6 +99,20 @@ final class PickleMachine {
         return v
     }
 
+    /// Breaks every reference between boxes and drops the stack and memo.
+    func release() {
+        for b in boxes { b.clear() }
+        boxes = []
+        stack = []
+        memo = [:]
+    }
+
+    /// Registers a new box.
+    func made(_ b: PickleBox) -> PickleBox {
+        boxes.append(b)
+        return b
+    }
+
     // MARK: stack
 
     func push(_ node: PickleNode) throws(ContainerError) {
@@ -144,6 +161,7 @@ final class PickleMachine {
 
     /// Runs the pickle to its STOP and returns the value it leaves on the stack.
     func run() throws(ContainerError) -> PickleValue {
+        defer { release() }
         while true {
             opcodeStart = position
             let b = try byte()
@@ -203,24 +221,24 @@ final class PickleMachine {
         case .shortBinBytes: try push(.bytes(Array(try counted(1))))
         case .binBytes8, .byteArray8: try push(.bytes(Array(try counted(8))))
 
-        case .emptyTuple: try push(.box(PickleBox(.tuple)))
-        case .tuple: try push(.box(PickleBox(.tuple, items: try popToMark())))
+        case .emptyTuple: try push(.box(made(PickleBox(.tuple))))
+        case .tuple: try push(.box(made(PickleBox(.tuple, items: try popToMark()))))
         case .tuple1, .tuple2, .tuple3:
             let n = Int(op.rawValue - PickleOpcode.tuple1.rawValue) + 1
             guard stack.count - floor >= n else { throw malformed("stack underflow") }
             let items = Array(stack.suffix(n))
             stack.removeLast(n)
-            try push(.box(PickleBox(.tuple, items: items)))
-        case .emptyList: try push(.box(PickleBox(.list)))
-        case .list: try push(.box(PickleBox(.list, items: try popToMark())))
-        case .emptyDict: try push(.box(PickleBox(.dict)))
+            try push(.box(made(PickleBox(.tuple, items: items))))
+        case .emptyList: try push(.box(made(PickleBox(.list))))
+        case .list: try push(.box(made(PickleBox(.list, items: try popToMark()))))
+        case .emptyDict: try push(.box(made(PickleBox(.dict))))
         case .dict:
             let items = try popToMark()
-            let d = PickleBox(.dict)
+            let d = made(PickleBox(.dict))
             try setItems(items, into: d)
             try push(.box(d))
-        case .emptySet: try push(.box(PickleBox(.set)))
-        case .frozenSet: try push(.box(PickleBox(.set, items: try popToMark())))
+        case .emptySet: try push(.box(made(PickleBox(.set))))
+        case .frozenSet: try push(.box(made(PickleBox(.set, items: try popToMark()))))
         case .append:
             let v = try pop()
             try append([v], to: try top())
@@ -265,7 +283,7 @@ final class PickleMachine {
             var items = try popToMark()
             guard !items.isEmpty else { throw malformed("OBJ with no class") }
             let cls = items.removeFirst()
-            try push(try call(cls, args: .box(PickleBox(.tuple, items: items)), construction: .reduce))
+            try push(try call(cls, args: .box(made(PickleBox(.tuple, items: items))), construction: .reduce))
         case .build:
             let state = try pop()
             try build(try top(), state: state)
@@ -280,7 +298,10 @@ final class PickleMachine {
     /// The global `module.name` after checking the policy for naming it.
     func named(module: String, name: String) throws(ContainerError) -> PickleGlobal {
         let g = PickleGlobalPolicy.normalized(module: module, name: name)
-        if let reason = PickleGlobalPolicy.refusal(g) { throw refused(reason) }
+        if let reason = PickleGlobalPolicy.refusal(g) {
+            let original = PickleGlobal(module: module, name: name)
+            throw refused(g == original ? reason : "\(reason) (written as \(original))")
+        }
         return g
     }
 

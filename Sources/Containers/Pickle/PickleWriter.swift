@@ -3,7 +3,7 @@
 ///
 /// - `dict` → EMPTY_DICT + SETITEMS; `.object` of `collections.OrderedDict` (`.reduce`, no
 ///   args) → `OrderedDict()` REDUCE + SETITEMS of its `dictItems` (+ BUILD of its state);
-/// - `bytes` → `_codecs.encode(latin-1 text, 'latin1')` (empty: `bytes()`), as protocol 2 does;
+/// - `bytes` → `_codecs.encode(latin-1 text, 'latin1')`, as protocol 2 does (also when empty);
 /// - `set` → `set([...])`; ints → BININT1/BININT2/BININT, else LONG1; floats → BINFLOAT;
 /// - tensors → BINPERSID of `('storage', class, key, location, count)` and
 ///   `torch._utils._rebuild_tensor_v2` (typed storages) or `_rebuild_tensor_v3` (untyped)
@@ -40,17 +40,14 @@ public struct PickleWriter {
             for k in stride(from: 56, through: 0, by: -8) { out.append(UInt8((bits >> UInt64(k)) & 0xFF)) }
         case .string(let s): string(s)
         case .bytes(let b):
-            if b.isEmpty {
-                try global(PickleGlobal(module: "builtins", name: "bytes"))
-                op(.emptyTuple)
-            } else {
-                try global(PickleGlobal(module: "_codecs", name: "encode"))
-                var text = String.UnicodeScalarView()
-                for x in b { text.append(Unicode.Scalar(x)) }
-                string(String(text))
-                string("latin1")
-                op(.tuple2)
-            }
+            // Python writes empty bytes as `bytes()`, which weights_only refuses; the encode
+            // form of an empty string loads everywhere.
+            try global(PickleGlobal(module: "_codecs", name: "encode"))
+            var text = String.UnicodeScalarView()
+            for x in b { text.append(Unicode.Scalar(x)) }
+            string(String(text))
+            string("latin1")
+            op(.tuple2)
             op(.reduce)
         case .list(let items):
             op(.emptyList)

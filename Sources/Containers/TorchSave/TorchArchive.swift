@@ -63,7 +63,9 @@ public final class TorchArchive: Sendable {
         guard e.size == bytes else {
             throw .badTensor(
                 path: path, tensor: name,
-                detail: "storage record \(recordName) holds \(e.size) bytes, its persistent id says \(s.count) \(s.isUntyped ? "bytes" : "\(s.dtypeName) elements") (\(bytes) bytes)")
+                detail:
+                    "storage record \(recordName) holds \(e.size) bytes, its persistent id says \(s.count) \(s.isUntyped ? "bytes" : "\(s.dtypeName) elements") (\(bytes) bytes)"
+            )
         }
         return e
     }

@@ -8,7 +8,7 @@ struct TorchRegionReader {
     let elementSize: Int
     let strides: [Int]
     /// Largest range read at once for a non-contiguous box.
-    static let scratchLimit = 16 << 20
+    var scratchLimit = 16 << 20
 
     func read(offset: Int, box: TensorBox, into out: UnsafeMutableRawPointer) throws(ContainerError) {
         let rank = box.sizes.count
@@ -23,7 +23,7 @@ struct TorchRegionReader {
             return
         }
         let span = (hi - lo + 1) * elementSize
-        if span <= Self.scratchLimit || box.count == 1 {
+        if span <= scratchLimit || box.count == 1 {
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: span, alignment: 64)
             defer { scratch.deallocate() }
             try zip.read(entry, at: lo * elementSize, into: scratch)

@@ -50,7 +50,9 @@ enum TorchTensorBounds {
         guard needed <= have else {
             throw .badTensor(
                 path: path, tensor: name,
-                detail: "storage \(t.storage.key) holds \(have) bytes, shorter than the \(needed) bytes the tensor (offset \(t.storageOffset), shape \(t.shape), strides \(t.strides)) needs")
+                detail:
+                    "storage \(t.storage.key) holds \(have) bytes, shorter than the \(needed) bytes the tensor (offset \(t.storageOffset), shape \(t.shape), strides \(t.strides)) needs"
+            )
         }
         return (needed, have)
     }

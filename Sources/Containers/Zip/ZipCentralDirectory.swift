@@ -126,7 +126,8 @@ enum ZipCentralDirectory {
                 let commentLength = c.u16(), let disk16 = c.u16(), let _ = c.u16(), let _ = c.u32(), let offset32 = c.u32()
             else { throw bad }
             guard Int(nameLength) <= limits.maxNameBytes else {
-                throw .malformed(path: path, detail: "central directory record \(n) has a \(nameLength)-byte name, longer than the limit of \(limits.maxNameBytes)")
+                throw .malformed(
+                    path: path, detail: "central directory record \(n) has a \(nameLength)-byte name, longer than the limit of \(limits.maxNameBytes)")
             }
             guard let nameBytes = c.take(Int(nameLength)), let extra = c.take(Int(extraLength)), c.take(Int(commentLength)) != nil else { throw bad }
             guard !nameBytes.isEmpty, let name = String(validating: nameBytes, as: UTF8.self) else {
@@ -201,7 +202,9 @@ enum ZipCentralDirectory {
             guard dataOffset <= directoryOffset, e.compressedSize <= directoryOffset - dataOffset else {
                 throw .malformed(
                     path: path,
-                    detail: "data of zip entry \(e.name) (offset \(dataOffset), \(e.compressedSize) bytes) overlaps the central directory at offset \(directoryOffset)")
+                    detail:
+                        "data of zip entry \(e.name) (offset \(dataOffset), \(e.compressedSize) bytes) overlaps the central directory at offset \(directoryOffset)"
+                )
             }
             entries[i].dataOffset = dataOffset
         }
