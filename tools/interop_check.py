@@ -469,8 +469,14 @@ def cmd_semantics(opts) -> int:
         parts = os.path.basename(os.path.dirname(p)).split("_")
         ranks[(int(parts[2]), int(parts[3]) if len(parts) > 3 else 0)] = {
             k: v.float() for k, v in sd["model"].items() if isinstance(v, torch.Tensor)}
-    vocab = opts.vocab or (int(args.vocab_size) + 1 if getattr(args, "tokenizer_type", "") == "NullTokenizer"
-                           else int(args.vocab_size))
+    if opts.vocab:
+        vocab = opts.vocab
+    elif getattr(args, "vocab_size", None) is None and getattr(opts, "hf_reference", None):
+        # A checkpoint written without a tokenizer (e.g. by ckpt from HF) records no vocab_size.
+        vocab = int(json.load(open(os.path.join(opts.hf_reference, "config.json")))["vocab_size"])
+    else:
+        vocab = (int(args.vocab_size) + 1 if getattr(args, "tokenizer_type", "") == "NullTokenizer"
+                 else int(args.vocab_size))
     cfg = canon.config_from_megatron(args, vocab)
     tp, pp = int(args.tensor_model_parallel_size), int(args.pipeline_model_parallel_size)
     notes: list[str] = []

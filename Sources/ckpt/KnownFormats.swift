@@ -10,8 +10,10 @@ enum KnownFormats {
     /// ckpt's own formats, Hugging Face directories (safetensors, or `pytorch_model.bin` to
     /// read) and Megatron-LM torch directories; hf targets are cut into shards of at most
     /// `maxShardBytes`.
-    static func registry(maxShardBytes: Int = HFDirectoryWriter.defaultMaxShardBytes) -> FormatRegistry {
+    static func registry(maxShardBytes: Int = HFDirectoryWriter.defaultMaxShardBytes, vocab: Int? = nil) -> FormatRegistry {
         FormatRegistry.standard
+            .adding(source: MegatronTorchFormats.source(vocab: vocab))
+            .adding(target: MegatronTorchFormats.target())
             .adding(source: HFFormats.source(torchOpener: { (p: String) throws(ContainerError) -> any TensorContainer in try TorchStateDictContainer(path: p) }))
             .adding(target: HFFormats.target(maxShardBytes: maxShardBytes))
     }

@@ -20,8 +20,8 @@ public protocol TensorContainer: AnyObject, Sendable {
     var verifiesChecksums: Bool { get }
     /// The tensor stored under `key`, or nil.
     func describe(_ key: TensorKey) -> ContainerTensor?
-    /// Copies the elements of `box` of tensor `key` into `buffer` (exactly `box.count` elements
-    /// of the tensor's dtype), row-major over the box, little-endian.
+    /// Copies the elements of `box` of tensor `key` into the start of `buffer` (at least
+    /// `box.count` elements of the tensor's dtype long), row-major over the box, little-endian.
     func read(_ key: TensorKey, box: TensorBox, into buffer: UnsafeMutableRawBufferPointer) throws(ContainerError)
 }
 

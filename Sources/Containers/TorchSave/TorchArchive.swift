@@ -92,7 +92,7 @@ public final class TorchArchive: Sendable {
             throw .badTensor(path: path, tensor: name, detail: "box \(box) lies outside the shape \(tensor.shape)")
         }
         let (bytes, o) = box.count.multipliedReportingOverflow(by: dtype.size)
-        guard !o, buffer.count == bytes else {
+        guard !o, buffer.count >= bytes else {
             throw .badTensor(path: path, tensor: name, detail: "a buffer of \(buffer.count) bytes for a box of \(box.count) \(dtype.rawValue) elements")
         }
         guard bytes > 0, let out = buffer.baseAddress else { return }

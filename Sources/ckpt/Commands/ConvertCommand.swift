@@ -49,6 +49,11 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Pipeline-parallel size, 1...4096 (required for --to megatron and megatron-torch).") var pp: Int?
     @Option(name: .customLong("vocab-divisible-by"), help: "Pad the vocabulary to a multiple of this times TP, 1...65536 (megatron targets).")
     var vocabDivisibleBy: Int = 128
+    @Option(
+        help: ArgumentHelp(
+            "Vocabulary of a Megatron-LM torch source, 1...2^31-1 (Megatron records only the padded size; give the padded size to keep the padding rows).",
+            valueName: "n"))
+    var vocab: Int?
     @Flag(name: .customLong("allow-divergent-replicas"), help: "Take rank 0 when replicated tensors differ across TP ranks and report the difference.")
     var allowDivergentReplicas = false
     @Flag(help: "Print a JSON summary.") var json = false
@@ -56,6 +61,7 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
+        try FlagBounds.check("vocab", vocab, FlagBounds.vocab)
         if target != .hf && maxShardSize.bytes != HFDirectoryWriter.defaultMaxShardBytes {
             throw ValidationError("--max-shard-size applies only to --to hf")
         }
@@ -101,7 +107,7 @@ struct ConvertCommand: ParsableCommand {
         var bar: Progress?
         let report: ConversionReport
         do {
-            let converter = try Converter(options: options, formats: KnownFormats.registry(maxShardBytes: maxShardSize.bytes))
+            let converter = try Converter(options: options, formats: KnownFormats.registry(maxShardBytes: maxShardSize.bytes, vocab: vocab))
             report = try converter.convert(source, to: layout, container: container, output: out) { done, total in
                 if bar == nil { bar = Progress(total: Int(total), label: "convert", enabled: Progress.shown(json: json)) }
                 bar?.update(Int(done))
