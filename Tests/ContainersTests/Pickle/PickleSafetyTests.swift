@@ -333,7 +333,8 @@ import Testing
 
     @Test func tensorPathsHaveABudget() throws {
         let s = TorchStorageRef(key: "0", dtypeName: "float32", isUntyped: false, location: "cpu", count: 1)
-        let t = PickleValue.tensor(TorchTensorRef(storage: s, dtypeName: "float32", storageOffset: 0, shape: [], strides: [], requiresGrad: false, isParameter: false))
+        let t = PickleValue.tensor(
+            TorchTensorRef(storage: s, dtypeName: "float32", storageOffset: 0, shape: [], strides: [], requiresGrad: false, isParameter: false))
         let one = PickleValue.dict([PickleDictEntry(key: .string(String(repeating: "k", count: 1000)), value: t)])
         let many = PickleValue.list(Array(repeating: one, count: 100))
         #expect(many.tensorsWithPaths(maxPathBytes: 50_000) == nil)
