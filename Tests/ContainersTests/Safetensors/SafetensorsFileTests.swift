@@ -94,8 +94,11 @@ import Testing
             #expect(throws: ContainerError.badTensor(path: file.path, tensor: "a", detail: "box [1:3, 0:3] lies outside shape [2, 3]")) {
                 try out.withUnsafeMutableBytes { try file.read(.model("a"), box: TensorBox(offsets: [1, 0], sizes: [2, 3]), into: $0) }
             }
-            #expect(throws: ContainerError.badTensor(path: file.path, tensor: "a", detail: "buffer of 24 bytes for a box of 12 bytes")) {
-                try out.withUnsafeMutableBytes { try file.read(.model("a"), box: TensorBox(offsets: [0, 0], sizes: [1, 3]), into: $0) }
+            // A larger buffer is filled at its start; a smaller one is an error.
+            try out.withUnsafeMutableBytes { try file.read(.model("a"), box: TensorBox(offsets: [0, 0], sizes: [1, 3]), into: $0) }
+            var small = [UInt8](repeating: 0, count: 8)
+            #expect(throws: ContainerError.badTensor(path: file.path, tensor: "a", detail: "buffer of 8 bytes for a box of 12 bytes")) {
+                try small.withUnsafeMutableBytes { try file.read(.model("a"), box: TensorBox(offsets: [0, 0], sizes: [1, 3]), into: $0) }
             }
             #expect(throws: ContainerError.noSuchTensor(path: file.path, tensor: "zz")) { _ = try file.readAll(.model("zz")) }
         }
