@@ -11,11 +11,7 @@ enum KnownFormats {
     /// read) and Megatron-LM torch directories; hf targets are cut into shards of at most
     /// `maxShardBytes`.
     static func registry(maxShardBytes: Int = HFDirectoryWriter.defaultMaxShardBytes, vocab: Int? = nil) -> FormatRegistry {
-        FormatRegistry.standard
-            .adding(source: MegatronTorchFormats.source(vocab: vocab))
-            .adding(target: MegatronTorchFormats.target())
-            .adding(source: HFFormats.source(torchOpener: { (p: String) throws(ContainerError) -> any TensorContainer in try TorchStateDictContainer(path: p) }))
-            .adding(target: HFFormats.target(maxShardBytes: maxShardBytes))
+        FormatRegistry.all(maxShardBytes: maxShardBytes, vocab: vocab)
     }
 }
 
