@@ -32,8 +32,12 @@ public final class AtomicDirectory {
         }
         temporaryPath = AtomicFile.temporaryPath(for: path)
         StaleTemporaries.removeStale(beside: path)
-        if mkdir(temporaryPath, 0o755) != 0 { throw .io(path: path, operation: "creating \(temporaryPath)", errno: errno) }
-        TemporaryRegistry.register(temporaryPath)
+        TemporaryRegistry.register(temporaryPath)  // before it exists: a signal as it appears must find it
+        if mkdir(temporaryPath, 0o755) != 0 {
+            let e = errno
+            TemporaryRegistry.unregister(temporaryPath)
+            throw .io(path: path, operation: "creating \(temporaryPath)", errno: e)
+        }
     }
 
     deinit {

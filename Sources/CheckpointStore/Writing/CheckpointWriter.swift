@@ -47,14 +47,16 @@ public final class CheckpointWriter {
         HDF5Library.lock()
         defer { HDF5Library.unlock() }
         errno = 0
+        // Registered before it exists: a signal arriving as the file appears must find it.
+        TemporaryRegistry.register(temporaryPath)
         file = HDF5FileAccess.create(temporaryPath, flags: ckpt_H5F_ACC_EXCL())
         if file < 0 {
             let e = errno
+            TemporaryRegistry.unregister(temporaryPath)
             throw e != 0
                 ? .io(path: path, operation: "creating \(temporaryPath)", errno: e)
                 : .hdf5(path: path, tensor: nil, operation: "H5Fcreate")
         }
-        TemporaryRegistry.register(temporaryPath)
     }
 
     deinit {

@@ -46,8 +46,12 @@ public final class SafetensorsWriter: TensorContainerWriter {
         fileSize = size
         temporaryPath = AtomicFile.temporaryPath(for: path)
         StaleTemporaries.removeStale(beside: path)
-        let out = try BufferedFileOutput(creating: temporaryPath, reportingAs: path)
-        TemporaryRegistry.register(temporaryPath)
+        TemporaryRegistry.register(temporaryPath)  // before it exists: a signal as it appears must find it
+        let out: BufferedFileOutput
+        do { out = try BufferedFileOutput(creating: temporaryPath, reportingAs: path) } catch {
+            TemporaryRegistry.unregister(temporaryPath)
+            throw error
+        }
         output = out
         do {
             try out.write(header)

@@ -37,8 +37,12 @@ public final class TorchArchiveWriter {
             throw .malformed(path: path, detail: "archive prefix \(prefix.debugDescription) is empty, too long or has a '/'")
         }
         let temporary = AtomicFile.temporaryPath(for: path)
-        let out = try OutputFile(creating: temporary)
-        TemporaryRegistry.register(temporary)
+        TemporaryRegistry.register(temporary)  // before it exists: a signal as it appears must find it
+        let out: OutputFile
+        do { out = try OutputFile(creating: temporary) } catch {
+            TemporaryRegistry.unregister(temporary)
+            throw error
+        }
         self.path = path
         self.prefix = prefix
         self.temporary = temporary

@@ -33,7 +33,6 @@ struct StepCommand: ParsableCommand {
         var options = try store.writerOptions()
         options.overwrite = force
         let sources = StepSources()
-        defer { sources.removeTemporaries() }
         let progress = StepProgressBar(label: "step", enabled: Progress.shown(json: json))
         defer { progress.finish() }
         let outcome: Result<ReferenceStep.Result, ReferenceError>

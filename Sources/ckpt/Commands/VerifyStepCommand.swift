@@ -1,5 +1,6 @@
 import ArgumentParser
 import CheckpointStore
+import Containers
 import Foundation
 import ReferenceCore
 import Sharding
@@ -55,7 +56,6 @@ struct VerifyStepCommand: ParsableCommand {
 
     func run() throws {
         let sources = StepSources()
-        defer { sources.removeTemporaries() }
         let progress = StepProgressBar(label: "verify-step", enabled: Progress.shown(json: json))
         defer { progress.finish() }
         let outcome: Result<StepVerificationReport, ReferenceError>
@@ -102,48 +102,33 @@ struct VerifyStepCommand: ParsableCommand {
     }
 }
 
-/// Opens checkpoints for `step` and `verify-step` as tensor sources: a wafer file directly; a
-/// Megatron directory assembled into a temporary wafer file through `Sharding.Converter`,
-/// remembering replicated tensors that differ across ranks.
-///
-/// The assembled file lives in `$TMPDIR/ckpt-step.tmp-<pid>-<start>-<random>/` (`/tmp` when
-/// TMPDIR is unset), registered for deletion on SIGINT/SIGTERM/SIGHUP and removed by
-/// `removeTemporaries` on every other exit; `ckpt gc $TMPDIR` (or the next step run) deletes
-/// what a killed run left.
+/// Opens checkpoints for `step` and `verify-step` as tensor sources: a wafer file directly;
+/// any other checkpoint (a Megatron directory of ckpt or Megatron-LM rank files, a Hugging Face
+/// directory) through `CanonicalView`, which assembles each canonical tensor from the source's
+/// files as it is read — nothing is written — after comparing replicated tensors across ranks
+/// (differences are reported, not fatal).
 final class StepSources {
-    /// Temporary directories created.
-    private(set) var temporaries: [String] = []
     /// Divergent replicas found per opened path.
     private(set) var divergentReplicas: [String: [DivergentReplica]] = [:]
-    /// The conversion error of the last Megatron directory that failed to open.
+    /// The error of the last checkpoint that failed to open through `CanonicalView`.
     private(set) var lastConversionError: ShardingError?
 
-    /// Opens `path` (file or Megatron directory).
+    /// Opens `path` (file or directory).
     func open(_ path: String) throws(ReferenceError) -> any TensorSource {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        if !exists || (!isDir.boolValue && (try? FileKind.sniff(path)) == .hdf5) {
             return try CheckpointFileSource(path: path)
         }
-        let base = Self.temporaryRoot + "/ckpt-step"
-        StaleTemporaries.removeStale(beside: base)
-        let dir = AtomicFile.temporaryPath(for: base)
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw .invalidArgument("\(dir): cannot create a temporary directory (\(PlainErrorMessage.describe(error))); set TMPDIR to a writable directory")
-        }
-        TemporaryRegistry.register(dir)
-        temporaries.append(dir)
-        let wafer = dir + "/assembled.h5"
-        let options = ConvertOptions(writer: WriterOptions(codec: .none), allowDivergentReplicas: true)
-        do {
-            let report = try Converter(options: options).convert(path, to: .wafer, output: wafer)
-            divergentReplicas[path] = report.divergentReplicas
+        do throws(ShardingError) {
+            let source = try CheckpointSource(path: path, formats: KnownFormats.registry())
+            let view = try CanonicalView(source: source)
+            divergentReplicas[path] = try view.divergentReplicas()
+            return ContainerTensorSource(container: view, metadata: source.metadata)
         } catch {
             lastConversionError = error
             throw .invalidArgument("\(path): \(error)")
         }
-        return try CheckpointFileSource(path: wafer)
     }
 
     /// The error to report for `e`: a Megatron directory that failed to open keeps the exit code
@@ -151,21 +136,5 @@ final class StepSources {
     func failure(for e: ReferenceError) -> any Error {
         guard case .invalidArgument = e, let s = lastConversionError else { return e }
         return ExitPolicy.code(for: s) == ExitPolicy.bad ? CLIError.checksFailed(e.description) : CLIError.usage(e.description)
-    }
-
-    /// Deletes the temporary assembled files.
-    func removeTemporaries() {
-        for d in temporaries {
-            TemporaryRegistry.remove(d)
-            TemporaryRegistry.unregister(d)
-        }
-        temporaries.removeAll()
-    }
-
-    /// `$TMPDIR` without a trailing slash, or `/tmp`.
-    static var temporaryRoot: String {
-        var t = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
-        while t.count > 1 && t.hasSuffix("/") { t.removeLast() }
-        return t.isEmpty ? "/tmp" : t
     }
 }

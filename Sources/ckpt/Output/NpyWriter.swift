@@ -63,10 +63,12 @@ enum NpyWriter {
     ) throws {
         let tmp = AtomicFile.temporaryPath(for: out)
         StaleTemporaries.removeStale(beside: out)
+        TemporaryRegistry.register(tmp)  // before it exists: a signal as it appears must find it
         guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
-            throw StoreError.io(path: out, operation: "creating \(tmp)", errno: errno)
+            let e = errno
+            TemporaryRegistry.unregister(tmp)
+            throw StoreError.io(path: out, operation: "creating \(tmp)", errno: e)
         }
-        TemporaryRegistry.register(tmp)
         guard let h = FileHandle(forWritingAtPath: tmp) else {
             let e = errno
             unlink(tmp)
