@@ -78,6 +78,7 @@ extension MegatronArgs {
         }
         set("make_vocab_size_divisible_by", int(shape.vocabDivisibleBy))
         set("padded_vocab_size", int(shape.paddedVocab(config.vocab)))
+        set(MegatronArgs.recordedVocabKey, int(config.vocab))
         setIfAbsent("tokenizer_type", .string(tokenizerType ?? (config.family == "llama" ? "HuggingFaceTokenizer" : "GPT2BPETokenizer")))
         if let t = tokenizerType { set("tokenizer_type", .string(t)) }
         set("tensor_model_parallel_size", int(shape.tp))

@@ -7,11 +7,18 @@ public enum MegatronVocabSource: String, Sendable, Hashable {
     case caller
     /// `NullTokenizer` with `vocab_size`: megatron's tokenizer has `vocab_size + 1` tokens (EOD).
     case nullTokenizer
+    /// `ckpt_vocab_size`, which ckpt records in the args of the checkpoints it writes (Megatron
+    /// ignores the key).
+    case recorded
     /// Unknown: the padded size is used, so the padding rows become vocabulary rows.
     case padded
 }
 
 extension MegatronArgs {
+    /// The args key under which ckpt records the unpadded vocabulary of the checkpoints it
+    /// writes (Megatron records only `padded_vocab_size` and ignores unknown keys).
+    public static let recordedVocabKey = "ckpt_vocab_size"
+
     /// The unpadded vocabulary. A Megatron checkpoint records only `padded_vocab_size` (and
     /// Megatron trains the padding rows, so they cannot be told apart); the true size comes
     /// from the caller, or from the tokenizer when it is `NullTokenizer` (whose size is
@@ -29,6 +36,9 @@ extension MegatronArgs {
                 )
             }
             return (v, .caller)
+        }
+        if let n = try r.int(MegatronArgs.recordedVocabKey, atLeast: 1), shape.paddedVocab(n) == paddedVocab {
+            return (n, .recorded)
         }
         if try r.string("tokenizer_type") == "NullTokenizer", let n = try r.int("vocab_size", atLeast: 1),
             shape.paddedVocab(n + 1) == paddedVocab
