@@ -89,7 +89,10 @@ def to_megatron(hf_dir: str, out: str, tp: int, pp: int) -> None:
     for (t, s), model in sorted(ranks.items()):
         state = {}
         for name, tensor in model.items():
-            state[name] = tensor
+            # A split is a view of the whole tensor's storage, and torch.save writes whole
+            # storages: without the copy every rank file would hold the full tensor (as
+            # Megatron's own parameters never share storage).
+            state[name] = tensor.clone() if tensor.untyped_storage().nbytes() != tensor.nbytes else tensor
             if name.endswith(("linear_qkv.weight", "linear_proj.weight", "linear_fc1.weight",
                               "linear_fc2.weight")) or name == "output_layer.weight":
                 state[name.rsplit(".", 1)[0] + "._extra_state"] = None
