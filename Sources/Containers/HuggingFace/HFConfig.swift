@@ -132,19 +132,6 @@ public struct HFConfig: Sendable, Equatable {
         }
     }
 
-    /// The transformers dtype name of a ckpt dtype.
-    static func name(of dtype: DType) -> String {
-        switch dtype {
-        case .float32: return "float32"
-        case .float16: return "float16"
-        case .bfloat16: return "bfloat16"
-        case .float64: return "float64"
-        case .int8: return "int8"
-        case .int16: return "int16"
-        case .int32: return "int32"
-        case .int64: return "int64"
-        case .uint8: return "uint8"
-        case .bool: return "bool"
-        }
-    }
+    /// The transformers dtype name of a ckpt dtype (transformers names dtypes as torch does).
+    static func name(of dtype: DType) -> String { TorchDTypeName.name(dtype) }
 }
