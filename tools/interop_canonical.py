@@ -67,7 +67,10 @@ def config_from_megatron(args, vocab: int) -> dict:
         "layers": args.num_layers, "hidden": args.hidden_size, "heads": args.num_attention_heads,
         "kv_heads": groups, "ffn": args.ffn_hidden_size, "vocab": vocab,
         "max_seq": args.max_position_embeddings, "norm_eps": args.layernorm_epsilon,
-        "activation": "swiglu" if swiglu else ("gelu_tanh" if args.openai_gelu else "gelu"),
+        # megatron-core's MLP: F.gelu (exact) unless the bias is fused into its tanh-approximated
+        # GeLU (bias_gelu_fusion with add_bias_linear); --openai-gelu acts on legacy models only.
+        "activation": "swiglu" if swiglu else (
+            "gelu_tanh" if getattr(args, "bias_gelu_fusion", False) and getattr(args, "add_bias_linear", True) else "gelu"),
         "tie_embeddings": not args.untie_embeddings_and_output_weights,
         "norm": "rmsnorm" if args.normalization == "RMSNorm" else "layernorm",
         "position": "rope" if rope else "learned", "rope_theta": float(args.rotary_base),
