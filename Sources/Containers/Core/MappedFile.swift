@@ -13,6 +13,8 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     /// The mapped bytes (empty, with a nil base address, for an empty file).
     public let bytes: UnsafeRawBufferPointer
+    /// The open descriptor, for `pread` of large contiguous ranges.
+    private let descriptor: Int32
     /// The system's page size.
     private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
@@ -22,10 +24,17 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw .io(path: path, detail: "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var st = stat()
-        if fstat(fd, &st) != 0 { throw .io(path: path, detail: "cannot stat: \(String(cString: strerror(errno)))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .io(path: path, detail: "not a regular file") }
+        if fstat(fd, &st) != 0 {
+            let e = errno
+            close(fd)
+            throw .io(path: path, detail: "cannot stat: \(String(cString: strerror(e)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw .io(path: path, detail: "not a regular file")
+        }
+        descriptor = fd
         let size = Int(st.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -33,7 +42,9 @@ public final class MappedFile: @unchecked Sendable {
         }
         let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p = mapped, p != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw .io(path: path, detail: "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+            let e = errno
+            close(fd)
+            throw .io(path: path, detail: "cannot map \(size) bytes: \(String(cString: strerror(e)))")
         }
         // Conversions read each tensor once, front to back: ask for aggressive read-ahead.
         madvise(p, size, MADV_SEQUENTIAL)
@@ -42,6 +53,23 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         if let p = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: p), bytes.count) }
+        close(descriptor)
+    }
+
+    /// Copies `count` bytes at `offset` (inside the file) into `out` with `pread`: for large
+    /// contiguous ranges this moves the bytes once, without faulting the mapping's pages in.
+    /// Returns false when the read fails or comes up short (a file truncated under us). The
+    /// corresponding C function is `pread`.
+    public func read(at offset: Int, count: Int, into out: UnsafeMutableRawPointer) -> Bool {
+        guard offset >= 0, count >= 0, offset <= bytes.count, count <= bytes.count - offset else { return false }
+        var done = 0
+        while done < count {
+            let n = pread(descriptor, out + done, count - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
     }
 
     /// Drops the pages wholly or partly inside `range` from this process's resident set

@@ -66,6 +66,13 @@ public final class SafetensorsFile: TensorContainer {
         guard need > 0, let out = buffer.baseAddress, let base = file.bytes.baseAddress else { return }
         let strides = Self.rowMajorStrides(e.shape)
         let start = header.dataStart + e.begin
+        // A box that is one run of the file (whole rows) and large is read with pread: one copy,
+        // no page faults on the mapping.
+        if need >= Self.preadThreshold, (1..<max(1, e.shape.count)).allSatisfy({ box.sizes[$0] == e.shape[$0] }) {
+            let offset = start + (e.shape.isEmpty ? 0 : box.offsets[0] * strides[0]) * dtype.size
+            if file.read(at: offset, count: need, into: out) { return }
+            throw .io(path: path, detail: "tensor \(name): short read of \(need) bytes at offset \(offset)")
+        }
         StridedCopy.copy(
             from: base + start, elementSize: dtype.size, offset: 0, shape: e.shape, strides: strides, box: box, into: out)
         var first = 0, last = 0
@@ -75,6 +82,10 @@ public final class SafetensorsFile: TensorContainer {
         }
         file.release((start + first * dtype.size)..<(start + (last + 1) * dtype.size))
     }
+
+    /// Boxes of at least this many contiguous bytes are read with `pread` rather than copied
+    /// out of the mapping.
+    static let preadThreshold = 1 << 20
 
     /// Element strides of a dense row-major array of `shape`.
     static func rowMajorStrides(_ shape: [Int]) -> [Int] {
