@@ -33,6 +33,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: hdf5PkgConfig, providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Vector instructions Swift's SIMD types do not reach by themselves (header-only).
@@ -41,7 +42,7 @@ let package = Package(
         .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
         // Every tensor file format behind one protocol (`TensorContainer`): ckpt's HDF5,
         // safetensors, `torch.save` zip archives with a restricted pickle reader.
-        .target(name: "Containers", dependencies: ["CheckpointStore"]),
+        .target(name: "Containers", dependencies: ["CheckpointStore", "CZlib"]),
         // Layout rules are data: Layouts/*.json (byte-identical to formats/layouts/) are compiled
         // in, so the executable needs no resource bundle at run time.
         .target(
