@@ -142,7 +142,7 @@ public final class HFDirectoryWriter: TensorContainerWriter {
     /// Writes a small file into the temporary directory, durably.
     private func writeFile(_ name: String, _ text: String) throws(ContainerError) {
         let p = temporaryPath + "/" + name
-        let out = try BufferedFileOutput(creating: p, reportingAs: path + "/" + name)
+        let out = try OutputFile(creating: p, reportingAs: path + "/" + name)
         try out.write(Array(text.utf8))
         try out.close()
         do { try AtomicFile.fsyncPath(p, directory: false) } catch { throw .store(error) }

@@ -24,7 +24,7 @@ public final class SafetensorsWriter: TensorContainerWriter {
     /// The size the finished file will have.
     public let fileSize: Int
 
-    private var output: BufferedFileOutput?
+    private var output: OutputFile?
     private var next = 0
     private var openSink: SafetensorsByteSink?
     private var failure: ContainerError?
@@ -47,8 +47,8 @@ public final class SafetensorsWriter: TensorContainerWriter {
         temporaryPath = AtomicFile.temporaryPath(for: path)
         StaleTemporaries.removeStale(beside: path)
         TemporaryRegistry.register(temporaryPath)  // before it exists: a signal as it appears must find it
-        let out: BufferedFileOutput
-        do { out = try BufferedFileOutput(creating: temporaryPath, reportingAs: path) } catch {
+        let out: OutputFile
+        do { out = try OutputFile(creating: temporaryPath, reportingAs: path) } catch {
             TemporaryRegistry.unregister(temporaryPath)
             throw error
         }

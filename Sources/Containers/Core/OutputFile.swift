@@ -13,12 +13,14 @@ final class OutputFile {
     private var buffer: [UInt8] = []
     private static let bufferSize = 1 << 20
 
-    /// Creates `path`, which must not exist (mode 0644, close-on-exec). The corresponding C
-    /// function is `open` with `O_CREAT | O_EXCL`.
-    init(creating path: String) throws(ContainerError) {
+    /// Creates `file`, which must not exist (mode 0644, close-on-exec); messages name
+    /// `reportingAs` (the final path of a temporary), or `file`. The corresponding C function is
+    /// `open` with `O_CREAT | O_EXCL`.
+    init(creating file: String, reportingAs shown: String? = nil) throws(ContainerError) {
+        let path = shown ?? file
         var fd: Int32
-        repeat { fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) } while fd < 0 && errno == EINTR
-        if fd < 0 { throw .io(path: path, detail: "cannot create: \(RandomAccessFile.message(errno))") }
+        repeat { fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) } while fd < 0 && errno == EINTR
+        if fd < 0 { throw .io(path: path, detail: "cannot create \(file): \(RandomAccessFile.message(errno))") }
         self.path = path
         self.descriptor = fd
         buffer.reserveCapacity(Self.bufferSize)
@@ -74,6 +76,13 @@ final class OutputFile {
         let fd = descriptor
         descriptor = -1
         if Glibc.close(fd) != 0 { throw .io(path: path, detail: "close failed: \(RandomAccessFile.message(errno))") }
+    }
+
+    /// Closes without flushing (abandoning the file).
+    func discard() {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+        descriptor = -1
+        buffer.removeAll(keepingCapacity: false)
     }
 
     /// The corresponding C function is `write` (retried on `EINTR` and short writes).
