@@ -1,8 +1,7 @@
 // swift-tools-version: 6.0
 // libFuzzer targets for ckpt's parsers of untrusted bytes. Not part of the main package, so
 // `swift test` never builds it. Build and run (see README.md here):
-//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
-//   .build/release/fuzz-safetensors corpus/safetensors -max_total_time=300
+//   tools/fuzz.sh TARGET SECONDS   (from the repository root; TARGET pickle, safetensors, hf-json)
 // SwiftPM links each executable with its own `main` (`<target>_main`), so each target defines
 // that symbol and runs libFuzzer's driver from it (`LLVMFuzzerRunDriver`).
 import Foundation
