@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(name: "ckpt-example", dependencies: ["CheckpointStore"]),
 
         .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5"], exclude: ["Fixtures"]),
-        .testTarget(name: "ContainersTests", dependencies: ["Containers", "CheckpointStore"], exclude: ["Fixtures"]),
+        .testTarget(name: "ContainersTests", dependencies: ["Containers", "CheckpointStore"]),
         .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore", "Containers"]),
         .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CheckpointStore", "ckpt", "ckpt-example"]),
