@@ -98,7 +98,7 @@ struct ConvertCommand: ParsableCommand {
         case .wafer: layout = .wafer
         case .megatron, .megatronTorch:
             layout = .megatron(MegatronShape(tp: tp ?? 1, pp: pp ?? 1, vocabDivisibleBy: vocabDivisibleBy))
-            container = target == .megatronTorch ? KnownFormats.megatronTorchContainer : nil
+            container = target == .megatronTorch ? MegatronTorchFormats.containerFormat : nil
         case .hf: layout = .hf
         }
         var options = ConvertOptions(writer: try store.writerOptions(), allowDivergentReplicas: allowDivergentReplicas)
