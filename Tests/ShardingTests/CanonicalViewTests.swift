@@ -49,13 +49,9 @@ import Testing
     }
 
     @Test func hfViewTransposesBack() throws {
-        let dir = try Fixtures.tempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = MemoryStore()
-        let converter = try Converter(formats: store.registry())
-        let wafer = dir + "/w.h5"
-        try Fixtures.writeWafer(TinyModels.gpt2, dtype: .float32, path: wafer)
-        _ = try converter.convert(wafer, to: .hf, container: "memory", output: "memory:/g")
+        let f = try HFMemoryFixture(hfPath: "memory:/g")
+        defer { f.remove() }
+        let (dir, store, converter) = (f.dir, f.store, f.converter)
         _ = try converter.convert("memory:/g", to: .wafer, output: dir + "/back.h5")
         let view = try CanonicalView(source: CheckpointSource(path: "memory:/g", formats: store.registry()))
         #expect(!view.verifiesChecksums)

@@ -108,13 +108,9 @@ import Testing
     /// `torch.save(model.state_dict())` of a tied model keeps `lm_head.weight`: accepted when it
     /// equals the embedding, refused (like any replica) when it differs.
     @Test func tiedHeadInASourceIsCheckedLikeAReplica() throws {
-        let dir = try Fixtures.tempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = MemoryStore()
-        let converter = try Converter(formats: store.registry())
-        let wafer = dir + "/w.h5"
-        try Fixtures.writeWafer(TinyModels.gpt2, dtype: .float32, path: wafer)
-        _ = try converter.convert(wafer, to: .hf, container: "memory", output: "memory:/g")
+        let f = try HFMemoryFixture(hfPath: "memory:/g")
+        defer { f.remove() }
+        let (dir, store, converter, wafer) = (f.dir, f.store, f.converter, f.wafer)
         let g = try #require(store.get("memory:/g"))
         #expect(g.container.describe(.model("lm_head.weight")) == nil, "never written")
         let wte = g.container.bytes[.model("transformer.wte.weight")]!
@@ -135,13 +131,9 @@ import Testing
 
     /// Old GPT-2 hub files: unprefixed names and causal-mask buffers.
     @Test func oldGPT2NamesAreReadAndMaskBuffersSkipped() throws {
-        let dir = try Fixtures.tempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = MemoryStore()
-        let converter = try Converter(formats: store.registry())
-        let wafer = dir + "/w.h5"
-        try Fixtures.writeWafer(TinyModels.gpt2, dtype: .float32, path: wafer)
-        _ = try converter.convert(wafer, to: .hf, container: "memory", output: "memory:/new")
+        let f = try HFMemoryFixture(hfPath: "memory:/new")
+        defer { f.remove() }
+        let (dir, store, converter, wafer) = (f.dir, f.store, f.converter, f.wafer)
         let new = try #require(store.get("memory:/new"))
         var old = new.container.tensors.map { t -> (ContainerTensor, [UInt8]) in
             var u = t
