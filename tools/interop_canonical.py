@@ -242,6 +242,25 @@ def megatron(ranks: dict[tuple[int, int], dict[str, torch.Tensor]], cfg: dict, t
     return {k: v.contiguous() for k, v in out.items()}
 
 
+def virtual_stages(ranks: dict[tuple[int, int], dict[str, torch.Tensor]], pp: int,
+                   vpp: int) -> dict[tuple[int, int], dict[str, torch.Tensor]]:
+    """Per-(tp, pp) state dicts of a virtual-pipeline run, names prefixed "model{c}." by model
+    chunk, as per-(tp, virtual stage) dicts with bare names. megatron-core
+    (get_transformer_layer_offset) starts chunk c of stage s at global layer
+    c * L/vpp + s * L/(pp*vpp), i.e. it is stage k = c * pp + s of a pipeline of pp * vpp
+    stages of L/(pp*vpp) layers each; the embedding is in chunk 0 of stage 0 (k = 0), the final
+    norm and output layer in chunk vpp-1 of stage pp-1 (k = pp*vpp - 1)."""
+    out: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+    for (t, s), sd in ranks.items():
+        for c in range(vpp):
+            pre = f"model{c}."
+            out[(t, c * pp + s)] = {n[len(pre):]: x for n, x in sd.items() if n.startswith(pre)}
+        stray = [n for n in sd if not any(n.startswith(f"model{c}.") for c in range(vpp))]
+        if stray:
+            raise ValueError(f"rank (tp {t}, pp {s}): {stray[0]} belongs to no model chunk")
+    return out
+
+
 def canonical_to_megatron(can: dict[str, torch.Tensor], cfg: dict, tp: int, pp: int,
                           padded_vocab: int) -> dict[tuple[int, int], dict[str, torch.Tensor]]:
     """Split canonical tensors into per-(tp, pp) megatron-core state dicts (model tensors only;

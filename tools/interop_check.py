@@ -301,24 +301,35 @@ def _load_side(d: str, tp_rank: int, pp_rank: int, out: dict, side: str, torch, 
     from megatron.training.training import get_megatron_optimizer_config
 
     config = core_transformer_config_from_args(args)
-    model = gpt_builder(args, mpu.is_pipeline_first_stage(), mpu.is_pipeline_last_stage(), config=config)
-    for p in model.parameters():
-        tensor_parallel.set_defaults_if_not_set_tensor_model_parallel_attributes(p)
-    if args.bf16 or args.fp16:
-        wrapped = Float16Module(config, model)
-    else:
-        wrapped = model
-    keys = [k for k in sd["model"]]
+    # With a virtual pipeline the rank builds one model chunk per virtual stage, as get_model
+    # does: pre_process on chunk 0 of the first stage, post_process on the last chunk of the last
+    # stage; the file holds model0, model1, ... and names here carry the "model{c}." prefix.
+    vpp = int(getattr(args, "virtual_pipeline_model_parallel_size", None) or 1)
+    first, last = mpu.is_pipeline_first_stage(ignore_virtual=True), mpu.is_pipeline_last_stage(ignore_virtual=True)
+    chunks = [gpt_builder(args, first and c == 0, last and c == vpp - 1, vp_stage=c if vpp > 1 else None, config=config)
+              for c in range(vpp)]
+    prefixes = [f"model{c}." if vpp > 1 else "" for c in range(vpp)]
+    file_keys = [f"model{c}" if vpp > 1 else "model" for c in range(vpp)]
+    for m in chunks:
+        for p in m.parameters():
+            tensor_parallel.set_defaults_if_not_set_tensor_model_parallel_attributes(p)
+    wrapped = [Float16Module(config, m) if args.bf16 or args.fp16 else m for m in chunks]
+    keys = [pre + k for pre, fk in zip(prefixes, file_keys) for k in sd.get(fk, {})]
     # Local failures are recorded, never raised: every rank must go on through the collective
     # steps below (DDP, optimizer) or the others would wait for it forever.
-    try:
-        result = model.load_state_dict(sd["model"], strict=True)
-        if result.missing_keys or result.unexpected_keys:
-            out["mismatches"].append(f"{side}: load_state_dict: missing {result.missing_keys}, "
-                                     f"unexpected {result.unexpected_keys}")
-    except RuntimeError as e:
-        out["mismatches"].append(f"{side}: load_state_dict(strict=True) failed: " + " ".join(str(e).split())[:400])
-    got = {"model": {k: v for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)},
+    for m, fk in zip(chunks, file_keys):
+        if fk not in sd:
+            out["mismatches"].append(f"{side}: no {fk} in the file")
+            continue
+        try:
+            result = m.load_state_dict(sd[fk], strict=True)
+            if result.missing_keys or result.unexpected_keys:
+                out["mismatches"].append(f"{side}: {fk}.load_state_dict: missing {result.missing_keys}, "
+                                         f"unexpected {result.unexpected_keys}")
+        except RuntimeError as e:
+            out["mismatches"].append(f"{side}: {fk}.load_state_dict(strict=True) failed: " + " ".join(str(e).split())[:400])
+    got = {"model": {pre + k: v for pre, m in zip(prefixes, chunks) for k, v in m.state_dict().items()
+                     if isinstance(v, torch.Tensor)},
            "file_keys": keys, "iteration": sd.get("iteration"),
            "checkpoint_version": sd.get("checkpoint_version"),
            "opt_param_scheduler": sd.get("opt_param_scheduler"), "optimizer": None}
@@ -326,7 +337,7 @@ def _load_side(d: str, tp_rank: int, pp_rank: int, out: dict, side: str, torch, 
         out["notes"].append(f"{side}: no optimizer state")
         return got
     distrib = os.path.join(d, "distrib_optim.pt")
-    names = {id(p): n for n, p in model.named_parameters()}
+    names = {id(p): pre + n for pre, m in zip(prefixes, chunks) for n, p in m.named_parameters()}
     if bool(getattr(args, "use_distributed_optimizer", False)) != os.path.exists(distrib):
         out["mismatches"].append(
             f"{side}: args.use_distributed_optimizer is {bool(getattr(args, 'use_distributed_optimizer', False))} "
@@ -338,23 +349,27 @@ def _load_side(d: str, tp_rank: int, pp_rank: int, out: dict, side: str, torch, 
         world = torch.load(distrib, weights_only=True, map_location="cpu")
         if isinstance(world, list) or not world.get("buckets_coalesced"):
             raise ValueError(f"{distrib}: not the buckets_coalesced layout of megatron-core >= 0.7")
+        if len(world) != 1 + vpp:
+            raise ValueError(f"{distrib}: {len(world) - 1} grad buffers; the check handles one per model chunk")
         tied = (not args.untie_embeddings_and_output_weights) and args.pipeline_model_parallel_size > 1
-        params = [(n, tuple(p.shape), tied and n in ("embedding.word_embeddings.weight", "output_layer.weight"))
-                  for n, p in model.named_parameters() if p.requires_grad]
-        if len(world) != 2:
-            raise ValueError(f"{distrib}: {len(world) - 1} grad buffers; the check handles one")
-        (key, entry), = [(k, v) for k, v in world[0].items()]
-        got["optimizer"] = canon.distrib_optim_states(params, entry,
-                                                      canon.megatron_bucket_size(args, pp_rank),
-                                                      int(args.data_parallel_size_in_file))
+        got["optimizer"] = {"master": {}, "exp_avg": {}, "exp_avg_sq": {}}
+        for c, (pre, m) in enumerate(zip(prefixes, chunks)):
+            shared = {"embedding.word_embeddings.weight"} if c == 0 else set()
+            shared |= {"output_layer.weight"} if c == vpp - 1 else set()
+            params = [(pre + n, tuple(p.shape), tied and n in shared) for n, p in m.named_parameters() if p.requires_grad]
+            (key, entry), = [(k, v) for k, v in world[c].items()]
+            bucket = canon.megatron_bucket_size(args, pp_rank) if c == 0 else None
+            for st, group in canon.distrib_optim_states(params, entry, bucket, int(args.data_parallel_size_in_file)).items():
+                got["optimizer"][st].update(group)
         got["optimizer_source"] = f"distrib_optim.pt {key}"
         return got
     ddp_cfg = DistributedDataParallelConfig(grad_reduce_in_fp32=bool(args.accumulate_allreduce_grads_in_fp32),
                                             use_distributed_optimizer=False)
-    ddp = DistributedDataParallel(config=config, ddp_config=ddp_cfg, module=wrapped)
+    ddp = [DistributedDataParallel(config=config, ddp_config=ddp_cfg, module=w, disable_bucketing=c > 0)
+           for c, w in enumerate(wrapped)]
     ocfg, overrides = get_megatron_optimizer_config(args)
     ocfg.use_distributed_optimizer = False
-    optimizer = get_megatron_optimizer(ocfg, [ddp], config_overrides=overrides, use_gloo_process_groups=True)
+    optimizer = get_megatron_optimizer(ocfg, ddp, config_overrides=overrides, use_gloo_process_groups=True)
     try:
         optimizer.load_state_dict(sd["optimizer"])
     except Exception as e:  # noqa: BLE001 (recorded; see above)

@@ -12,6 +12,9 @@ Writes, under --out (see Tests/Fixtures/interop/README.md):
                                       TP2 x PP2, Float16OptimizerWithFloat16Params (Adam)
   megatron-gpt2-tp2pp2-dp2/           the same with GPT-2 shape, TP2 x PP2 x DP2 and the
                                       distributed optimizer (distrib_optim.pt)
+  megatron-llama-tp2pp2-vpp2/         LLaMA shape, TP2 x PP2 with a virtual pipeline of 2 chunks
+                                      per stage (model0, model1), non-distributed optimizer
+  megatron-gpt2-tp1pp2-vpp2-dp2/      GPT-2 shape, TP1 x PP2 x VPP2 x DP2, distributed optimizer
 and in each an expected.json with the fingerprints of the tensors the library held in memory
 and the canonical tensors computed by tools/interop_canonical.py.
 
@@ -189,6 +192,25 @@ MEGATRON = {
 --use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 4000
 --accumulate-allreduce-grads-in-fp32 --seed 4321""",
     },
+    # Virtual pipeline: 4 layers over PP2 x VPP2, one layer per model chunk (model0, model1 per
+    # rank). Megatron-LM allows the interleaved schedule at PP2 only with P2P overlap (its default).
+    "megatron-llama-tp2pp2-vpp2": {
+        "nproc": 4, "data_seed": 33,
+        "args": """--num-layers 4 --hidden-size 32 --ffn-hidden-size 48 --num-attention-heads 4
+--group-query-attention --num-query-groups 2 --swiglu --normalization RMSNorm
+--position-embedding-type rope --untie-embeddings-and-output-weights --disable-bias-linear
+--num-layers-per-virtual-pipeline-stage 1
+--seed 5678""",
+    },
+    "megatron-gpt2-tp1pp2-vpp2-dp2": {
+        "nproc": 4, "data_seed": 34, "tp": 1,
+        "args": """--num-layers 4 --hidden-size 32 --num-attention-heads 4
+--normalization LayerNorm --position-embedding-type learned_absolute --openai-gelu
+--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 4000
+--accumulate-allreduce-grads-in-fp32
+--num-layers-per-virtual-pipeline-stage 1
+--seed 8765""",
+    },
 }
 
 
@@ -196,7 +218,10 @@ def make_megatron(out: str, name: str, src: str, port: int) -> None:
     spec = MEGATRON[name]
     d = fresh(os.path.join(out, name))
     # Relative --save with cwd=out, so args.save in the files is the fixture's name, not a path.
-    argv = spec["args"].split() + COMMON.split() + ["--save", name]
+    common = COMMON.split()
+    if "tp" in spec:  # the common arguments say TP 2
+        common[common.index("--tensor-model-parallel-size") + 1] = str(spec["tp"])
+    argv = spec["args"].split() + common + ["--save", name]
     with tempfile.TemporaryDirectory(prefix=f"{name}-mem-") as mem:
         env = dict(os.environ, CUDA_DEVICE_MAX_CONNECTIONS="1", TORCHDYNAMO_DISABLE="1",
                    PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
@@ -223,6 +248,7 @@ def megatron_expected(name: str, mem: str, spec: dict, argv: list[str], losses: 
                 recs.append(json.load(f))
     a = recs[0]["args"]
     tp, pp = a["tensor_model_parallel_size"], a["pipeline_model_parallel_size"]
+    vpp = a.get("virtual_pipeline_model_parallel_size") or 1
     notes: list[str] = []
     by_pos: dict[tuple[int, int], dict] = {}
     tensors: dict[tuple[int, int], dict] = {}
@@ -246,9 +272,14 @@ def megatron_expected(name: str, mem: str, spec: dict, argv: list[str], losses: 
     ns = NS()
     ns.__dict__.update(a)
     cfg = canon.config_from_megatron(ns, VOCAB)
-    model = canon.megatron({k: v["model"] for k, v in tensors.items()}, cfg, tp, pp, notes)
-    opt = {st: canon.megatron({k: v[st] for k, v in tensors.items()}, cfg, tp, pp, notes)
-           for st in ("master", "exp_avg", "exp_avg_sq")}
+    def merged(section: str) -> dict:
+        per_rank = {k: v[section] for k, v in tensors.items()}
+        if vpp == 1:
+            return canon.megatron(per_rank, cfg, tp, pp, notes)
+        return canon.megatron(canon.virtual_stages(per_rank, pp, vpp), cfg, tp, pp * vpp, notes)
+
+    model = merged("model")
+    opt = {st: merged(st) for st in ("master", "exp_avg", "exp_avg_sq")}
     ranks = {}
     for (t, p), r in sorted(by_pos.items()):
         dirname = f"mp_rank_{t:02d}" + (f"_{p:03d}" if pp > 1 else "")
@@ -271,7 +302,7 @@ def megatron_expected(name: str, mem: str, spec: dict, argv: list[str], losses: 
         "args": a,
         "vocab": VOCAB,
         "vocab_note": "NullTokenizer --vocab-size 100 has 101 ids (100 + EOD): the unpadded vocabulary "
-                      "is 101 while args.vocab_size is 100; padded_vocab_size = ceil(101 / (8 * TP)) * 16 = 112",
+                      f"is 101 while args.vocab_size is 100; padded_vocab_size = ceil(101 / (8 * TP)) * {8 * tp} = {a['padded_vocab_size']}",
         "model_config": cfg,
         "ranks": ranks,
         "canonical": {"model": records(model),

@@ -24,6 +24,11 @@ What is replaced, and nothing else:
   optimizers use to sort parameters into float16 and fp32 groups.
 - `megatron.core.transformer.custom_layers.batch_invariant_kernels` (imports triton at top
   level, only used by --batch-invariant-mode) when triton is not installed.
+- `torch.distributed.isend` sends a copy of its tensor. The interleaved (virtual pipeline)
+  schedule with P2P overlap frees an output's storage (`deallocate_output_tensor`) before it
+  waits for the send; on a GPU the caching allocator keeps the bytes until NCCL's stream has
+  sent them, while gloo reads the freed memory (NaN in the next stage). The copy keeps the
+  bytes alive as the GPU does; the values sent are the same.
 """
 
 from __future__ import annotations
@@ -192,6 +197,17 @@ def install() -> None:
 
         stub.enable_batch_invariant_mode = enable_batch_invariant_mode
         sys.modules[name] = stub
+
+    import torch.distributed.distributed_c10d as c10d
+
+    real_isend = c10d.isend
+
+    def isend_copy(tensor, *a, **k):
+        return real_isend(tensor.clone(), *a, **k)
+
+    # P2POp checks its op against distributed_c10d.isend, so both names get the wrapper.
+    c10d.isend = isend_copy
+    torch.distributed.isend = isend_copy
 
     import megatron.core.tensor_parallel.random as mrandom
 

@@ -138,12 +138,17 @@ def _record_memory(out_dir, iteration, model, optimizer, sched, interop_hash, to
     """Hash (and keep) the model parameters and optimizer states this rank holds."""
     os.makedirs(out_dir, exist_ok=True)
     rank = torch.distributed.get_rank()
-    assert len(model) == 1, "the fixtures use no virtual pipeline"
-    net = _unwrap(model[0])
-    names = {id(p): n for n, p in net.named_parameters()}
-    params = {n: p.detach().clone() for n, p in net.named_parameters()}
-    sd = net.state_dict_for_save_checkpoint()
-    extra = {k: type(v).__name__ for k, v in sd.items() if k.endswith("_extra_state")}
+    # With a virtual pipeline the rank holds one model chunk per virtual stage, saved as
+    # model0, model1, ...: names are prefixed "model{c}." (as ckpt names them), else bare.
+    prefixes = [f"model{c}." if len(model) > 1 else "" for c in range(len(model))]
+    names, params, extra = {}, {}, {}
+    for pre, chunk in zip(prefixes, model):
+        net = _unwrap(chunk)
+        for n, p in net.named_parameters():
+            names[id(p)] = pre + n
+            params[pre + n] = p.detach().clone()
+        sd = net.state_dict_for_save_checkpoint()
+        extra.update({pre + k: type(v).__name__ for k, v in sd.items() if k.endswith("_extra_state")})
 
     opts = getattr(optimizer, "chained_optimizers", None) or [optimizer]
     master, exp_avg, exp_avg_sq, steps = {}, {}, {}, {}
@@ -185,17 +190,17 @@ def _record_memory(out_dir, iteration, model, optimizer, sched, interop_hash, to
 
     # The DDP grad buffers: what drives distrib_optim.pt's bucket walk.
     buffers = []
-    ddp = model[0]
-    for buf in list(getattr(ddp, "buffers", [])) + list(getattr(ddp, "expert_parallel_buffers", [])):
-        buffers.append({
-            "param_dtype": str(buf.param_dtype).removeprefix("torch."),
-            "grad_dtype": str(buf.grad_dtype).removeprefix("torch."),
-            "numel": int(buf.numel), "numel_unpadded": int(buf.numel_unpadded),
-            "bucket_indices": [list(map(int, b)) for b in buf.bucket_indices],
-            "buckets": [{"offset": int(b.offset), "numel_unpadded": int(b.numel_unpadded),
-                         "params": [names[id(q)] for q in b.params_list]} for b in buf.buckets],
-            "param_index_map": {names[id(q)]: list(map(int, v)) for q, v in buf.param_index_map.items()},
-        })
+    for c, ddp in enumerate(model):
+        for buf in list(getattr(ddp, "buffers", [])) + list(getattr(ddp, "expert_parallel_buffers", [])):
+            buffers.append(({"model_chunk": c} if len(model) > 1 else {}) | {
+                "param_dtype": str(buf.param_dtype).removeprefix("torch."),
+                "grad_dtype": str(buf.grad_dtype).removeprefix("torch."),
+                "numel": int(buf.numel), "numel_unpadded": int(buf.numel_unpadded),
+                "bucket_indices": [list(map(int, b)) for b in buf.bucket_indices],
+                "buckets": [{"offset": int(b.offset), "numel_unpadded": int(b.numel_unpadded),
+                             "params": [names[id(q)] for q in b.params_list]} for b in buf.buckets],
+                "param_index_map": {names[id(q)]: list(map(int, v)) for q, v in buf.param_index_map.items()},
+            })
 
     from megatron.training import get_args
     margs = vars(get_args())
@@ -211,8 +216,12 @@ def _record_memory(out_dir, iteration, model, optimizer, sched, interop_hash, to
                 "use_distributed_optimizer", "overlap_grad_reduce", "ddp_bucket_size",
                 "accumulate_allreduce_grads_in_fp32", "ckpt_format", "transformer_impl",
                 "train_iters", "seed", "tokenizer_type")
+    # Recorded only when set, so the records of runs without a virtual pipeline stay as they were.
+    vpp_keys = ("virtual_pipeline_model_parallel_size", "num_layers_per_virtual_pipeline_stage",
+                "overlap_p2p_comm")
     args_rec = {k: (v if isinstance(v, (int, float, bool, str, type(None))) else str(v))
-                for k, v in margs.items() if k in arg_keys}
+                for k, v in margs.items()
+                if k in arg_keys or (k in vpp_keys and margs.get("virtual_pipeline_model_parallel_size"))}
 
     groups = []
     for opt in opts:
