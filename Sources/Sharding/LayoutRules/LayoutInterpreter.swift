@@ -57,7 +57,14 @@ public struct LayoutInterpreter: Sendable {
         var coverage: [String: Int] = [:]
         var byFile: [ShardFile: [LocalTensor]] = [:]
         var namesByFile: [ShardFile: Set<String>] = [:]
-        let perStage = config.layers / shape.pp
+        if shape.vpp > 1 && rules.chunkPrefix == nil {
+            throw .layoutMismatch("the \(layout.kind.name) layout names no model chunks (chunk_prefix): it cannot hold a virtual pipeline")
+        }
+        // The prefix of chunk c's stored names (none without a virtual pipeline).
+        func prefix(_ chunk: Int) -> String {
+            guard shape.vpp > 1, let p = rules.chunkPrefix else { return "" }
+            return p.replacingOccurrences(of: "{c}", with: String(chunk))
+        }
 
         for rule in rules.tensors {
             let perLayer = rule.canonical.contains { $0.contains("{i}") } || rule.name.contains("{j}") || rule.name.contains("{i}")
@@ -76,16 +83,17 @@ public struct LayoutInterpreter: Sendable {
                         "rule for \(rule.name) fuses \(names.joined(separator: ", ")) but the \(config.family) model has no \(missing.joined(separator: ", "))"
                     )
                 }
-                let stage: Int
+                let stage: Int, chunk: Int
+                var local: Int?
                 switch rule.stage ?? (perLayer ? .layer : .first) {
-                case .first: stage = 0
-                case .last: stage = shape.pp - 1
+                case .first: (stage, chunk) = (0, 0)
+                case .last: (stage, chunk) = (shape.pp - 1, shape.vpp - 1)
                 case .layer:
                     guard let layer else { throw .layoutMismatch("rule for \(rule.name) has stage 'layer' but no {i}") }
-                    stage = layer / perStage
+                    (stage, chunk, local) = shape.placement(ofLayer: layer, layers: config.layers)
                 }
-                let local = layer.map { $0 - stage * perStage }
-                let storedName = Self.fill(rule.name, i: layer, j: local)
+                if let layer, local == nil { local = shape.placement(ofLayer: layer, layers: config.layers).local }
+                let storedName = prefix(chunk) + Self.fill(rule.name, i: layer, j: local)
                 if rule.copy != true { for n in names { coverage[n, default: 0] += 1 } }
                 for r in 0..<shape.tp {
                     let file = ShardFile(tpRank: r, ppRank: stage)

@@ -2,7 +2,8 @@
 ///
 /// A rule names one stored tensor (a name template) and the canonical tensors it is made of,
 /// how the tensor-parallel ranks split it, which pipeline stage holds it and how it is oriented.
-/// Templates may contain `{i}` (global layer index) and `{j}` (stage-local layer index).
+/// Templates may contain `{i}` (global layer index) and `{j}` (layer index local to the stage,
+/// or with a virtual pipeline to the model chunk; see `MegatronShape`).
 public struct LayoutRule: Codable, Sendable, Hashable {
     /// The stored tensor name template, e.g. `decoder.layers.{j}.self_attention.linear_qkv.weight`
     /// or `transformer.h.{i}.attn.c_attn.weight`.
@@ -108,11 +109,13 @@ public struct LayoutRule: Codable, Sendable, Hashable {
 
     /// Which pipeline stage holds a tensor.
     public enum StageKind: String, Codable, Sendable, Hashable {
-        /// Pipeline stage 0.
+        /// Pipeline stage 0 (its first model chunk with a virtual pipeline).
         case first
-        /// The last pipeline stage.
+        /// The last pipeline stage (its last model chunk with a virtual pipeline).
         case last
-        /// The stage that owns layer `{i}`: stage = i / (layers / PP).
+        /// The stage that owns layer `{i}`: stage = i / (layers / PP); with a virtual pipeline
+        /// of VPP chunks, chunk k = i / (layers / (PP x VPP)) on stage k % PP
+        /// (`MegatronShape.placement(ofLayer:layers:)`).
         case layer
     }
 }

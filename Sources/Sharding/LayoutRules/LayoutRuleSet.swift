@@ -11,12 +11,25 @@ public struct LayoutRuleSet: Codable, Sendable, Hashable {
     /// as GPT-2's causal mask `attn.bias`, Megatron's `_extra_state`): skipped when reading, and
     /// named in the conversion report. `{i}` and `{j}` match a layer number, `*` any text.
     public var ignored: [String]?
+    /// How a sharded layout names the tensors of model chunk `{c}` when each pipeline stage
+    /// holds several (a virtual pipeline): this prefix, `{c}` replaced by the chunk index, goes
+    /// before every stored name (Megatron: `model{c}.`, the `model0`, `model1`, ... state dicts
+    /// of a rank file). Absent: the layout cannot hold a virtual pipeline.
+    public var chunkPrefix: String?
 
     /// Creates a rule set.
-    public init(description: String? = nil, tensors: [LayoutRule], aliases: [NameAlias]? = nil, ignored: [String]? = nil) {
+    public init(
+        description: String? = nil, tensors: [LayoutRule], aliases: [NameAlias]? = nil, ignored: [String]? = nil, chunkPrefix: String? = nil
+    ) {
         self.description = description
         self.tensors = tensors
         self.aliases = aliases
         self.ignored = ignored
+        self.chunkPrefix = chunkPrefix
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case description, tensors, aliases, ignored
+        case chunkPrefix = "chunk_prefix"
     }
 }

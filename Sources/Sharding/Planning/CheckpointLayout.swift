@@ -39,9 +39,10 @@ public struct CheckpointLayout: Sendable, Hashable, CustomStringConvertible {
         return MegatronRankLayout(kind: kind.name, shape: shape, file: file, layers: config.layers, vocab: config.vocab).json
     }
 
-    /// `wafer`, `hf` or `megatron(tp=T, pp=P)`.
+    /// `wafer`, `hf`, `megatron(tp=T, pp=P)` or, with a virtual pipeline,
+    /// `megatron(tp=T, pp=P, vpp=V)`.
     public var description: String {
         guard let s = shape else { return kind.name }
-        return "\(kind.name)(tp=\(s.tp), pp=\(s.pp))"
+        return "\(kind.name)(tp=\(s.tp), pp=\(s.pp)\(s.vpp == 1 ? "" : ", vpp=\(s.vpp)"))"
     }
 }

@@ -18,7 +18,9 @@ struct ConvertCommand: ParsableCommand {
             Hugging Face model directory (config.json with model.safetensors, sharded safetensors, or
             pytorch_model.bin). Targets: wafer (one ckpt file), megatron (ckpt HDF5 rank files), megatron-torch
             (Megatron-LM's legacy torch format), hf (config.json + safetensors shards + index).
-            Sharded targets reshard directly. Optimizer state is sharded like its parameter; Hugging Face
+            Sharded targets reshard directly; with --vpp each pipeline stage holds VPP model chunks
+            (Megatron-LM's virtual pipeline: model0, model1, ... per rank file), and virtual-pipeline
+            sources are read as such. Optimizer state is sharded like its parameter; Hugging Face
             checkpoints hold none, so converting to hf drops it and says so. The output appears only when complete.
             Exit status: 0 converted, 1 the source failed validation, 2 usage or I/O error.
 
@@ -26,6 +28,7 @@ struct ConvertCommand: ParsableCommand {
               ckpt convert model.h5 --to megatron --tp 2 --pp 2 --out megatron-ckpt
               ckpt convert megatron-ckpt --to wafer --out merged.h5
               ckpt convert hf-model/ --to megatron-torch --tp 8 --pp 4 --out megatron-lm-ckpt
+              ckpt convert hf-model/ --to megatron-torch --tp 2 --pp 4 --vpp 2 --out megatron-lm-vpp
               ckpt convert megatron-lm-ckpt --to hf --out hf-model-2
             """)
 
@@ -47,6 +50,11 @@ struct ConvertCommand: ParsableCommand {
     var maxShardSize = ByteSize(bytes: HFDirectoryWriter.defaultMaxShardBytes)
     @Option(help: "Tensor-parallel size, 1...4096 (required for --to megatron and megatron-torch).") var tp: Int?
     @Option(help: "Pipeline-parallel size, 1...4096 (required for --to megatron and megatron-torch).") var pp: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Virtual pipeline size of a megatron target, 1...4096: model chunks per stage (model0, model1, ... in each rank file; Megatron-LM's --num-layers-per-virtual-pipeline-stage L/(PP x VPP)); needs PP > 1 and PP x VPP dividing the layers.",
+            valueName: "n"))
+    var vpp: Int = 1
     @Option(name: .customLong("vocab-divisible-by"), help: "Pad the vocabulary to a multiple of this times TP, 1...65536 (megatron targets).")
     var vocabDivisibleBy: Int = 128
     @Option(
@@ -70,6 +78,10 @@ struct ConvertCommand: ParsableCommand {
             guard let tp, let pp else { throw ValidationError("--to \(target.rawValue) needs --tp and --pp") }
             try FlagBounds.check("tp", tp, FlagBounds.parallel)
             try FlagBounds.check("pp", pp, FlagBounds.parallel)
+            try FlagBounds.check("vpp", vpp, FlagBounds.parallel)
+            if vpp > 1 && pp == 1 {
+                throw ValidationError("--vpp \(vpp) needs --pp > 1: Megatron-LM builds virtual pipeline chunks only with pipeline parallelism")
+            }
             try FlagBounds.check("vocab-divisible-by", vocabDivisibleBy, FlagBounds.vocabDivisibleBy)
             guard tp * pp <= FlagBounds.rankFiles else {
                 throw ValidationError("--tp \(tp) x --pp \(pp) makes \(tp * pp) rank files; at most \(FlagBounds.rankFiles) are supported")
@@ -82,6 +94,7 @@ struct ConvertCommand: ParsableCommand {
         case .wafer, .hf:
             if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron and megatron-torch") }
             if vocabDivisibleBy != 128 { throw ValidationError("--vocab-divisible-by applies only to --to megatron and megatron-torch") }
+            if vpp != 1 { throw ValidationError("--vpp applies only to --to megatron and megatron-torch") }
         }
     }
 
@@ -97,7 +110,7 @@ struct ConvertCommand: ParsableCommand {
         switch target {
         case .wafer: layout = .wafer
         case .megatron, .megatronTorch:
-            layout = .megatron(MegatronShape(tp: tp ?? 1, pp: pp ?? 1, vocabDivisibleBy: vocabDivisibleBy))
+            layout = .megatron(MegatronShape(tp: tp ?? 1, pp: pp ?? 1, vpp: vpp, vocabDivisibleBy: vocabDivisibleBy))
             container = target == .megatronTorch ? MegatronTorchFormats.containerFormat : nil
         case .hf: layout = .hf
         }

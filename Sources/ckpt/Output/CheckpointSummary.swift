@@ -51,7 +51,8 @@ struct CheckpointSummary {
         parameters = s.config.parameterCount
         files = s.layout.files.count
         if let shape = s.layout.shape {
-            layoutText = #"{"kind":"\#(s.layout.kind.name)","pp":\#(shape.pp),"tp":\#(shape.tp),"vocab_divisible_by":\#(shape.vocabDivisibleBy)}"#
+            let vpp = shape.vpp == 1 ? "" : #","vpp":\#(shape.vpp)"#
+            layoutText = #"{"kind":"\#(s.layout.kind.name)","pp":\#(shape.pp),"tp":\#(shape.tp),"vocab_divisible_by":\#(shape.vocabDivisibleBy)\#(vpp)}"#
         } else {
             layoutText = s.metadata.layoutJSON
         }

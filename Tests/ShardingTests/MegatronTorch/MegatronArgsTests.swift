@@ -62,8 +62,9 @@ import Testing
 
     /// Every refusal names the argument.
     @Test(arguments: [
-        ("num_experts", PickleValue.int(8)), ("virtual_pipeline_model_parallel_size", .int(2)),
-        ("num_layers_per_virtual_pipeline_stage", .int(1)), ("decoder_first_pipeline_num_layers", .int(1)),
+        // 4 layers over PP 2: 3 chunks per stage do not divide them.
+        ("num_experts", PickleValue.int(8)), ("virtual_pipeline_model_parallel_size", .int(3)),
+        ("num_layers_per_virtual_pipeline_stage", .int(3)), ("decoder_first_pipeline_num_layers", .int(1)),
         ("multi_latent_attention", .bool(true)), ("fp8", .string("hybrid")), ("expert_model_parallel_size", .int(2)),
         ("is_hybrid_model", .bool(true)), ("mtp_num_layers", .int(1)), ("spec", .list([.string("m"), .string("f")])),
         ("use_precision_aware_optimizer", .bool(true)), ("transformer_impl", .string("inference_optimized")),
@@ -93,6 +94,67 @@ import Testing
         } catch {
             #expect(error.description.contains("args.\(name)"), "\(error)")
         }
+    }
+
+    /// `virtual_pipeline_model_parallel_size` as `validate_args` leaves it, or derived from
+    /// `num_layers_per_virtual_pipeline_stage` / `num_virtual_stages_per_pipeline_rank`; every
+    /// contradiction and impossible shape refused naming the argument.
+    @Test func virtualPipelineSize() throws {
+        let vpp = try MegatronArgs(try InteropFixtures.args("megatron-llama-tp2pp2-vpp2"), path: "a.pt")
+        #expect(vpp.shape == MegatronShape(tp: 2, pp: 2, vpp: 2, vocabDivisibleBy: 8) && vpp.shape.chunks == 4)
+        let base = try InteropFixtures.args(Self.llama)  // 4 layers, PP 2
+        func shape(_ changes: [(String, PickleValue)]) throws(ContainerError) -> MegatronShape {
+            try MegatronArgs(changes.reduce(base) { set($0, $1.0, $1.1) }, path: "a.pt").shape
+        }
+        #expect(try shape([]).vpp == 1)
+        #expect(try shape([("virtual_pipeline_model_parallel_size", .none), ("num_layers_per_virtual_pipeline_stage", .none)]).vpp == 1)
+        #expect(try shape([("virtual_pipeline_model_parallel_size", .int(2))]).vpp == 2)
+        #expect(try shape([("num_layers_per_virtual_pipeline_stage", .int(1))]).vpp == 2)
+        #expect(try shape([("num_layers_per_virtual_pipeline_stage", .int(2))]).vpp == 1)
+        #expect(try shape([("num_virtual_stages_per_pipeline_rank", .int(2))]).vpp == 2)
+        #expect(try shape([("virtual_pipeline_model_parallel_size", .int(2)), ("num_layers_per_virtual_pipeline_stage", .int(1))]).vpp == 2)
+        let refused: [([(String, PickleValue)], String)] = [
+            ([("virtual_pipeline_model_parallel_size", .int(2)), ("num_layers_per_virtual_pipeline_stage", .int(2))], "contradicts"),
+            ([("virtual_pipeline_model_parallel_size", .int(4))], "do not divide args.num_layers = 4"),
+            ([("pipeline_model_parallel_size", .int(1)), ("virtual_pipeline_model_parallel_size", .int(2))], "only with pipeline parallelism"),
+            ([("num_layers_per_virtual_pipeline_stage", .int(3))], "does not divide the 4 layers"),
+        ]
+        for (changes, why) in refused {
+            do {
+                _ = try shape(changes)
+                Issue.record("\(changes) accepted")
+            } catch {
+                #expect(error.description.contains("args.") && error.description.contains(why), "\(error)")
+            }
+        }
+    }
+
+    /// Export records the target's virtual pipeline as Megatron-LM's `validate_args` leaves it.
+    @Test func exportRecordsTheVirtualPipeline() throws {
+        let c = ModelConfig(family: "llama", layers: 8, hidden: 32, heads: 4, kvHeads: 2, vocab: 96, maxSeq: 32)
+        func written(_ shape: MegatronShape, base: PickleValue? = nil) throws -> MegatronArgs {
+            let ns = try MegatronArgs.namespace(
+                config: c, shape: shape, dataParallel: 1, optimizer: nil, paramsDType: .bfloat16, naming: .local, savesRNG: false, base: base,
+                path: "o.pt")
+            return try MegatronArgs(ns, path: "o.pt")
+        }
+        let v = try written(MegatronShape(tp: 1, pp: 2, vpp: 2))
+        #expect(v.shape.vpp == 2 && v.value("virtual_pipeline_model_parallel_size") == .int(2))
+        #expect(v.value("num_layers_per_virtual_pipeline_stage") == .int(2) && v.value("overlap_p2p_comm") == .bool(true))
+        #expect(try v.modelConfig(vocab: 96) == c)
+        let plain = try written(MegatronShape(tp: 1, pp: 2))
+        #expect(
+            plain.value("virtual_pipeline_model_parallel_size") == PickleValue.none && plain.value("num_layers_per_virtual_pipeline_stage") == PickleValue.none)
+        // From a VPP source to none: the source's switches are turned off as validate_args does.
+        let source = try InteropFixtures.args("megatron-llama-tp2pp2-vpp2")
+        let fromVPP = try written(MegatronShape(tp: 1, pp: 4), base: set(source, "num_layers", .int(8)))
+        #expect(fromVPP.shape.vpp == 1 && fromVPP.value("overlap_p2p_comm") == .bool(false))
+        #expect(fromVPP.value("num_layers_per_virtual_pipeline_stage") == PickleValue.none)
+        // A source that used --num-virtual-stages-per-pipeline-rank keeps that spelling.
+        let byStages = set(set(source, "num_layers_per_virtual_pipeline_stage", .none), "num_virtual_stages_per_pipeline_rank", .int(2))
+        let s = try written(MegatronShape(tp: 1, pp: 2, vpp: 4), base: set(byStages, "num_layers", .int(8)))
+        #expect(s.shape.vpp == 4 && s.value("num_virtual_stages_per_pipeline_rank") == .int(4))
+        #expect(s.value("num_layers_per_virtual_pipeline_stage") == PickleValue.none)
     }
 
     @Test func layerNormWithoutLinearBiasesIsRefused() throws {

@@ -9,7 +9,7 @@ import Testing
 /// tensor and optimizer state of every rank is what the library held in memory when it saved
 /// (expected.json, XXH3-64), and read -> write -> read gives the same tensors.
 @Suite struct MegatronTorchFixtureTests {
-    static let names = ["megatron-llama-tp2pp2", "megatron-gpt2-tp2pp2-dp2"]
+    static let names = ["megatron-llama-tp2pp2", "megatron-gpt2-tp2pp2-dp2", "megatron-llama-tp2pp2-vpp2", "megatron-gpt2-tp1pp2-vpp2-dp2"]
 
     private func hex(_ bytes: [UInt8]) -> String {
         let h = bytes.withUnsafeBytes { XXH3.hash($0) }
@@ -57,7 +57,11 @@ import Testing
             ModelConfig.self, from: JSONSerialization.data(withJSONObject: e["model_config"] as? [String: Any] ?? [:]))
         if name.contains("gpt2") { config.activation = "gelu" }  // see MegatronArgsTests: --openai-gelu is legacy-only
         #expect(d.modelConfig == config && d.vocabSource == .nullTokenizer)
-        #expect(d.metadata.step == 2 && d.shape == MegatronShape(tp: 2, pp: 2, vocabDivisibleBy: 8))
+        let a = try #require(e["args"] as? [String: Any])
+        let shape = MegatronShape(
+            tp: a["tensor_model_parallel_size"] as? Int ?? 0, pp: a["pipeline_model_parallel_size"] as? Int ?? 0,
+            vpp: a["virtual_pipeline_model_parallel_size"] as? Int ?? 1, vocabDivisibleBy: 8)
+        #expect(d.metadata.step == 2 && d.shape == shape && shape.vpp == (name.contains("vpp2") ? 2 : 1))
         let o = try #require(d.optimizerConfig)
         #expect(o.variant == "torch" && o.lr == 0.0009728616793536588 && o.weightDecay == 0.1 && o.gradClip == 1.0)
         let forms = Set(d.ranks.values.map(\.optimizerForm))

@@ -72,6 +72,10 @@ extension MegatronArgs {
                         PickleDictEntry(key: .string("pipeline_model_parallel_size"), value: int(shape.pp)),
                         PickleDictEntry(key: .string("make_vocab_size_divisible_by"), value: int(shape.vocabDivisibleBy)),
                         PickleDictEntry(key: .string("padded_vocab_size"), value: int(shape.paddedVocab(config.vocab))),
+                        // The probe asks about the model only, not the pipeline.
+                        PickleDictEntry(key: .string("virtual_pipeline_model_parallel_size"), value: .none),
+                        PickleDictEntry(key: .string("num_layers_per_virtual_pipeline_stage"), value: .none),
+                        PickleDictEntry(key: .string("num_virtual_stages_per_pipeline_rank"), value: .none),
                     ])))
         if fresh || (try? MegatronArgs(probe, path: path).modelConfig(vocab: config.vocab)) != config {
             for (k, v) in switches { set(k, v) }
@@ -83,8 +87,7 @@ extension MegatronArgs {
         if let t = tokenizerType { set("tokenizer_type", .string(t)) }
         set("tensor_model_parallel_size", int(shape.tp))
         set("pipeline_model_parallel_size", int(shape.pp))
-        set("virtual_pipeline_model_parallel_size", .none)
-        set("num_layers_per_virtual_pipeline_stage", .none)
+        setVirtualPipeline(shape: shape, layers: config.layers, attrs: &attrs, path: path)
         set("expert_model_parallel_size", int(1))
         let cp = (try? ArgReader(entries: attrs, path: path).int("context_parallel_size", atLeast: 1)) ?? nil
         set("context_parallel_size", int(cp ?? 1))
@@ -131,5 +134,42 @@ extension MegatronArgs {
             setIfAbsent(k, v)
         }
         return .object(PickleObject(type: PickleGlobal(module: "argparse", name: "Namespace"), state: .dict(attrs), construction: .newObject))
+    }
+
+    /// Records the virtual pipeline as `validate_args` leaves it:
+    /// `virtual_pipeline_model_parallel_size` V (None for 1) and the argument it came from —
+    /// `num_layers_per_virtual_pipeline_stage` L / (PP x V), or `num_virtual_stages_per_pipeline_rank`
+    /// V when the source's args used that one (Megatron-LM accepts only one of the two; both
+    /// None for 1). Without a virtual pipeline `validate_args` turns `overlap_p2p_comm` and
+    /// `align_param_gather` off; a target with one, from a source without, gets Megatron-LM's
+    /// defaults back (on: the interleaved schedule at PP 2 needs `overlap_p2p_comm`).
+    private static func setVirtualPipeline(shape: MegatronShape, layers: Int, attrs: inout [PickleDictEntry], path: String) {
+        func has(_ k: String) -> Bool { attrs.contains { $0.key == .string(k) } }
+        func set(_ k: String, _ v: PickleValue) {
+            if let i = attrs.firstIndex(where: { $0.key == .string(k) }) {
+                attrs[i].value = v
+            } else {
+                attrs.append(PickleDictEntry(key: .string(k), value: v))
+            }
+        }
+        let r = ArgReader(entries: attrs, path: path)
+        let sourceVPP = (try? r.int("virtual_pipeline_model_parallel_size", atLeast: 1)) ?? nil
+        let byStages = ((try? r.int("num_virtual_stages_per_pipeline_rank", atLeast: 1)) ?? nil) != nil
+        let v = shape.vpp
+        set("virtual_pipeline_model_parallel_size", v > 1 ? .int(Int64(v)) : .none)
+        if byStages {
+            set("num_virtual_stages_per_pipeline_rank", v > 1 ? .int(Int64(v)) : .none)
+            set("num_layers_per_virtual_pipeline_stage", .none)
+        } else {
+            set("num_layers_per_virtual_pipeline_stage", v > 1 ? .int(Int64(layers / shape.chunks)) : .none)
+            if has("num_virtual_stages_per_pipeline_rank") { set("num_virtual_stages_per_pipeline_rank", .none) }
+        }
+        for k in ["overlap_p2p_comm", "align_param_gather"] {
+            if v == 1 {
+                if has(k) { set(k, .bool(false)) }
+            } else if (sourceVPP ?? 1) == 1 {
+                set(k, .bool(true))
+            }
+        }
     }
 }

@@ -139,6 +139,11 @@ extension MegatronArgs {
         if layers % shape.pp != 0 {
             throw .unsupported(path: path, detail: "args.num_layers = \(layers) is not a multiple of pipeline_model_parallel_size = \(shape.pp)")
         }
+        if layers % shape.chunks != 0 {
+            throw .unsupported(
+                path: path,
+                detail: "args.num_layers = \(layers) is not a multiple of PP \(shape.pp) x virtual_pipeline_model_parallel_size \(shape.vpp)")
+        }
         return config
     }
 }

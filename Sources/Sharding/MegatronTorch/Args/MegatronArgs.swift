@@ -7,7 +7,7 @@ import Containers
 /// optimizer's buffer layout depends on (`bufferSettings`).
 ///
 /// Creating one refuses, with a one-line error naming the argument, every checkpoint whose
-/// tensors ckpt cannot lay out: mixture of experts, virtual or uneven pipeline stages,
+/// tensors ckpt cannot lay out: mixture of experts, uneven or custom pipeline stages,
 /// multi-latent attention, hybrid (Mamba) models, multi-token prediction, FP8/FP4 parameters,
 /// custom layer specs, precision-aware or offloaded optimizers.
 public struct MegatronArgs: Sendable, Hashable {
@@ -16,7 +16,8 @@ public struct MegatronArgs: Sendable, Hashable {
     /// The file the Namespace came from, for messages.
     public var path: String
 
-    /// Tensor-parallel size, pipeline-parallel size and vocabulary divisor.
+    /// Tensor-parallel size, pipeline-parallel size, virtual pipeline size (`virtualPipeline`)
+    /// and vocabulary divisor.
     public let shape: MegatronShape
     /// `padded_vocab_size`: vocabulary rows of the embedding over all TP ranks.
     public let paddedVocab: Int
@@ -47,7 +48,8 @@ public struct MegatronArgs: Sendable, Hashable {
         let tp = try reader.requiredInt("tensor_model_parallel_size", atLeast: 1)
         let pp = try reader.requiredInt("pipeline_model_parallel_size", atLeast: 1)
         let divisor = try reader.int("make_vocab_size_divisible_by", atLeast: 1) ?? 128
-        shape = MegatronShape(tp: tp, pp: pp, vocabDivisibleBy: divisor)
+        let vpp = try Self.virtualPipeline(reader, pp: pp)
+        shape = MegatronShape(tp: tp, pp: pp, vpp: vpp, vocabDivisibleBy: divisor)
         paddedVocab = try reader.requiredInt("padded_vocab_size", atLeast: 1)
         let (multiple, overflow) = divisor.multipliedReportingOverflow(by: tp)
         if overflow || multiple >= 1 << 40 || paddedVocab % multiple != 0 {
@@ -97,11 +99,62 @@ public struct MegatronArgs: Sendable, Hashable {
 
     var reader: ArgReader { ArgReader(entries: attributes, path: path) }
 
+    /// The virtual pipeline size: model chunks per pipeline stage (`model0`, `model1`, ... in
+    /// each rank file), 1 without a virtual pipeline.
+    ///
+    /// `validate_args` records it as `virtual_pipeline_model_parallel_size` (None for 1),
+    /// derived from `--num-layers-per-virtual-pipeline-stage` n as (L / PP) / n or taken from
+    /// `--num-virtual-stages-per-pipeline-rank`; when it is absent it is derived the same way.
+    /// The layers must split evenly into PP x VPP chunks, and a virtual pipeline needs PP > 1
+    /// (`get_model` builds chunks only then).
+    static func virtualPipeline(_ r: ArgReader, pp: Int) throws(ContainerError) -> Int {
+        let recorded = try r.int("virtual_pipeline_model_parallel_size", atLeast: 1)
+        let perChunk = try r.int("num_layers_per_virtual_pipeline_stage", atLeast: 1)
+        let perRank = try r.int("num_virtual_stages_per_pipeline_rank", atLeast: 1)
+        guard recorded != nil || perChunk != nil || perRank != nil else { return 1 }
+        let layers = try r.int("num_layers", atLeast: 1)
+        var vpp = recorded ?? perRank ?? 1
+        if let n = perChunk {
+            guard let layers, layers % pp == 0, (layers / pp) % n == 0 else {
+                throw .unsupported(
+                    path: r.path,
+                    detail:
+                        "args.num_layers_per_virtual_pipeline_stage = \(n) does not divide the \(layers.map(String.init) ?? "unknown number of") layers of each of the \(pp) pipeline stages evenly"
+                )
+            }
+            let derived = layers / pp / n
+            if recorded == nil { vpp = derived }
+            guard vpp == derived else {
+                throw .malformed(
+                    path: r.path,
+                    detail:
+                        "args.virtual_pipeline_model_parallel_size = \(vpp) contradicts num_layers_per_virtual_pipeline_stage = \(n) (\(layers) layers, PP \(pp))"
+                )
+            }
+        }
+        if vpp == 1 { return 1 }
+        guard pp > 1 else {
+            throw .unsupported(
+                path: r.path,
+                detail:
+                    "args.virtual_pipeline_model_parallel_size = \(vpp) with pipeline_model_parallel_size 1: Megatron-LM builds model chunks only with pipeline parallelism"
+            )
+        }
+        let (chunks, overflow) = pp.multipliedReportingOverflow(by: vpp)
+        guard let layers, !overflow, layers % chunks == 0 else {
+            throw .unsupported(
+                path: r.path,
+                detail:
+                    "args.virtual_pipeline_model_parallel_size = \(vpp): PP \(pp) x VPP \(vpp) model chunks do not divide args.num_layers = \(layers.map(String.init) ?? "None") evenly"
+            )
+        }
+        return vpp
+    }
+
     /// The structural features ckpt cannot lay out, each refused naming its argument.
     private static func refuseUnsupported(_ r: ArgReader) throws(ContainerError) {
         let notNone: [(String, String)] = [
             ("num_experts", "mixture-of-experts models are not supported"),
-            ("num_layers_per_virtual_pipeline_stage", "virtual pipeline stages (model0, model1, ...) are not supported"),
             ("decoder_first_pipeline_num_layers", "uneven pipeline stages are not supported"),
             ("decoder_last_pipeline_num_layers", "uneven pipeline stages are not supported"),
             ("pipeline_model_parallel_layout", "custom pipeline layouts are not supported"),
@@ -130,8 +183,7 @@ public struct MegatronArgs: Sendable, Hashable {
             throw .unsupported(path: r.path, detail: "args.\(name) = True: \(why)")
         }
         let mustBeOne: [(String, String)] = [
-            ("expert_model_parallel_size", "expert parallelism is not supported"),
-            ("virtual_pipeline_model_parallel_size", "virtual pipeline stages (model0, model1, ...) are not supported"),
+            ("expert_model_parallel_size", "expert parallelism is not supported")
         ]
         for (name, why) in mustBeOne {
             if let v = try r.int(name, atLeast: 0), v > 1 {

@@ -43,14 +43,22 @@ struct MegatronStateDictBuilder {
         self.hasOptimizer = hasOptimizer
         let blob = MegatronTorchMetadata.parse(userJSON: metadata.userJSON)
         self.blob = blob
-        sameLayout = blob.map { $0.shape.tp == shape.tp && $0.shape.pp == shape.pp } ?? false
+        sameLayout = blob.map { $0.shape.tp == shape.tp && $0.shape.pp == shape.pp && $0.shape.vpp == shape.vpp } ?? false
         var naming = options.naming ?? .local
         if options.naming == nil, let b = blob, let args = try b.commonValue("args")?.value, args["transformer_impl"] == .string("transformer_engine") {
             naming = .transformerEngine
         }
         self.naming = naming
+        // Chunk after chunk (a virtual pipeline's model0, model1, ...), each in registration
+        // order: the order of the optimizer's parameter indices.
+        let vpp = shape.vpp
+        func order(_ name: String) -> (Int, Int, Int, Int, String) {
+            let (chunk, local) = MegatronNaming.splitChunk(name, vpp: vpp)
+            let o = naming.registrationOrder(naming.key(local))
+            return (chunk, o.0, o.1, o.2, o.3)
+        }
         params = manifestParams.map { MegatronParamGroups.Param(name: $0.key.name, shape: $0.shape, dtype: $0.dtype) }
-            .sorted { naming.registrationOrder(naming.key($0.name)) < naming.registrationOrder(naming.key($1.name)) }
+            .sorted { order($0.name) < order($1.name) }
     }
 
     /// A dense tensor over a whole storage.
@@ -88,9 +96,14 @@ struct MegatronStateDictBuilder {
         put("args", args)
         put("checkpoint_version", .float(3.0))
         put("iteration", .int(metadata.step))
-        // state_dict() is an OrderedDict.
-        let model = try modelEntries(written: written, archive: archive, notes: &notes)
-        put("model", .object(PickleObject(type: PickleGlobal(module: "collections", name: "OrderedDict"), dictItems: model)))
+        // state_dict() is an OrderedDict; one per model chunk (model0, model1, ...) with a
+        // virtual pipeline.
+        for chunk in 0..<shape.vpp {
+            let model = try modelEntries(chunk: chunk, written: written, archive: archive, notes: &notes)
+            put(
+                shape.vpp == 1 ? "model" : "model\(chunk)",
+                .object(PickleObject(type: PickleGlobal(module: "collections", name: "OrderedDict"), dictItems: model)))
+        }
         if hasOptimizer {
             put("optimizer", try optimizerEntry(written: written, archive: archive))
             if let s = try blob?.commonValue("opt_param_scheduler") {
@@ -124,34 +137,47 @@ struct MegatronStateDictBuilder {
         return (.dict(root), notes)
     }
 
-    /// The model state dict in registration order, `_extra_state` entries included.
-    private func modelEntries(written: [TensorKey: TorchTensorRef], archive: any TorchArchiveSink, notes: inout [String]) throws(ContainerError)
-        -> [PickleDictEntry]
+    /// The state dict of model chunk `chunk` (the only one without a virtual pipeline) in
+    /// registration order, `_extra_state` entries included.
+    private func modelEntries(chunk: Int, written: [TensorKey: TorchTensorRef], archive: any TorchArchiveSink, notes: inout [String])
+        throws(ContainerError) -> [PickleDictEntry]
     {
+        let vpp = shape.vpp
         var entries: [(String, PickleValue)] = []
+        var locals: [String] = []
         for p in params {
+            let (c, local) = MegatronNaming.splitChunk(p.name, vpp: vpp)
+            guard c == chunk else { continue }
             guard let t = written[.model(p.name)] else { throw .noSuchTensor(path: path, tensor: p.name) }
-            entries.append((naming.key(p.name), .tensor(t)))
+            entries.append((naming.key(local), .tensor(t)))
+            locals.append(local)
         }
         var extra: [String: PickleValue] = [:]
-        var kept: [PickleDictEntry] = []
+        var kept: [String] = []
         if sameLayout, let e = try blob?.rankValue(file, "extra_state"), case .dict(let d) = try Self.materialise(e, archive: archive) {
-            kept = d
+            for e in d {
+                guard case .string(let k) = e.key else { continue }
+                let (c, local) = MegatronNaming.splitChunk(k, vpp: vpp)
+                guard c == chunk else { continue }
+                extra[local] = e.value
+                kept.append(local)
+            }
         }
-        for e in kept { if case .string(let k) = e.key { extra[k] = e.value } }
         var layers: [String] = []
-        for p in params where p.name.hasPrefix("decoder.layers.") {
-            let rest = p.name.dropFirst("decoder.layers.".count)
+        for name in locals where name.hasPrefix("decoder.layers.") {
+            let rest = name.dropFirst("decoder.layers.".count)
             if let dot = rest.firstIndex(of: ".") {
                 let prefix = "decoder.layers." + rest[..<dot] + "."
                 if !layers.contains(prefix) { layers.append(prefix) }
             }
         }
         var extraKeys = layers.flatMap { naming.extraStateKeys(layer: $0) }
-        if file.ppRank == shape.pp - 1 { extraKeys.append(MegatronNaming.outputExtraState) }
-        for e in kept { if case .string(let k) = e.key, !extraKeys.contains(k) { extraKeys.append(k) } }
-        if naming == .transformerEngine && extraKeys.contains(where: { extra[$0] == nil }) {
-            notes.append("Transformer Engine _extra_state entries written as None")
+        // The output layer: on the last stage, in its last model chunk (post_process).
+        if file.ppRank == shape.pp - 1 && chunk == vpp - 1 { extraKeys.append(MegatronNaming.outputExtraState) }
+        for k in kept where !extraKeys.contains(k) { extraKeys.append(k) }
+        let teNote = "Transformer Engine _extra_state entries written as None"
+        if naming == .transformerEngine && extraKeys.contains(where: { extra[$0] == nil }) && !notes.contains(teNote) {
+            notes.append(teNote)
         }
         for k in extraKeys { entries.append((k, extra[k] ?? .none)) }
         return entries.sorted { naming.registrationOrder($0.0) < naming.registrationOrder($1.0) }

@@ -22,6 +22,23 @@ public enum MegatronNaming: String, Sendable, Hashable, CaseIterable {
         ("pre_mlp_layernorm.bias", "mlp.linear_fc1.layer_norm_bias"),
     ]
 
+    /// The prefix ckpt puts before the names of model chunk `chunk` of a virtual pipeline of
+    /// `vpp` chunks: its state dict's key in the rank file and a dot (`model1.`); none without a
+    /// virtual pipeline (the one state dict is `model`). The Megatron layout table names chunks
+    /// the same way (`chunk_prefix` in `formats/layouts/megatron-gpt.json`).
+    public static func chunkPrefix(_ chunk: Int, of vpp: Int) -> String {
+        vpp > 1 ? "model\(chunk)." : ""
+    }
+
+    /// Splits a ckpt name into its model chunk and the state-dict name inside it (chunk 0 and
+    /// the name itself without a virtual pipeline, or when the name has no valid chunk prefix).
+    public static func splitChunk(_ name: String, vpp: Int) -> (chunk: Int, name: String) {
+        guard vpp > 1, name.hasPrefix("model"), let dot = name.firstIndex(of: "."),
+            let c = Int(name[name.index(name.startIndex, offsetBy: 5)..<dot]), c >= 0, c < vpp
+        else { return (0, name) }
+        return (c, String(name[name.index(after: dot)...]))
+    }
+
     /// Whether a state-dict key is a module's `_extra_state` (not a tensor of the model).
     public static func isExtraState(_ key: String) -> Bool {
         key == "_extra_state" || key.hasSuffix("._extra_state")

@@ -5,13 +5,15 @@ import Containers
 /// `CheckpointMetadata.userJSON` under the key `megatron`, so export restores it:
 ///
 /// ```json
-/// {"megatron": {"format": "megatron-torch", "version": 1, "tp": 2, "pp": 2, "vocab_divisible_by": 128,
+/// {"megatron": {"format": "megatron-torch", "version": 1, "tp": 2, "pp": 2, ["vpp": 2,] "vocab_divisible_by": 128,
 ///   "dp": 1, "common": {"args": ..., "checkpoint_version": ..., "opt_param_scheduler": ..., ...},
 ///   "ranks": {"tp0/pp0": {"rng_state": ..., "extra_state": {...}, "optimizer": {"form": ...,
 ///   "param_groups": [...], "grad_scaler": ..., "step": ...}}, ...}}}
 /// ```
 ///
 /// Values are in `PickleJSON` form. `common` is rank tp0/pp0's (every rank agrees on it).
+/// `vpp` (the virtual pipeline size) is written only when it is not 1; the `extra_state` keys
+/// of a virtual pipeline carry their chunk prefix (`model1.output_layer._extra_state`).
 public struct MegatronTorchMetadata: Sendable, Hashable {
     /// The source's parallel shape.
     public var shape: MegatronShape
@@ -42,12 +44,16 @@ public struct MegatronTorchMetadata: Sendable, Hashable {
     }
 
     var tree: JSONTree {
-        .object([
-            ("format", .string("megatron-torch")), ("version", .int(1)), ("tp", .int(Int64(shape.tp))),
-            ("pp", .int(Int64(shape.pp))), ("vocab_divisible_by", .int(Int64(shape.vocabDivisibleBy))),
-            ("dp", .int(Int64(dataParallel))), ("common", common),
-            ("ranks", .object(ranks.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) })),
-        ])
+        let vpp: [(String, JSONTree)] = shape.vpp == 1 ? [] : [("vpp", .int(Int64(shape.vpp)))]
+        return .object(
+            [
+                ("format", .string("megatron-torch")), ("version", .int(1)), ("tp", .int(Int64(shape.tp))),
+                ("pp", .int(Int64(shape.pp))),
+            ] + vpp + [
+                ("vocab_divisible_by", .int(Int64(shape.vocabDivisibleBy))),
+                ("dp", .int(Int64(dataParallel))), ("common", common),
+                ("ranks", .object(ranks.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) })),
+            ])
     }
 
     /// The blob in a `userJSON` document, or nil when it has none (or it is not this format).
@@ -58,6 +64,11 @@ public struct MegatronTorchMetadata: Sendable, Hashable {
             tp < 1 << 20, pp < 1 << 20, d < 1 << 40, dp < 1 << 30,
             let common = m["common"], case .object(let rankMembers)? = m["ranks"]
         else { return nil }
+        var vpp: Int64 = 1
+        if let v = m["vpp"] {
+            guard case .int(let n) = v, n >= 1, n < 1 << 20 else { return nil }
+            vpp = n
+        }
         var ranks: [ShardFile: JSONTree] = [:]
         for (k, v) in rankMembers {
             let parts = k.split(separator: "/")
@@ -67,7 +78,8 @@ public struct MegatronTorchMetadata: Sendable, Hashable {
             ranks[ShardFile(tpRank: t, ppRank: p)] = v
         }
         return MegatronTorchMetadata(
-            shape: MegatronShape(tp: Int(tp), pp: Int(pp), vocabDivisibleBy: Int(d)), dataParallel: Int(dp), common: common, ranks: ranks)
+            shape: MegatronShape(tp: Int(tp), pp: Int(pp), vpp: Int(vpp), vocabDivisibleBy: Int(d)), dataParallel: Int(dp), common: common,
+            ranks: ranks)
     }
 
     /// A shared entry (`args`, `opt_param_scheduler`, ...) decoded, or nil.

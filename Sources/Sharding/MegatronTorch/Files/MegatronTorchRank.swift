@@ -9,8 +9,11 @@ import Foundation
 /// Tensors carry the names ckpt's Megatron rank files use: `.model(name)` with megatron-core's
 /// local-spec names (Transformer Engine's fused norm names are mapped, see `MegatronNaming`),
 /// and `.optimizer("exp_avg" | "exp_avg_sq" | "master", name)` with the parameter's name —
-/// `master` (fp32) only for bfloat16/float16 parameters. `_extra_state` entries are not
-/// tensors of the model: they are kept, opaque, in `state` (and listed in `notes`).
+/// `master` (fp32) only for bfloat16/float16 parameters. With a virtual pipeline the file holds
+/// one state dict per model chunk (`model0`, `model1`, ...) and each name is prefixed by its
+/// chunk's key (`model1.decoder.layers.0.mlp.linear_fc1.weight`, `MegatronNaming.chunkPrefix`).
+/// `_extra_state` entries are not tensors of the model: they are kept, opaque, in `state` (and
+/// listed in `notes`).
 public final class MegatronTorchRank: TensorContainer {
     /// The rank directory.
     public let path: String
@@ -57,10 +60,7 @@ public final class MegatronTorchRank: TensorContainer {
         if let v = root["checkpoint_version"]?.doubleValue, v < 3 {
             throw .unsupported(path: mpath, detail: "checkpoint_version \(v): checkpoints older than Megatron's 3.0 layout are not supported")
         }
-        if top.contains(where: { if case .string(let k) = $0.key { return k.hasPrefix("model") && k != "model" } else { return false } }) {
-            throw .unsupported(path: mpath, detail: "model0, model1, ...: virtual pipeline stages are not supported")
-        }
-        guard let modelEntries = root["model"]?.stateDictEntries else { throw .malformed(path: mpath, detail: "no model state dict") }
+        let chunkKeys = try Self.chunkKeys(top, vpp: args.shape.vpp, path: mpath)
         if file.tpRank >= args.shape.tp || file.ppRank >= args.shape.pp {
             throw .malformed(path: mpath, detail: "rank \(file) lies outside args TP \(args.shape.tp) x PP \(args.shape.pp)")
         }
@@ -68,34 +68,44 @@ public final class MegatronTorchRank: TensorContainer {
         var notes: [String] = []
         var listed: [ContainerTensor] = []
         var index: [TensorKey: (Int, TorchTensorRef)] = [:]
-        var params: [MegatronParamGroups.Param] = []
+        // The parameters of each model chunk in registration order: the optimizer numbers and
+        // groups them chunk after chunk, the distributed optimizer keeps a buffer per chunk.
+        var chunks: [[MegatronParamGroups.Param]] = []
         var extra: [(String, PickleValue)] = []
         var teNames = false
-        for e in modelEntries {
-            guard case .string(let key) = e.key else { throw .malformed(path: mpath, detail: "model has a non-string key") }
-            if MegatronNaming.isExtraState(key) {
-                extra.append((key, e.value))
-                if key.hasSuffix(".core_attention._extra_state") { teNames = true }
-                continue
+        for chunkKey in chunkKeys {
+            guard let modelEntries = root[chunkKey]?.stateDictEntries else { throw .malformed(path: mpath, detail: "no \(chunkKey) state dict") }
+            let prefix = chunkKeys.count > 1 ? chunkKey + "." : ""
+            var params: [MegatronParamGroups.Param] = []
+            for e in modelEntries {
+                guard case .string(let key) = e.key else { throw .malformed(path: mpath, detail: "\(chunkKey) has a non-string key") }
+                if MegatronNaming.isExtraState(key) {
+                    extra.append((prefix + key, e.value))
+                    if key.hasSuffix(".core_attention._extra_state") { teNames = true }
+                    continue
+                }
+                guard case .tensor(let t) = e.value else {
+                    notes.append("\(chunkKey).\(key): \(ArgReader.show(e.value)) is not a tensor; dropped")
+                    continue
+                }
+                let local = MegatronNaming.localName(key)
+                if local != key { teNames = true }
+                let name = prefix + local
+                guard let dtype = TorchDTypeName.dtype(t.dtypeName) else {
+                    throw .unsupported(path: mpath, detail: "\(chunkKey).\(key) has dtype \(t.dtypeName)")
+                }
+                guard Self.sizeIsSane(t.shape, dtype) else {
+                    throw .badTensor(path: mpath, tensor: prefix + key, detail: "shape \(t.shape) is not a tensor size")
+                }
+                let k = TensorKey.model(name)
+                guard index[k] == nil else { throw .malformed(path: mpath, detail: "\(chunkKey) holds \(local) twice (as \(key))") }
+                index[k] = (0, t)
+                listed.append(ContainerTensor(key: k, dtype: dtype, shape: t.shape))
+                params.append(MegatronParamGroups.Param(name: name, shape: t.shape, dtype: dtype))
             }
-            guard case .tensor(let t) = e.value else {
-                notes.append("model.\(key): \(ArgReader.show(e.value)) is not a tensor; dropped")
-                continue
-            }
-            let name = MegatronNaming.localName(key)
-            if name != key { teNames = true }
-            guard let dtype = TorchDTypeName.dtype(t.dtypeName) else {
-                throw .unsupported(path: mpath, detail: "model.\(key) has dtype \(t.dtypeName)")
-            }
-            guard Self.sizeIsSane(t.shape, dtype) else {
-                throw .badTensor(path: mpath, tensor: key, detail: "shape \(t.shape) is not a tensor size")
-            }
-            let k = TensorKey.model(name)
-            guard index[k] == nil else { throw .malformed(path: mpath, detail: "model holds \(name) twice (as \(key))") }
-            index[k] = (0, t)
-            listed.append(ContainerTensor(key: k, dtype: dtype, shape: t.shape))
-            params.append(MegatronParamGroups.Param(name: name, shape: t.shape, dtype: dtype))
+            chunks.append(params)
         }
+        let params = chunks.flatMap { $0 }
         naming = teNames || args.transformerImpl == "transformer_engine" ? .transformerEngine : .local
         if !extra.isEmpty {
             notes.append("\(extra.count) _extra_state entries (\(Self.kinds(extra.map(\.1)))) kept opaque in the metadata, not as tensors")
@@ -113,7 +123,7 @@ public final class MegatronTorchRank: TensorContainer {
             }
             let shared = Self.sharedEmbedding(args: args, file: file, params: params)
             try optimizer.addDistributed(
-                root: d.root, params: params, sharedEmbedding: shared, settings: try args.bufferSettings, ppRank: file.ppRank, path: d.path)
+                root: d.root, chunks: chunks, sharedEmbedding: shared, settings: try args.bufferSettings, ppRank: file.ppRank, path: d.path)
         } else if let d = distributed {
             throw .malformed(path: d.path, detail: "distrib_optim.pt present but model_optim_rng.pt holds a non-distributed optimizer")
         }
@@ -163,13 +173,34 @@ public final class MegatronTorchRank: TensorContainer {
     }
 
     /// The tied embedding and output layer megatron-core marks `shared_embedding` (PP > 1 only):
-    /// the embedding on the first stage, the output layer on the last.
+    /// the embedding on the first stage, the output layer on the last (in the first and the
+    /// last model chunk with a virtual pipeline, `LanguageModule.setup_embeddings_and_output_layer`).
     static func sharedEmbedding(args: MegatronArgs, file: ShardFile, params: [MegatronParamGroups.Param]) -> Set<String> {
-        guard args.shape.pp > 1, (try? args.reader.flag("untie_embeddings_and_output_weights")) == false else { return [] }
+        let shape = args.shape
+        guard shape.pp > 1, (try? args.reader.flag("untie_embeddings_and_output_weights")) == false else { return [] }
         var out = Set<String>()
-        if file.ppRank == 0 { out.insert("embedding.word_embeddings.weight") }
-        if file.ppRank == args.shape.pp - 1 { out.insert("output_layer.weight") }
+        if file.ppRank == 0 { out.insert(MegatronNaming.chunkPrefix(0, of: shape.vpp) + "embedding.word_embeddings.weight") }
+        if file.ppRank == shape.pp - 1 { out.insert(MegatronNaming.chunkPrefix(shape.vpp - 1, of: shape.vpp) + "output_layer.weight") }
         return out.intersection(params.map(\.name))
+    }
+
+    /// The keys of the model state dicts of a rank file: `model`, or with a virtual pipeline of
+    /// `vpp` chunks exactly `model0` ... `model{vpp-1}` (`generate_state_dict`).
+    static func chunkKeys(_ top: [PickleDictEntry], vpp: Int, path: String) throws(ContainerError) -> [String] {
+        let present = top.compactMap { e -> String? in
+            guard case .string(let k) = e.key, k.hasPrefix("model"), k == "model" || Int(k.dropFirst(5)) != nil else { return nil }
+            return k
+        }
+        let expected = vpp == 1 ? ["model"] : (0..<vpp).map { "model\($0)" }
+        guard Set(present) == Set(expected) else {
+            let found = present.isEmpty ? "no model state dict" : present.sorted().prefix(4).joined(separator: ", ")
+            throw .malformed(
+                path: path,
+                detail:
+                    "holds \(found) but args.virtual_pipeline_model_parallel_size makes \(vpp) model chunk\(vpp == 1 ? " (model)" : "s (model0 ... model\(vpp - 1))")"
+            )
+        }
+        return expected
     }
 
     /// Non-negative dimensions whose byte count fits comfortably in an `Int`.

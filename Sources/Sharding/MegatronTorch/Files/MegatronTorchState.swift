@@ -28,6 +28,7 @@ public struct MegatronTorchState: Sendable, Hashable {
         var rank: [(String, JSONTree)] = []
         for e in root {
             guard case .string(let key) = e.key else { continue }
+            if key.hasPrefix("model") && Int(key.dropFirst(5)) != nil { continue }  // model0, model1, ...: virtual pipeline chunks
             switch key {
             case "model", "optimizer": continue
             case "rng_state": rank.append((key, try PickleJSON.encode(e.value, tensorBytes: bytes, dropped: &dropped)))

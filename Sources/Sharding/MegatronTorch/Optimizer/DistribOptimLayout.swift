@@ -4,12 +4,15 @@ import CheckpointStore
 /// (the `buckets_coalesced` layout of megatron-core >= 0.7), computed the way megatron-core
 /// 0.8 and later lay out their parameter-and-gradient buffers (`_ParamAndGradBuffer`):
 ///
-/// 1. one buffer per (param dtype, grad dtype), in order of first appearance;
+/// 1. one buffer per model chunk and (param dtype, grad dtype), in order of first appearance
+///    within the chunk, chunk after chunk (`gbuf_idx` runs over
+///    `itertools.chain(*per_model_buffers.values())`; one chunk without a virtual pipeline);
 /// 2. parameters placed in **reverse** registration order;
 /// 3. every parameter start padded up to a multiple of 64 elements;
 /// 4. a bucket closes once it holds at least `bucketSize` elements (never without
-///    `overlap_grad_reduce`, nor on pipeline stages > 0), and before and after a
-///    `shared_embedding` parameter (the tied embedding / output layer when PP > 1);
+///    `overlap_grad_reduce`, nor on pipeline stages > 0, nor in model chunks > 0, which
+///    `get_model` wraps with `disable_bucketing`), and before and after a `shared_embedding`
+///    parameter (the tied embedding / output layer when PP > 1);
 /// 5. bucket ends padded up to a multiple of lcm(DP, 128) (or lcm(DP, 128, 65536));
 /// 6. the file keeps each bucket's first `numel_unpadded` elements (up to its last parameter's
 ///    end, alignment gaps included, end padding dropped), buckets concatenated.
@@ -63,6 +66,8 @@ public struct DistribOptimLayout: Sendable, Hashable {
 
     /// One buffer: `state[index][(paramDType, gradDType)]` in the file.
     public struct Buffer: Sendable, Hashable {
+        /// The model chunk whose parameters it holds (0 without a virtual pipeline).
+        public var chunk: Int
         /// Parameter dtype.
         public var paramDType: DType
         /// Gradient dtype.
@@ -83,12 +88,20 @@ public struct DistribOptimLayout: Sendable, Hashable {
     /// Walks `params` (the rank's trainable parameters in registration order) for pipeline
     /// stage `ppRank`. Fails only on sizes that overflow.
     public init(params: [Param], settings: DistribOptimSettings, ppRank: Int) throws(DistribOptimLayoutError) {
+        try self.init(chunks: [params], settings: settings, ppRank: ppRank)
+    }
+
+    /// Walks each model chunk's trainable parameters (registration order within the chunk) of
+    /// pipeline stage `ppRank`, chunk after chunk. With `bucketCount` the bucket size is the
+    /// rank's parameter count over all chunks divided by it (`get_model`'s `num_parameters`).
+    /// Fails only on sizes that overflow.
+    public init(chunks: [[Param]], settings: DistribOptimSettings, ppRank: Int) throws(DistribOptimLayoutError) {
         guard settings.dataParallel >= 1 else { throw .invalid("data-parallel size \(settings.dataParallel)") }
         var bucketSize = settings.bucketSize
         if let n = settings.bucketCount {
             guard n >= 1 else { throw .invalid("bucket count \(n)") }
             var total = 0
-            for p in params {
+            for p in chunks.joined() {
                 let (s, o) = total.addingReportingOverflow(p.count)
                 if o { throw .overflow }
                 total = s
@@ -98,21 +111,23 @@ public struct DistribOptimLayout: Sendable, Hashable {
         if ppRank > 0 { bucketSize = nil }
         let divisor = try Self.lcm(try Self.lcm(settings.dataParallel, 128), settings.padForHighNCCLBusBandwidth ? 65536 : 1)
 
-        var keys: [[DType]] = []
-        var members: [[Param]] = []
-        for p in params {
-            let key = [p.dtype, settings.gradsInFP32 ? .float32 : p.dtype]
-            if let i = keys.firstIndex(of: key) {
-                members[i].append(p)
-            } else {
-                keys.append(key)
-                members.append([p])
-            }
-        }
         var buffers: [Buffer] = []
-        for (key, list) in zip(keys, members) {
-            let walk = try Self.walk(list, bucketSize: bucketSize, divisor: divisor)
-            buffers.append(Buffer(paramDType: key[0], gradDType: key[1], buckets: walk.0, placements: walk.1))
+        for (chunk, params) in chunks.enumerated() {
+            var keys: [[DType]] = []
+            var members: [[Param]] = []
+            for p in params {
+                let key = [p.dtype, settings.gradsInFP32 ? .float32 : p.dtype]
+                if let i = keys.firstIndex(of: key) {
+                    members[i].append(p)
+                } else {
+                    keys.append(key)
+                    members.append([p])
+                }
+            }
+            for (key, list) in zip(keys, members) {
+                let walk = try Self.walk(list, bucketSize: chunk > 0 ? nil : bucketSize, divisor: divisor)
+                buffers.append(Buffer(chunk: chunk, paramDType: key[0], gradDType: key[1], buckets: walk.0, placements: walk.1))
+            }
         }
         self.buffers = buffers
     }

@@ -3,12 +3,13 @@ import Containers
 
 extension MegatronOptimizerState {
     /// Maps the flat tensors of `distrib_optim.pt` (root `root`, file `path`) back to the rank's
-    /// parameters by `DistribOptimLayout`. Only the `buckets_coalesced` layout of
-    /// megatron-core >= 0.7 is read; the older `per_bucket_numel` layouts are refused.
+    /// parameters, given per model chunk, by `DistribOptimLayout`. Only the `buckets_coalesced`
+    /// layout of megatron-core >= 0.7 is read; the older `per_bucket_numel` layouts are refused.
     mutating func addDistributed(
-        root: PickleValue, params: [MegatronParamGroups.Param], sharedEmbedding: Set<String>, settings: DistribOptimSettings,
+        root: PickleValue, chunks: [[MegatronParamGroups.Param]], sharedEmbedding: Set<String>, settings: DistribOptimSettings,
         ppRank: Int, path: String
     ) throws(ContainerError) {
+        let params = chunks.flatMap { $0 }
         if root.elements != nil {
             throw .unsupported(path: path, detail: "distrib_optim.pt holds a list (a ChainedOptimizer, e.g. dense + expert): not supported")
         }
@@ -24,8 +25,11 @@ extension MegatronOptimizerState {
         let layout: DistribOptimLayout
         do {
             layout = try DistribOptimLayout(
-                params: params.map {
-                    DistribOptimLayout.Param(name: $0.name, count: $0.shape.reduce(1, *), dtype: $0.dtype, sharedEmbedding: sharedEmbedding.contains($0.name))
+                chunks: chunks.map { chunk in
+                    chunk.map {
+                        DistribOptimLayout.Param(
+                            name: $0.name, count: $0.shape.reduce(1, *), dtype: $0.dtype, sharedEmbedding: sharedEmbedding.contains($0.name))
+                    }
                 },
                 settings: settings, ppRank: ppRank)
         } catch {
@@ -35,7 +39,9 @@ extension MegatronOptimizerState {
         guard buffers.count == layout.buffers.count else {
             throw .malformed(
                 path: path,
-                detail: "distrib_optim.pt holds \(buffers.count) buffers, this rank's parameters make \(layout.buffers.count) (one per param/grad dtype)")
+                detail:
+                    "distrib_optim.pt holds \(buffers.count) buffers, this rank's parameters make \(layout.buffers.count) (one per model chunk and param/grad dtype)"
+            )
         }
         let shapes = Dictionary(params.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for (b, buffer) in layout.buffers.enumerated() {
