@@ -481,6 +481,9 @@ def cmd_semantics(opts) -> int:
     for p in sorted(glob.glob(os.path.join(iteration_dir(opts.dir), "mp_rank_*", "model_optim_rng.pt"))):
         sd = torch.load(p, weights_only=True, map_location="cpu")
         args = sd["args"]
+        if "model" not in sd:
+            raise SystemExit(f"{p}: model chunks (virtual pipeline), which this check does not run; compare with "
+                             "tools/megatron_resume_check.py --reference-fixture ... --canonical instead")
         parts = os.path.basename(os.path.dirname(p)).split("_")
         ranks[(int(parts[2]), int(parts[3]) if len(parts) > 3 else 0)] = {
             k: v.float() for k, v in sd["model"].items() if isinstance(v, torch.Tensor)}

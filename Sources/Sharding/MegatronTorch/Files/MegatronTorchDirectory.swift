@@ -9,8 +9,9 @@ import Foundation
 ///
 /// Opening checks that the rank set is exactly the TP x PP grid of the args, that every rank
 /// holds the same args (except the per-process `rank` / `local_rank`), iteration and shared
-/// state, and reads the architecture and optimizer. Virtual pipeline checkpoints (`model0`,
-/// `model1`, ...) and expert-parallel ranks (`mp_rank_TT_PPP_EEE`) are refused.
+/// state, and reads the architecture and optimizer. Virtual pipeline checkpoints hold one state
+/// dict per model chunk in each rank file (`model0`, `model1`, ...; see `MegatronTorchRank`);
+/// expert-parallel ranks (`mp_rank_TT_PPP_EEE`) are refused.
 public final class MegatronTorchDirectory: Sendable {
     /// The checkpoint file of each rank directory.
     public static let modelFile = "model_optim_rng.pt"

@@ -191,8 +191,9 @@ public final class MegatronTorchRank: TensorContainer {
             guard case .string(let k) = e.key, k.hasPrefix("model"), k == "model" || Int(k.dropFirst(5)) != nil else { return nil }
             return k
         }
-        let expected = vpp == 1 ? ["model"] : (0..<vpp).map { "model\($0)" }
-        guard Set(present) == Set(expected) else {
+        // Counted first: the args' size is untrusted and allocates nothing before it matches.
+        let expected = present.count != vpp ? [] : vpp == 1 ? ["model"] : (0..<vpp).map { "model\($0)" }
+        guard !expected.isEmpty, Set(present) == Set(expected), present.count == expected.count else {
             let found = present.isEmpty ? "no model state dict" : present.sorted().prefix(4).joined(separator: ", ")
             throw .malformed(
                 path: path,
