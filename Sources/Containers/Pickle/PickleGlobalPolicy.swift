@@ -20,7 +20,21 @@ enum PickleGlobalPolicy {
     ]
 
     /// Module prefixes whose classes may be instantiated as opaque records.
-    static let opaqueModulePrefixes = ["megatron.", "transformer_engine.", "torch.distributed.checkpoint.", "numpy.", "deepspeed."]
+    static let opaqueModulePrefixes = ["megatron.", "transformer_engine.", "numpy.", "deepspeed."]
+
+    /// The classes of PyTorch DCP's `.metadata` pickle (torch 2.4 to 2.13), and of the save
+    /// plans Megatron keeps in it (`all_local_plans`), kept as opaque records; nothing else of
+    /// `torch.distributed.checkpoint` may be called.
+    static let dcpGlobals: Set<String> = [
+        "torch.distributed.checkpoint.metadata.Metadata", "torch.distributed.checkpoint.metadata.TensorStorageMetadata",
+        "torch.distributed.checkpoint.metadata.BytesStorageMetadata", "torch.distributed.checkpoint.metadata.ChunkStorageMetadata",
+        "torch.distributed.checkpoint.metadata.TensorProperties", "torch.distributed.checkpoint.metadata.MetadataIndex",
+        "torch.distributed.checkpoint.metadata.StorageMeta", "torch.distributed.checkpoint.metadata._MEM_FORMAT_ENCODING",
+        "torch.distributed.checkpoint.filesystem._StorageInfo", "torch.distributed.checkpoint.filesystem._StoragePrefix",
+        "torch.distributed.checkpoint.planner.SavePlan", "torch.distributed.checkpoint.planner.WriteItem",
+        "torch.distributed.checkpoint.planner.WriteItemType", "torch.distributed.checkpoint.planner.TensorWriteData",
+        "torch.distributed.checkpoint.planner.BytesIOWriteData",
+    ]
 
     /// Individual classes and functions kept as opaque records when called.
     static let opaqueGlobals: Set<String> = [
@@ -88,7 +102,7 @@ enum PickleGlobalPolicy {
         }
         // torch's other rebuild functions (quantized, sparse, meta, nested ...) stay records.
         if g.module == "torch._utils" && g.name.hasPrefix("_rebuild_") { return .opaque }
-        if opaqueGlobals.contains(g.description) { return .opaque }
+        if opaqueGlobals.contains(g.description) || dcpGlobals.contains(g.description) { return .opaque }
         if opaqueModulePrefixes.contains(where: { g.module.hasPrefix($0) || g.module + "." == $0 }) { return .opaque }
         return nil
     }
