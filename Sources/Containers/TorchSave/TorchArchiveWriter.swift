@@ -110,14 +110,7 @@ public final class TorchArchiveWriter {
         }
         let pickle = try PickleWriter.encode(root, path: path)
         try guarded { () throws(ContainerError) in
-            try zip.addEntry(name: "\(prefix)/data.pkl", bytes: pickle)
-            if firstUse == order { try zip.addEntry(name: "\(prefix)/.format_version", bytes: Array("1".utf8)) }
-            try zip.addEntry(name: "\(prefix)/.storage_alignment", bytes: Array(String(ZipStreamWriter.alignment).utf8))
-            try zip.addEntry(name: "\(prefix)/byteorder", bytes: Array("little".utf8))
-            try zip.addEntry(name: "\(prefix)/version", bytes: Array("3\n".utf8))
-            let id = (0..<40).map { _ in String(Int.random(in: 0...9)) }.joined()
-            try zip.addEntry(name: "\(prefix)/.data/serialization_id", bytes: Array(id.utf8))
-            try zip.finish()
+            try TorchArchiveRecords.finish(zip, prefix: prefix, pickle: pickle, storagesInFirstUseOrder: firstUse == order)
             try out.sync()
             try out.close()
             do throws(StoreError) { try AtomicFile.publish(temporary, as: path) } catch { throw .store(error) }
