@@ -4,7 +4,7 @@ import Foundation
 import Sharding
 
 /// A checkpoint in a format other than ckpt's own HDF5: a Hugging Face directory, a Megatron-LM
-/// torch directory, or a bare safetensors / `torch.save` file. Such formats store no checksums;
+/// torch directory, a PyTorch DCP directory, or a bare safetensors / `torch.save` file. Such formats store no checksums;
 /// their structure is validated when opened.
 struct ForeignInput {
     /// The path given.
@@ -23,7 +23,7 @@ struct ForeignInput {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return false }
         if isDir.boolValue {
             guard let f = KnownFormats.registry().sourceFormat(for: path) else { return false }
-            return !KnownFormats.isCkptFormat(f.name)
+            return !KnownFormats.isCkptFormat(f.name) || DCPCheckpoint.looksLike(path)
         }
         switch try? FileKind.sniff(path) {
         case .safetensors, .zip, .pickle: return true
@@ -36,6 +36,11 @@ struct ForeignInput {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw StoreError.fileNotFound(path: path) }
         if isDir.boolValue {
+            if let f = KnownFormats.registry().sourceFormat(for: path), KnownFormats.isCkptFormat(f.name), DCPCheckpoint.looksLike(path) {
+                // A DCP directory no layout claims (no config.json): its global tensors by fqn.
+                let c = try DCPCheckpoint(path: path)
+                return ForeignInput(path: path, formatName: c.formatName, source: nil, files: [(nil, c)])
+            }
             let s = try CheckpointSource(path: path, formats: KnownFormats.registry())
             var files: [(String?, any TensorContainer)] = []
             for f in s.layout.files { files.append((s.layout.kind.isSharded ? RankFile.label(f) : nil, try s.container(f))) }

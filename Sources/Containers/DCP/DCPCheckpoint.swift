@@ -58,13 +58,13 @@ public final class DCPCheckpoint: TensorContainer {
         for name in md.files {
             let p = path + "/" + name
             var fs = stat()
-            guard stat(p, &fs) == 0 else {
+            guard stat(p, &fs) == 0, (fs.st_mode & S_IFMT) == S_IFREG else {
                 let who =
                     md.tensors.first { $0.chunks.contains { $0.storage.relativePath == name } }?.fqn
                     ?? md.bytesItems.first { $0.storage.relativePath == name }?.fqn ?? ""
-                throw .io(path: p, detail: "no such file (it holds items of \(where_(who)), listed in .metadata)")
+                let what = SmallFile.exists(p) ? "is not a regular file" : "is missing"
+                throw .badTensor(path: p, tensor: where_(who), detail: "the data file holding its items (listed in .metadata) \(what)")
             }
-            guard (fs.st_mode & S_IFMT) == S_IFREG else { throw .io(path: p, detail: "not a regular file") }
             sizes[name] = Int(fs.st_size)
         }
         func checkRange(_ s: DCPStorageInfo, _ fqn: String, _ what: String) throws(ContainerError) {

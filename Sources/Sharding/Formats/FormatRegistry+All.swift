@@ -11,5 +11,6 @@ extension FormatRegistry {
             .adding(target: MegatronTorchFormats.target())
             .adding(source: HFFormats.source(torchOpener: { (p: String) throws(ContainerError) -> any TensorContainer in try TorchStateDictContainer(path: p) }))
             .adding(target: HFFormats.target(maxShardBytes: maxShardBytes))
+            .adding(source: DCPFormats.source())
     }
 }

@@ -152,8 +152,9 @@ struct DCPHostileInputTests {
         let p = try DCPFixtures.copy("dcp-state-dict", into: d)
         try FileManager.default.removeItem(atPath: p + "/__1_1.distcp")
         let e = try #require(Self.error { _ = try DCPCheckpoint(path: p) })
-        guard case .io(let path, let detail) = e else { throw e }
-        #expect(path == p + "/__1_1.distcp" && detail.hasPrefix("no such file (it holds items of "))
+        guard case .badTensor(let path, let tensor, let detail) = e else { throw e }
+        #expect(path == p + "/__1_1.distcp" && detail == "the data file holding its items (listed in .metadata) is missing")
+        #expect(try DCPMetadata.read(path: p + "/.metadata").tensor(named: tensor)?.chunks.contains { $0.storage.relativePath == "__1_1.distcp" } == true)
     }
 
     @Test func aTruncatedItem() throws {
