@@ -19,6 +19,10 @@ Writes, under --out (see Tests/Fixtures/interop/README.md):
                          megatron.core.dist_checkpointing.strategies.torch.MCoreMetadata holding
                          Metadata's fields plus `mcore_data` and `all_local_plans` (real
                          SavePlan/WriteItem objects from DefaultSavePlanner)
+  dcp-safetensors/       a 2x3 tensor and an int saved in one process with
+                         FileSystemWriter(serialization_format=SerializationFormat.SAFETENSORS):
+                         the data file is the bytes items followed by a safetensors file (torch's
+                         own FileSystemReader cannot load it; ckpt recognises and refuses it)
 and in each an expected.json: every tensor's fingerprint (tools/interop_hash.py) as the ranks
 held it before saving, its chunks as `.metadata` records them, each bytes item's decoded value
 and the XXH3-64 of its item bytes, and the canonical (wafer) tensors of tools/interop_canonical.py.
@@ -39,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 ROOT = os.path.dirname(HERE)
 DEFAULT_OUT = os.path.join(ROOT, "Tests", "Fixtures", "interop")
-ALL = ["dcp-state-dict", "dcp-zstd", "dcp-mcore-metadata"]
+ALL = ["dcp-state-dict", "dcp-zstd", "dcp-mcore-metadata", "dcp-safetensors"]
 
 
 def placement_for(name: str, sharded_columns: bool):
@@ -204,6 +208,27 @@ def make_mcore_metadata(out: str) -> None:
         "notes": ["data files are those of dcp-state-dict (not copied): only .metadata is parsed"]})
 
 
+def make_safetensors(out: str) -> None:
+    import torch
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.filesystem import SerializationFormat
+
+    import make_interop_fixtures as mif
+
+    d = os.path.join(out, "dcp-safetensors")
+    if os.path.exists(d):
+        shutil.rmtree(d)
+    os.chdir(out)
+    w = dcp.FileSystemWriter("dcp-safetensors", serialization_format=SerializationFormat.SAFETENSORS)
+    dcp.save({"w": torch.arange(6, dtype=torch.float32).reshape(2, 3), "step": 3}, storage_writer=w, no_dist=True)
+    md = dcp.FileSystemReader(d).read_metadata()
+    info = next(v for k, v in md.storage_data.items() if k.fqn == "w")
+    mif.write_json(os.path.join(d, "expected.json"), {
+        "fixture": "dcp-safetensors", "made_by": "tools/make_dcp_fixtures.py", "versions": mif.versions(),
+        "w": {"file": info.relative_path, "offset": info.offset, "length": info.length},
+        "notes": ["torch 2.13's FileSystemReader fails on it (torch.load of safetensors bytes)"]})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -225,6 +250,8 @@ def main() -> None:
             "bfloat16, 2 ranks, Shard(0) everywhere, every item zstd-compressed (stream.zstd/1)"])
     if "dcp-mcore-metadata" in only:
         make_mcore_metadata(out)
+    if "dcp-safetensors" in only:
+        make_safetensors(out)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // libFuzzer targets for ckpt's parsers of untrusted bytes. Not part of the main package, so
 // `swift test` never builds it. Build and run (see README.md here):
-//   tools/fuzz.sh TARGET SECONDS   (from the repository root; TARGET pickle, safetensors, hf-json)
+//   tools/fuzz.sh TARGET SECONDS   (from the repository root; TARGET pickle, safetensors, hf-json, dcp-metadata)
 // SwiftPM links each executable with its own `main` (`<target>_main`), so each target defines
 // that symbol and runs libFuzzer's driver from it (`LLVMFuzzerRunDriver`).
 import Foundation
@@ -26,5 +26,7 @@ let package = Package(
         // The restricted pickle VM, and the zip + torch.save archive reader (inputs starting "PK").
         .target(name: "CLibFuzzer"),
         .executableTarget(name: "fuzz-pickle", dependencies: ["CLibFuzzer", .product(name: "Containers", package: ckpt)]),
+        // PyTorch DCP `.metadata` (and, with a `DCP1` prefix, a whole one-file DCP checkpoint).
+        .executableTarget(name: "fuzz-dcp-metadata", dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt)]),
     ]
 )

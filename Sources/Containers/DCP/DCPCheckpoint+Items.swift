@@ -24,6 +24,15 @@ extension DCPCheckpoint {
         let p = filePath(storage.relativePath)
         let file = try dataFile(storage.relativePath)
         let (source, range) = try decodedItem(storage, file: file, fqn: fqn, what: what)
+        if range.count >= 9, let head = try? source.bytes(at: range.lowerBound, count: 9), !head.starts(with: [0x50, 0x4B, 0x03, 0x04]),
+            head[8] == UInt8(ascii: "{")
+        {
+            throw ContainerError.unsupported(
+                path: p,
+                detail:
+                    "tensor \(PrintableName.of(fqn)): the item is a safetensors file, DCP's safetensors serialisation (SerializationFormat.SAFETENSORS, torch >= 2.8), which torch's own FileSystemReader does not load either; save with the default TORCH_SAVE format"
+            )
+        }
         do throws(ContainerError) {
             let zip = try ZipArchive(file: source, range: range)
             return try TorchArchive(zip: zip)

@@ -39,8 +39,8 @@ public final class DCPCheckpoint: TensorContainer {
     public static func looksLike(_ path: String) -> Bool {
         var st = stat()
         guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
-        guard let head = try? SmallFile.read(path + "/" + DCPFileName.metadata, maxBytes: 1 << 30).prefix(2), head.count == 2 else { return false }
-        return head[head.startIndex] == 0x80 && (2...5).contains(head[head.startIndex + 1])
+        guard let f = try? RandomAccessFile(path: path + "/" + DCPFileName.metadata), let head = try? f.bytes(at: 0, count: 2) else { return false }
+        return head[0] == 0x80 && (2...5).contains(head[1])
     }
 
     /// Opens the checkpoint directory `path`.

@@ -94,4 +94,20 @@ struct DCPFixtureTests {
         #expect(plan.state?["items"]?.elements?.count == o["plan_items"]?.intValue)
         #expect(md.extraAttribute("mcore_data")?["transformer.wte.weight"]?["nd_reformulated_orig_global_shape"] == .tuple([.int(101), .int(32)]))
     }
+
+    @Test func theSafetensorsSerialisationIsRecognisedAndRefused() throws {
+        // torch 2.13 FileSystemWriter(serialization_format=SAFETENSORS): the metadata is the
+        // usual pickle, the data file the bytes items followed by a safetensors file.
+        let p = InteropFixtures.root + "/dcp-safetensors"
+        let c = try DCPCheckpoint(path: p)
+        #expect(c.tensors.map(\.key.name) == ["w"])
+        #expect(try c.bytesArchive("step").root == .int(3))
+        #expect(throws: ContainerError.self) { _ = try c.readAll(.model("w")) }
+        do {
+            _ = try c.readAll(.model("w"))
+        } catch {
+            guard case .unsupported(let path, let detail) = error else { throw error }
+            #expect(path == p + "/__0_0.distcp" && detail.hasPrefix("tensor w: the item is a safetensors file, DCP's safetensors serialisation"))
+        }
+    }
 }
