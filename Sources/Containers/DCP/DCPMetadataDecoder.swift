@@ -119,7 +119,6 @@ struct DCPMetadataDecoder {
             throw badTensor(fqn, "its metadata is a \(Self.kind(v)), not a TensorStorageMetadata or BytesStorageMetadata")
         }
         let a = try attributes(v, Self.tensorClass, what: "tensor \(PrintableName.of(fqn))")
-        _ = o
         let (dtype, requiresGrad) = try properties(fqn, Self.field(a, "properties"))
         let shape = try dims(Self.field(a, "size"), what: "size", fqn: fqn)
         guard let list = Self.field(a, "chunks")?.elements else { throw badTensor(fqn, "chunks is not a list") }
