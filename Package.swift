@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
         // Every tensor file format behind one protocol (`TensorContainer`): ckpt's HDF5,
         // safetensors, `torch.save` zip archives with a restricted pickle reader.
-        .target(name: "Containers", dependencies: ["CheckpointStore", "CZlib"]),
+        .target(name: "Containers", dependencies: ["CheckpointStore", "CZlib", "CZstd"]),
         // Layout rules are data: Layouts/*.json (byte-identical to formats/layouts/) are compiled
         // in, so the executable needs no resource bundle at run time.
         .target(
