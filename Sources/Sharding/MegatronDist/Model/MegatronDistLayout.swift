@@ -69,8 +69,7 @@ struct MegatronDistLayout: Sendable {
 
     /// The rule of local tensor `name`.
     func rule(for name: String) -> LayoutRule? {
-        if let (j, rest) = Self.splitLayer(name) {
-            _ = j
+        if let (_, rest) = Self.splitLayer(name) {
             return rules["decoder.layers.{j}." + rest]
         }
         return rules[name]
@@ -94,21 +93,50 @@ struct MegatronDistLayout: Sendable {
         Self.splitLayer(name).map { stage * (config.layers / shape.pp) + $0.0 }
     }
 
-    /// The region of `local` (a tensor of rank `file`) in global tensor `fqn` of shape
-    /// `globalShape`, checked: the global shape must be what the split and the layer axis give.
-    func region(of local: LocalTensor, fqn: String, globalShape: [Int], path: String) throws(ContainerError) -> DistRegion {
+    /// Where `local` lies in its global tensor: the global shape, the local row ranges with the
+    /// global index of their first element, and the number of leading layer axes.
+    struct Placement: Sendable, Hashable {
+        /// Global shape of the tensor.
+        var globalShape: [Int]
+        /// (local rows, global index of the first row's first element).
+        var pieces: [(rows: Range<Int>, offsets: [Int])]
+        /// Leading size-1 global dimensions (1 with a stacked layer axis).
+        var prefix: Int
+
+        static func == (a: Placement, b: Placement) -> Bool {
+            a.globalShape == b.globalShape && a.prefix == b.prefix && a.pieces.elementsEqual(b.pieces) { $0.rows == $1.rows && $0.offsets == $1.offsets }
+        }
+
+        func hash(into h: inout Hasher) {
+            h.combine(globalShape)
+            h.combine(prefix)
+            for p in pieces {
+                h.combine(p.rows)
+                h.combine(p.offsets)
+            }
+        }
+
+        /// The chunk each piece is: its global offsets and sizes.
+        func chunks(localShape: [Int]) -> [TensorBox] {
+            pieces.map { p in
+                TensorBox(offsets: p.offsets, sizes: Array(repeating: 1, count: prefix) + [p.rows.count] + localShape.dropFirst())
+            }
+        }
+    }
+
+    /// The placement of `local` (a tensor of rank `local.file`).
+    func placement(of local: LocalTensor, path: String) throws(ContainerError) -> Placement {
         let tp = shape.tp, r = local.file.tpRank
         let s = local.shape
         var expected = s
         var base = Array(repeating: 0, count: s.count)
-        var pieces: [(Range<Int>, [Int])] = []
+        var pieces: [(rows: Range<Int>, offsets: [Int])] = []
         let rows = s.first ?? 1
-        let rule = rule(for: local.name)
         switch local.split {
         case .replicated:
             pieces = [(0..<rows, base)]
         case .row:
-            guard s.count == 2 else { throw .malformed(path: path, detail: "\(fqn): row-parallel tensor of rank \(s.count)") }
+            guard s.count == 2 else { throw .malformed(path: path, detail: "\(local.name): row-parallel tensor of rank \(s.count)") }
             expected[1] = s[1] * tp
             base[1] = r * s[1]
             pieces = [(0..<rows, base)]
@@ -118,9 +146,9 @@ struct MegatronDistLayout: Sendable {
             pieces = [(0..<rows, base)]
         case .fused:
             expected[0] = rows * tp
-            if rule?.blocks == .tp {
+            if rule(for: local.name)?.blocks == .tp {
                 let parts = max(1, local.canonicalNames.count)
-                guard rows % parts == 0 else { throw .malformed(path: path, detail: "\(fqn): \(rows) rows do not split into \(parts) parts") }
+                guard rows % parts == 0 else { throw .malformed(path: path, detail: "\(local.name): \(rows) rows do not split into \(parts) parts") }
                 let k = rows / parts
                 for p in 0..<parts {
                     var o = base
@@ -136,13 +164,20 @@ struct MegatronDistLayout: Sendable {
         if let layer = globalLayer(local.name, stage: local.file.ppRank), layerKeys == .stacked {
             expected.insert(config.layers, at: 0)
             prefix = 1
-            pieces = pieces.map { ($0.0, [layer] + $0.1) }
+            pieces = pieces.map { ($0.rows, [layer] + $0.offsets) }
         }
-        guard globalShape == expected else {
+        return Placement(globalShape: expected, pieces: pieces, prefix: prefix)
+    }
+
+    /// The region of `local` in global tensor `fqn` of shape `globalShape`, checked: the global
+    /// shape must be what the split and the layer axis give.
+    func region(of local: LocalTensor, fqn: String, globalShape: [Int], path: String) throws(ContainerError) -> DistRegion {
+        let p = try placement(of: local, path: path)
+        guard globalShape == p.globalShape else {
             throw .malformed(
                 path: path,
-                detail: "\(fqn) has global shape \(globalShape), rank \(local.file)'s \(local.name) \(s) at TP \(tp) gives \(expected)")
+                detail: "\(fqn) has global shape \(globalShape), rank \(local.file)'s \(local.name) \(local.shape) at TP \(shape.tp) gives \(p.globalShape)")
         }
-        return .pieces(pieces.map { DistRegion.Piece(fqn: fqn, rows: $0.0, offsets: $0.1, prefix: prefix) })
+        return .pieces(p.pieces.map { DistRegion.Piece(fqn: fqn, rows: $0.rows, offsets: $0.offsets, prefix: p.prefix) })
     }
 }
