@@ -14,9 +14,12 @@ public enum MegatronDistFormats {
     public static let containerFormat = "torch_dist"
 
     /// The source format. `vocab` is the unpadded vocabulary when the caller knows it.
-    /// `openStore` opens the DCP checkpoint of an iteration directory.
+    /// `openStore` opens the DCP checkpoint of an iteration directory (default: `DCPDistStore`).
     public static func source(
-        vocab: Int? = nil, openStore: @escaping @Sendable (String) throws(ContainerError) -> any DistCheckpointStore
+        vocab: Int? = nil,
+        openStore: @escaping @Sendable (String) throws(ContainerError) -> any DistCheckpointStore = { (d: String) throws(ContainerError) in
+            try DCPDistStore(directory: d)
+        }
     ) -> any SourceFormat {
         Source(vocab: vocab, openStore: openStore)
     }
