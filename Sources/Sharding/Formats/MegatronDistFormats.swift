@@ -24,6 +24,41 @@ public enum MegatronDistFormats {
         Source(vocab: vocab, openStore: openStore)
     }
 
+    /// The target format: `latest_checkpointed_iteration.txt`, `iter_{step:07d}/` (or
+    /// `release/` for step 0) with one DCP data file per rank, `.metadata`, `common.pt` and
+    /// `metadata.json` (written last).
+    public static func target() -> any TargetFormat { Target() }
+
+    struct Target: TargetFormat {
+        var layoutKind: LayoutKind { .megatron }
+        var containerFormat: String { MegatronDistFormats.containerFormat }
+
+        func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure {
+            let shape = layout.effectiveShape
+            let iter = step == 0 ? "release" : MegatronDirectory.iterationDirectory(step: step)
+            var files: [ShardFile: String] = [:]
+            for f in layout.files { files[f] = "\(iter)/\(MegatronDistWritePlanner.dataFile(f, shape: shape))" }
+            return .tree(
+                OutputTree(
+                    files: files,
+                    textFiles: [
+                        ("\(iter)/\(MegatronDistBackend.fileName)", MegatronDistBackend().text),
+                        (MegatronDirectory.trackerFile, (step == 0 ? "release" : String(step)) + "\n"),
+                    ]))
+        }
+
+        func makeWriter(_ file: TargetFile) throws(ShardingError) -> any TensorContainerWriter {
+            let interpreter = try LayoutInterpreter()
+            do throws(ContainerError) {
+                return try MegatronDistRankWriter(
+                    path: file.path, file: file.file, shape: file.layout.effectiveShape, config: file.config, metadata: file.metadata,
+                    manifest: file.manifest, interpreter: interpreter)
+            } catch {
+                throw ShardingError.from(error)
+            }
+        }
+    }
+
     /// Reads a whole directory at once: one store, every rank a view of it.
     struct Source: SourceFormat {
         var vocab: Int?
