@@ -83,7 +83,13 @@ final class MegatronDistChunkSink: TensorByteSink {
                 let n = min(buffer.count, end - at)
                 let got = buffer.withUnsafeMutableBytes { pread(spool, $0.baseAddress, n, off_t(at)) }
                 guard got == n else { throw .io(path: path, detail: "spool read failed") }
-                try buffer.withUnsafeBytes { try sink.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                let failure: ContainerError? = buffer.withUnsafeBytes { b in
+                    do throws(ContainerError) {
+                        try sink.append(UnsafeRawBufferPointer(rebasing: b[0..<n]))
+                        return nil
+                    } catch { return error }
+                }
+                if let failure { throw failure }
                 at += n
             }
             try sink.finish()
