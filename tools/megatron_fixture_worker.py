@@ -184,7 +184,9 @@ def _record_memory(out_dir, iteration, model, optimizer, sched, interop_hash, to
             for mgroup, fgroup in zip(opt.float16_groups, opt.fp32_from_float16_groups):
                 for p, main in zip(mgroup, fgroup):
                     n = names[id(p)]
-                    st = opt.optimizer.state[main]
+                    st = opt.optimizer.state.get(main, {})
+                    if "exp_avg" not in st:  # no state (loaded with --no-load-optim)
+                        continue
                     master[n] = main.detach().clone()
                     exp_avg[n] = st["exp_avg"].detach().clone()
                     exp_avg_sq[n] = st["exp_avg_sq"].detach().clone()
@@ -192,7 +194,9 @@ def _record_memory(out_dir, iteration, model, optimizer, sched, interop_hash, to
             for group in opt.fp32_from_fp32_groups:
                 for p in group:
                     n = names[id(p)]
-                    st = opt.optimizer.state[p]
+                    st = opt.optimizer.state.get(p, {})
+                    if "exp_avg" not in st:
+                        continue
                     exp_avg[n] = st["exp_avg"].detach().clone()
                     exp_avg_sq[n] = st["exp_avg_sq"].detach().clone()
                     steps[n] = float(st["step"])
