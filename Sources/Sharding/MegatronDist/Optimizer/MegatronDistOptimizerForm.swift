@@ -34,7 +34,7 @@ public enum MegatronDistOptimizerForm: String, Sendable, Hashable {
     /// Detects the form. `sharding` is `content_metadata["distrib_optim_sharding_type"]` (nil
     /// when absent), `commonOptimizer` the common state's `optimizer` entry, `names` every
     /// tensor and byte item of the checkpoint.
-    static func detect(sharding: String?, commonOptimizer: PickleValue?, names: [String], path: String) throws(ContainerError)
+    public static func detect(sharding: String?, commonOptimizer: PickleValue?, names: [String], path: String) throws(ContainerError)
         -> MegatronDistOptimizerForm
     {
         if let chained = names.first(where: { $0.hasPrefix("chained_") || $0.hasPrefix("optimizer.chained_") }) {
