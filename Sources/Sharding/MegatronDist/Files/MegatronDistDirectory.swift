@@ -64,6 +64,10 @@ public final class MegatronDistDirectory: Sendable {
         } catch { throw .from(error) }
         iterationDirectory = iter
         let opened = try Self.wrap { () throws(ContainerError) in
+            guard FileManager.default.fileExists(atPath: iter + "/" + MegatronDistBackend.fileName) else {
+                throw .malformed(
+                    path: iter, detail: "no \(MegatronDistBackend.fileName): megatron-core writes it last, so this save did not finish")
+            }
             let backend = try MegatronDistBackend.read(directory: iter)
             let store = try openStore(iter)
             let common = try Self.commonState(iter, backend: backend, store: store)
@@ -131,12 +135,14 @@ public final class MegatronDistDirectory: Sendable {
             userJSON: MegatronTorchMetadata(shape: shape, dataParallel: args.dataParallel, common: state.common, ranks: state.ranks).userJSON)
     }
 
-    /// Whether `path` looks like a `torch_dist` checkpoint: its iteration directory holds
-    /// `metadata.json` and DCP's `.metadata`.
+    /// Whether `path` looks like a `torch_dist` checkpoint: its iteration directory holds DCP's
+    /// `.metadata` and `metadata.json` or `common.pt` (without `metadata.json` it is an
+    /// unfinished save, which opening then says).
     public static func isMegatronDist(_ path: String) -> Bool {
         guard let (iter, _) = try? MegatronTorchDirectory.iterationDirectory(of: path) else { return false }
         let fm = FileManager.default
-        return fm.fileExists(atPath: iter + "/" + MegatronDistBackend.fileName) && fm.fileExists(atPath: iter + "/" + dcpMetadataFile)
+        return fm.fileExists(atPath: iter + "/" + dcpMetadataFile)
+            && (fm.fileExists(atPath: iter + "/" + MegatronDistBackend.fileName) || fm.fileExists(atPath: iter + "/" + commonFile))
     }
 
     /// The common state: `common.pt` when present, else the `common_state/shard_0_1` item
