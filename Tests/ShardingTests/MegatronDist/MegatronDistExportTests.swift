@@ -21,7 +21,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let name = "megatron-dist-llama-tp2pp2-fr"
         let src = InteropFixtures.root + "/" + name
-        _ = try io.convert(src, to: .megatron(MegatronShape(tp: 2, pp: 2, vocabDivisibleBy: 8)), container: MegatronDistFormats.containerFormat, dir + "/out", vocab: 112)
+        _ = try io.convert(
+            src, to: .megatron(MegatronShape(tp: 2, pp: 2, vocabDivisibleBy: 8)), container: MegatronDistFormats.containerFormat, dir + "/out", vocab: 112)
         let theirs = try DCPCheckpoint(path: src + "/iter_0000002"), ours = try DCPCheckpoint(path: dir + "/out/iter_0000002")
         #expect(Set(ours.metadata.bytesItems.map(\.fqn)) == Set(theirs.metadata.bytesItems.map(\.fqn)))
         #expect(Set(ours.metadata.tensors.map(\.fqn)) == Set(theirs.metadata.tensors.map(\.fqn)))

@@ -149,7 +149,10 @@ import Testing
             MegatronDistState.extraStateKey("decoder.layers.self_attention.linear_proj._extra_state/shard_3_4", layout: layout)! == (
                 "decoder.layers.1.self_attention.linear_proj._extra_state", 1
             ))
-        #expect(MegatronDistState.extraStateKey("decoder.layers.2.mlp.linear_fc1._extra_state/shard_0_1", layout: layout)! == ("decoder.layers.0.mlp.linear_fc1._extra_state", 1))
+        #expect(
+            MegatronDistState.extraStateKey("decoder.layers.2.mlp.linear_fc1._extra_state/shard_0_1", layout: layout)! == (
+                "decoder.layers.0.mlp.linear_fc1._extra_state", 1
+            ))
         #expect(MegatronDistState.extraStateKey("output_layer._extra_state/shard_0_1", layout: layout)! == ("output_layer._extra_state", 1))
         #expect(MegatronDistState.extraStateKey("decoder.layers.x._extra_state/shard_9_4", layout: layout) == nil)
         #expect(MegatronDistState.extraStateKey("rng_state/shard_0.0_2.2", layout: layout) == nil)

@@ -134,7 +134,8 @@ public final class MegatronDistRankWriter: TensorContainerWriter {
             }
             for item in planner.extraStateItems(stage: file.ppRank) {
                 if let v = saved[item.local], !v.inline.isEmpty {
-                    try shared.dcp.writeBytesItem(item.fqn, bytes: try MegatronDistObjectBytes.torchSave(.list([v.value]), inline: v.inline, scratch: directory))
+                    try shared.dcp.writeBytesItem(
+                        item.fqn, bytes: try MegatronDistObjectBytes.torchSave(.list([v.value]), inline: v.inline, scratch: directory))
                 } else {
                     try shared.dcp.writeObjectItem(item.fqn, .list([saved[item.local]?.value ?? .none]))
                 }

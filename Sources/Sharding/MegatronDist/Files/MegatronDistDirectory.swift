@@ -107,7 +107,8 @@ public final class MegatronDistDirectory: Sendable {
         }
         optimizerForm = form
         if content?["singleton_local_shards"] == .bool(true) {
-            throw .container(.unsupported(path: commonPath, detail: "content_metadata.singleton_local_shards = True (per-rank SwiGLU _w/_v keys) is not supported"))
+            throw .container(
+                .unsupported(path: commonPath, detail: "content_metadata.singleton_local_shards = True (per-rank SwiGLU _w/_v keys) is not supported"))
         }
         layerKeys = MegatronDistLayout.layerKeys(of: entries.map(\.fqn))
         let layout = try MegatronDistLayout(config: modelConfig, shape: shape, layerKeys: layerKeys, interpreter: interpreter)

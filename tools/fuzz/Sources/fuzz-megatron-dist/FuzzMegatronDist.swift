@@ -11,7 +11,8 @@ import Sharding
 
 let limits = PickleLimits(maxPickleBytes: 1 << 20, maxDepth: 200, maxMemoEntries: 1 << 16, maxNodes: 1 << 18, maxStringBytes: 1 << 20)
 let scratch =
-    (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/ckpt-fuzz-mdist-\(getpid()).pt"
+    (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
+    + "/ckpt-fuzz-mdist-\(getpid()).pt"
 
 /// The archive's root read as a common state.
 func common(_ bytes: [UInt8]) {
@@ -44,4 +45,3 @@ public func fuzzMegatronDist(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
     }
     return 0
 }
-
