@@ -113,4 +113,33 @@ import Testing
         _ = try io.convert(dir + "/d", to: .wafer, dir + "/b.h5")
         #expect(try io.canonical(dir + "/w.h5", modelOnly: false) == io.canonical(dir + "/b.h5", modelOnly: false))
     }
+    /// The ranks share one DCP writer: one rank's abort drops every rank's data, no `.metadata`
+    /// appears, and a new export into the same directory starts afresh.
+    @Test func anAbortedRankDropsTheCheckpoint() throws {
+        let dir = try Fixtures.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = TinyModels.llama
+        let shape = MegatronShape(tp: 2, pp: 1)
+        let interpreter = try LayoutInterpreter()
+        let map = try interpreter.map(config, .megatron(shape))
+        func writer(_ f: ShardFile) throws -> MegatronDistRankWriter {
+            let manifest = map.tensors(in: f).map { ContainerTensor(key: .model($0.name), dtype: .bfloat16, shape: $0.shape) }
+            return try MegatronDistRankWriter(
+                path: dir + "/" + MegatronDistWritePlanner.dataFile(f, shape: shape), file: f, shape: shape, config: config,
+                metadata: CheckpointMetadata(step: 1, modelConfig: config), manifest: manifest, interpreter: interpreter)
+        }
+        let a = try writer(ShardFile(tpRank: 0, ppRank: 0)), b = try writer(ShardFile(tpRank: 1, ppRank: 0))
+        for t in map.tensors(in: ShardFile(tpRank: 0, ppRank: 0)) {
+            let sink = try a.beginTensor(.model(t.name), dtype: .bfloat16, shape: t.shape)
+            try [UInt8](repeating: 1, count: t.shape.reduce(1, *) * 2).withUnsafeBytes { try sink.append($0) }
+            try sink.finish()
+        }
+        try a.commit()
+        b.abort()
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(!left.contains(".metadata") && !left.contains(where: { $0.hasSuffix(".distcp") }), "\(left)")
+        // A fresh writer for the same directory is a new checkpoint, not the aborted one.
+        let c = try writer(ShardFile(tpRank: 0, ppRank: 0))
+        c.abort()
+    }
 }

@@ -74,6 +74,9 @@ public final class MegatronDistRankWriter: TensorContainerWriter {
         }
     }
 
+    /// A writer released without commit drops the checkpoint (as `abort`).
+    deinit { if !finished { shared.abort() } }
+
     /// Starts the next manifest tensor: its bytes go to its chunks.
     public func beginTensor(_ key: TensorKey, dtype: DType, shape: [Int]) throws(ContainerError) -> any TensorByteSink {
         guard !finished else { throw .malformed(path: path, detail: "writer already committed or aborted") }
