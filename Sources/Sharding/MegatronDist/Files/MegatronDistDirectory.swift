@@ -32,7 +32,7 @@ public final class MegatronDistDirectory: Sendable {
     public let store: any DistCheckpointStore
     /// The args.
     public let args: MegatronArgs
-    /// The parallel shape the args name (the ranks presented).
+    /// The parallel shape the args name, without virtual pipeline chunks (the ranks presented).
     public let shape: MegatronShape
     /// The architecture.
     public let modelConfig: ModelConfig
@@ -82,7 +82,9 @@ public final class MegatronDistDirectory: Sendable {
         guard let argsValue = common.root["args"] else { throw .container(.malformed(path: commonPath, detail: "no args entry")) }
         let args = try Self.wrap { () throws(ContainerError) in try MegatronArgs(argsValue, path: commonPath) }
         self.args = args
-        let shape = args.shape
+        // The global tensors do not depend on a virtual pipeline: the ranks are presented as
+        // TP x PP without model chunks (megatron-core loads them at any VPP).
+        let shape = MegatronShape(tp: args.shape.tp, pp: args.shape.pp, vocabDivisibleBy: args.shape.vocabDivisibleBy)
         self.shape = shape
         guard case .int(let iteration)? = common.root["iteration"] else {
             throw .container(.malformed(path: commonPath, detail: "no integer iteration entry"))
@@ -106,6 +108,14 @@ public final class MegatronDistDirectory: Sendable {
             try MegatronDistOptimizerForm.detect(sharding: sharding, commonOptimizer: common.root["optimizer"], names: names, path: iter)
         }
         optimizerForm = form
+        if form == .dpReshardable && args.shape.vpp > 1 {
+            throw .container(
+                .unsupported(
+                    path: commonPath,
+                    detail:
+                        "dp_reshardable optimizer state with a virtual pipeline (VPP \(args.shape.vpp): one grad buffer per model chunk) is not supported; re-save with --dist-ckpt-optim-fully-reshardable"
+                ))
+        }
         if content?["singleton_local_shards"] == .bool(true) {
             throw .container(
                 .unsupported(path: commonPath, detail: "content_metadata.singleton_local_shards = True (per-rank SwiGLU _w/_v keys) is not supported"))
