@@ -15,6 +15,14 @@ Writes, under --out (see Tests/Fixtures/interop/README.md):
   megatron-llama-tp2pp2-vpp2/         LLaMA shape, TP2 x PP2 with a virtual pipeline of 2 chunks
                                       per stage (model0, model1), non-distributed optimizer
   megatron-gpt2-tp1pp2-vpp2-dp2/      GPT-2 shape, TP1 x PP2 x VPP2 x DP2, distributed optimizer
+  megatron-dist-gpt2-tp2pp2/          --ckpt-format torch_dist (megatron.core.dist_checkpointing),
+                                      GPT-2 shape, TP2 x PP2 x DP2, distributed optimizer,
+                                      dp_reshardable (per-bucket flat tensors)
+  megatron-dist-llama-tp2pp2/         the same with the LLaMA shape (GQA, SwiGLU, RMSNorm, untied)
+  megatron-dist-llama-tp2pp2-fr/      LLaMA, TP2 x PP2, distributed optimizer, fully_reshardable
+                                      (--dist-ckpt-optim-fully-reshardable)
+  megatron-dist-gpt2-tp2pp2-layers/   GPT-2, TP2 x PP2, non-distributed optimizer, non-homogeneous
+                                      layer keys (decoder.layers.{i}.*, no stacked layer axis)
 and in each an expected.json with the fingerprints of the tensors the library held in memory
 and the canonical tensors computed by tools/interop_canonical.py.
 
@@ -173,7 +181,7 @@ COMMON = """
 --transformer-impl local --attention-backend unfused --use-cpu-initialization
 --no-masked-softmax-fusion --no-bias-gelu-fusion --no-bias-swiglu-fusion --no-rope-fusion
 --no-gradient-accumulation-fusion --no-bias-dropout-fusion --no-persist-layer-norm
---distributed-backend gloo --ckpt-format torch --save-interval 2
+--distributed-backend gloo --ckpt-format {fmt} --save-interval 2
 --eval-iters 0 --eval-interval 1000 --log-interval 1 --num-workers 0 --legacy-tokenizer
 """
 
@@ -211,6 +219,34 @@ MEGATRON = {
 --num-layers-per-virtual-pipeline-stage 1
 --seed 8765""",
     },
+    "megatron-dist-gpt2-tp2pp2": {
+        "nproc": 8, "data_seed": 41, "format": "torch_dist",
+        "args": """--num-layers 2 --hidden-size 32 --num-attention-heads 4
+--normalization LayerNorm --position-embedding-type learned_absolute
+--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 4000
+--accumulate-allreduce-grads-in-fp32 --seed 5321""",
+    },
+    "megatron-dist-llama-tp2pp2": {
+        "nproc": 8, "data_seed": 42, "format": "torch_dist",
+        "args": """--num-layers 4 --hidden-size 32 --ffn-hidden-size 48 --num-attention-heads 4
+--group-query-attention --num-query-groups 2 --swiglu --normalization RMSNorm
+--position-embedding-type rope --untie-embeddings-and-output-weights --disable-bias-linear
+--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 2000
+--accumulate-allreduce-grads-in-fp32 --seed 5234""",
+    },
+    "megatron-dist-gpt2-tp2pp2-layers": {
+        "nproc": 4, "data_seed": 44, "format": "torch_dist", "worker_args": ["--non-homogeneous-layers"],
+        "args": """--num-layers 4 --hidden-size 32 --num-attention-heads 4
+--normalization LayerNorm --position-embedding-type learned_absolute --seed 5432""",
+    },
+    "megatron-dist-llama-tp2pp2-fr": {
+        "nproc": 4, "data_seed": 43, "format": "torch_dist",
+        "args": """--num-layers 4 --hidden-size 32 --ffn-hidden-size 48 --num-attention-heads 4
+--group-query-attention --num-query-groups 2 --swiglu --normalization RMSNorm
+--position-embedding-type rope --untie-embeddings-and-output-weights --disable-bias-linear
+--use-distributed-optimizer --dist-ckpt-optim-fully-reshardable
+--accumulate-allreduce-grads-in-fp32 --seed 5235""",
+    },
 }
 
 
@@ -218,7 +254,7 @@ def make_megatron(out: str, name: str, src: str, port: int) -> None:
     spec = MEGATRON[name]
     d = fresh(os.path.join(out, name))
     # Relative --save with cwd=out, so args.save in the files is the fixture's name, not a path.
-    common = COMMON.split()
+    common = COMMON.format(fmt=spec.get("format", "torch")).split()
     if "tp" in spec:  # the common arguments say TP 2
         common[common.index("--tensor-model-parallel-size") + 1] = str(spec["tp"])
     argv = spec["args"].split() + common + ["--save", name]
@@ -228,7 +264,8 @@ def make_megatron(out: str, name: str, src: str, port: int) -> None:
         torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
         cmd = [torchrun, "--nproc-per-node", str(spec["nproc"]), "--master-port", str(port),
                os.path.join(HERE, "megatron_fixture_worker.py"), "--megatron-lm", src,
-               "--memory-out", mem, "--data-seed", str(spec["data_seed"]), "--"] + argv
+               "--memory-out", mem, "--data-seed", str(spec["data_seed"]),
+               *spec.get("worker_args", []), "--"] + argv
         log = os.path.join(mem, "log.txt")
         with open(log, "w") as f:
             rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=out).returncode
@@ -237,10 +274,20 @@ def make_megatron(out: str, name: str, src: str, port: int) -> None:
             raise SystemExit(f"{name}: torchrun failed ({rc}):\n{tail}")
         losses = [line.split("lm loss:")[1].split("|")[0].strip()
                   for line in open(log) if "lm loss:" in line]
-        write_json(os.path.join(d, "expected.json"), megatron_expected(name, mem, spec, argv, losses))
+        write_json(os.path.join(d, "expected.json"), megatron_expected(name, mem, spec, argv, losses, d))
 
 
-def megatron_expected(name: str, mem: str, spec: dict, argv: list[str], losses: list[str]) -> dict:
+def dist_common(d: str) -> dict:
+    """The common dict (common.pt) of the torch_dist checkpoint under d."""
+    from megatron.core.safe_globals import register_safe_globals
+
+    register_safe_globals()
+    with open(os.path.join(d, "latest_checkpointed_iteration.txt")) as f:
+        it = f.read().strip()
+    return torch.load(os.path.join(d, f"iter_{int(it):07d}", "common.pt"), weights_only=True)
+
+
+def megatron_expected(name: str, mem: str, spec: dict, argv: list[str], losses: list[str], d: str) -> dict:
     recs = []
     for fn in sorted(os.listdir(mem)):
         if fn.startswith("rank") and fn.endswith(".json"):
@@ -280,17 +327,25 @@ def megatron_expected(name: str, mem: str, spec: dict, argv: list[str], losses: 
 
     model = merged("model")
     opt = {st: merged(st) for st in ("master", "exp_avg", "exp_avg_sq")}
+    dist = spec.get("format", "torch") == "torch_dist"
     ranks = {}
     for (t, p), r in sorted(by_pos.items()):
-        dirname = f"mp_rank_{t:02d}" + (f"_{p:03d}" if pp > 1 else "")
+        # torch_dist has no rank directories: its ranks are named as ckpt's rank column.
+        dirname = f"tp{t}pp{p}" if dist else f"mp_rank_{t:02d}" + (f"_{p:03d}" if pp > 1 else "")
         ranks[dirname] = {k: r[k] for k in ("tp_rank", "pp_rank", "model", "optimizer",
                                              "optimizer_param_order", "grad_buffers",
                                              "extra_state_entries", "adam_step")}
     r0 = by_pos[(0, 0)]
-    return {
+    extra = {}
+    if dist:
+        common = dist_common(d)
+        extra = {"ckpt_format": "torch_dist", "content_metadata": common.get("content_metadata"),
+                 "non_homogeneous_layers": "--non-homogeneous-layers" in spec.get("worker_args", [])}
+    return {**extra,
         "fixture": name,
-        "made_by": "torchrun --nproc-per-node %d tools/megatron_fixture_worker.py (Megatron-LM "
-                   "pretrain() of pretrain_gpt.py with its real save_checkpoint)" % spec["nproc"],
+        "made_by": "torchrun --nproc-per-node %d tools/megatron_fixture_worker.py %s(Megatron-LM "
+                   "pretrain() of pretrain_gpt.py with its real save_checkpoint)"
+                   % (spec["nproc"], "".join(a + " " for a in spec.get("worker_args", []))),
         "versions": versions(),
         "megatron_argv": argv,
         "iteration": r0["iteration"],

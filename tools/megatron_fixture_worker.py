@@ -32,6 +32,10 @@ def main() -> None:
     ap.add_argument("--megatron-lm", required=True)
     ap.add_argument("--memory-out", required=True)
     ap.add_argument("--data-seed", type=int, default=20240610)
+    ap.add_argument("--non-homogeneous-layers", action="store_true",
+                    help="set megatron-core's TransformerConfig.hetereogenous_dist_checkpoint (no "
+                         "command-line flag exists): torch_dist then stores decoder.layers.{i}.* per "
+                         "layer instead of one tensor with a leading layer axis")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
     opts = ap.parse_args()
     rest = opts.rest[1:] if opts.rest and opts.rest[0] == "--" else opts.rest
@@ -53,6 +57,9 @@ def main() -> None:
     from functools import partial
 
     import interop_hash
+
+    if opts.non_homogeneous_layers:
+        use_non_homogeneous_layers()
 
     # The dataset index helpers are prebuilt in the megatron-core wheel (helpers_cpp), which
     # ships no Makefile; the fused CUDA kernels need nvcc and are switched off by the flags.
@@ -128,6 +135,21 @@ def main() -> None:
     torch.distributed.destroy_process_group()
 
 
+def use_non_homogeneous_layers() -> None:
+    """Make Megatron-LM's gpt_builder set TransformerConfig.hetereogenous_dist_checkpoint
+    (megatron-core's switch for per-layer torch_dist keys; it has no command-line flag)."""
+    import gpt_builders
+
+    real_config = gpt_builders.core_transformer_config_from_args
+
+    def non_homogeneous_config(*a, **k):
+        config = real_config(*a, **k)
+        config.hetereogenous_dist_checkpoint = True
+        return config
+
+    gpt_builders.core_transformer_config_from_args = non_homogeneous_config
+
+
 def _unwrap(m):
     while hasattr(m, "module"):
         m = m.module
@@ -162,7 +184,9 @@ def _record_memory(out_dir, iteration, model, optimizer, sched, interop_hash, to
             for mgroup, fgroup in zip(opt.float16_groups, opt.fp32_from_float16_groups):
                 for p, main in zip(mgroup, fgroup):
                     n = names[id(p)]
-                    st = opt.optimizer.state[main]
+                    st = opt.optimizer.state.get(main, {})
+                    if "exp_avg" not in st:  # no state (loaded with --no-load-optim)
+                        continue
                     master[n] = main.detach().clone()
                     exp_avg[n] = st["exp_avg"].detach().clone()
                     exp_avg_sq[n] = st["exp_avg_sq"].detach().clone()
@@ -170,7 +194,9 @@ def _record_memory(out_dir, iteration, model, optimizer, sched, interop_hash, to
             for group in opt.fp32_from_fp32_groups:
                 for p in group:
                     n = names[id(p)]
-                    st = opt.optimizer.state[p]
+                    st = opt.optimizer.state.get(p, {})
+                    if "exp_avg" not in st:
+                        continue
                     exp_avg[n] = st["exp_avg"].detach().clone()
                     exp_avg_sq[n] = st["exp_avg_sq"].detach().clone()
                     steps[n] = float(st["step"])

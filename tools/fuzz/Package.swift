@@ -28,5 +28,9 @@ let package = Package(
         .executableTarget(name: "fuzz-pickle", dependencies: ["CLibFuzzer", .product(name: "Containers", package: ckpt)]),
         // PyTorch DCP `.metadata` (and, with a `DCP1` prefix, a whole one-file DCP checkpoint).
         .executableTarget(name: "fuzz-dcp-metadata", dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt)]),
+        // Megatron torch_dist's metadata.json and common state (args, content_metadata).
+        .executableTarget(
+            name: "fuzz-megatron-dist",
+            dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt), .product(name: "Sharding", package: ckpt)]),
     ]
 )

@@ -9,8 +9,9 @@ import Glibc
 /// pickle of torch's `Metadata` classes) written last.
 ///
 /// Chunks stream in through `beginChunk` (bytes row-major over the chunk's box), in any order,
-/// one at a time; memory stays at a 1 MiB buffer per data file. `beginTensor` streams a whole
-/// tensor whose chunks are row blocks. Bytes items are raw bytes or a `torch.save` of a
+/// one at a time per data file (chunks of different files may be open together, as when one
+/// writer per rank streams its own file); memory stays at a 1 MiB buffer per data file.
+/// `beginTensor` streams a whole tensor whose chunks are row blocks. Bytes items are raw bytes or a `torch.save` of a
 /// pickle value. Everything is built in a temporary directory beside `path` and published by
 /// one rename at `commit` (`AtomicDirectory`); `abort`, an error or releasing the writer
 /// unpublished removes it; an error removes it too and leaves the writer unusable. With
@@ -31,7 +32,8 @@ public final class DCPCheckpointWriter: TensorContainerWriter {
     private var written: [String: [TensorBox: DCPStorageInfo]] = [:]
     private var bytesWritten: [String: DCPStorageInfo] = [:]
     private let bytesFiles: [String: String]
-    private var itemOpen: String?
+    /// The chunk open in each data file (file → fqn): one at a time per file.
+    private var openItems: [String: String] = [:]
     private var failure: ContainerError?
     private var done = false
 
@@ -85,19 +87,22 @@ public final class DCPCheckpointWriter: TensorContainerWriter {
         guard let i = tensorIndex[fqn] else { throw fail(.badTensor(path: path, tensor: name, detail: "not in the write plan")) }
         guard let file = chunkFiles[fqn]?[box] else { throw fail(.badTensor(path: path, tensor: name, detail: "chunk \(box) is not in the write plan")) }
         guard written[fqn]?[box] == nil else { throw fail(.badTensor(path: path, tensor: name, detail: "chunk \(box) written twice")) }
+        if let other = openItems[file] {
+            throw fail(.io(path: path, detail: "chunk \(box) of \(name) started while a chunk of \(PrintableName.of(other)) is open in \(file)"))
+        }
         let t = plan.tensors[i]
         let out = try output(file)
         let start = out.position
         let zip = ZipStreamWriter(out: out)
         try guarded { () throws(ContainerError) in try zip.beginEntry(name: "archive/data/0", size: box.count * t.dtype.size) }
-        itemOpen = fqn
+        openItems[file] = fqn
         return DCPChunkSink(writer: self, tensor: t, box: box, file: file, start: start, zip: zip)
     }
 
     /// Called by the chunk sink once its bytes are in: the rest of the item's zip.
     func finishChunk(_ t: DCPPlannedTensor, box: TensorBox, file: String, start: Int, zip: ZipStreamWriter) throws(ContainerError) {
         try usable()
-        guard itemOpen == t.fqn else { throw fail(.io(path: path, detail: "chunk \(box) of \(PrintableName.of(t.fqn)) finished while not open")) }
+        guard openItems[file] == t.fqn else { throw fail(.io(path: path, detail: "chunk \(box) of \(PrintableName.of(t.fqn)) finished while not open")) }
         let dtypeName = TorchDTypeName.name(t.dtype)
         var strides = Array(repeating: 1, count: box.sizes.count)
         for d in stride(from: box.sizes.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * box.sizes[d + 1] }
@@ -111,7 +116,7 @@ public final class DCPCheckpointWriter: TensorContainerWriter {
         }
         let out = try output(file)
         written[t.fqn, default: [:]][box] = DCPStorageInfo(relativePath: file, offset: start, length: out.position - start)
-        itemOpen = nil
+        openItems[file] = nil
     }
 
     /// Called by a sink when appending fails or over-runs.
@@ -145,8 +150,8 @@ public final class DCPCheckpointWriter: TensorContainerWriter {
         let name = PrintableName.of(fqn)
         guard let file = bytesFiles[fqn] else { throw fail(.badTensor(path: path, tensor: name, detail: "bytes item not in the write plan")) }
         guard bytesWritten[fqn] == nil else { throw fail(.badTensor(path: path, tensor: name, detail: "bytes item written twice")) }
-        guard itemOpen == nil else {
-            throw fail(.io(path: path, detail: "bytes item \(name) written while a chunk of \(PrintableName.of(itemOpen ?? "")) is open"))
+        if let other = openItems[file] {
+            throw fail(.io(path: path, detail: "bytes item \(name) written while a chunk of \(PrintableName.of(other)) is open in \(file)"))
         }
         let out = try output(file)
         let start = out.position
@@ -189,7 +194,9 @@ public final class DCPCheckpointWriter: TensorContainerWriter {
     public func commit() throws(ContainerError) {
         try usable()
         do throws(ContainerError) {
-            guard itemOpen == nil else { throw ContainerError.io(path: path, detail: "commit while a chunk of \(PrintableName.of(itemOpen ?? "")) is open") }
+            if let other = openItems.values.sorted().first {
+                throw ContainerError.io(path: path, detail: "commit while a chunk of \(PrintableName.of(other)) is open")
+            }
             var tensors: [DCPTensorEntry] = []
             for t in plan.tensors {
                 var chunks: [DCPChunk] = []

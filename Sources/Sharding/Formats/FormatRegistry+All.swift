@@ -8,7 +8,9 @@ extension FormatRegistry {
     public static func all(maxShardBytes: Int = HFDirectoryWriter.defaultMaxShardBytes, vocab: Int? = nil) -> FormatRegistry {
         standard
             .adding(source: MegatronTorchFormats.source(vocab: vocab))
+            .adding(source: MegatronDistFormats.source(vocab: vocab))
             .adding(target: MegatronTorchFormats.target())
+            .adding(target: MegatronDistFormats.target())
             .adding(source: HFFormats.source(torchOpener: { (p: String) throws(ContainerError) -> any TensorContainer in try TorchStateDictContainer(path: p) }))
             .adding(target: HFFormats.target(maxShardBytes: maxShardBytes))
             .adding(source: DCPFormats.source())

@@ -16,8 +16,10 @@ struct ConvertCommand: ParsableCommand {
             directory (its root with latest_checkpointed_iteration.txt, or an iter_* or release directory) of
             ckpt HDF5 rank files or of Megatron-LM torch rank files (model_optim_rng.pt, distrib_optim.pt), or a
             Hugging Face model directory (config.json with model.safetensors, sharded safetensors, or
-            pytorch_model.bin). Targets: wafer (one ckpt file), megatron (ckpt HDF5 rank files), megatron-torch
-            (Megatron-LM's legacy torch format), hf (config.json + safetensors shards + index).
+            pytorch_model.bin), or a Megatron torch_dist directory (metadata.json, common.pt, PyTorch DCP
+            .metadata + __R_k.distcp). Targets: wafer (one ckpt file), megatron (ckpt HDF5 rank files), megatron-torch
+            (Megatron-LM's legacy torch format), megatron-dist (torch_dist, loadable at any TP x PP; --tp/--pp set
+            the args and chunks), hf (config.json + safetensors shards + index).
             Sharded targets reshard directly; with --vpp each pipeline stage holds VPP model chunks
             (Megatron-LM's virtual pipeline: model0, model1, ... per rank file), and virtual-pipeline
             sources are read as such. Optimizer state is sharded like its parameter; Hugging Face
@@ -36,20 +38,21 @@ struct ConvertCommand: ParsableCommand {
     enum TargetKind: String, ExpressibleByArgument, CaseIterable {
         case wafer, megatron
         case megatronTorch = "megatron-torch"
+        case megatronDist = "megatron-dist"
         case hf
 
         /// Whether the target has TP x PP ranks.
-        var isSharded: Bool { self == .megatron || self == .megatronTorch }
+        var isSharded: Bool { self == .megatron || self == .megatronTorch || self == .megatronDist }
     }
 
     @Argument(help: "Source checkpoint: file or directory, any supported format.") var source: String
     @Option(name: .customLong("to"), help: "Target format (required).") var target: TargetKind
-    @Option(help: "Output file (wafer) or directory (megatron, megatron-torch, hf); must not exist unless --force (required).")
+    @Option(help: "Output file (wafer) or directory (megatron, megatron-torch, megatron-dist, hf); must not exist unless --force (required).")
     var out: String
     @Option(name: .customLong("max-shard-size"), help: "Largest safetensors shard of an hf target (5GB, 500MB, 2GiB, bytes).")
     var maxShardSize = ByteSize(bytes: HFDirectoryWriter.defaultMaxShardBytes)
-    @Option(help: "Tensor-parallel size, 1...4096 (required for --to megatron and megatron-torch).") var tp: Int?
-    @Option(help: "Pipeline-parallel size, 1...4096 (required for --to megatron and megatron-torch).") var pp: Int?
+    @Option(help: "Tensor-parallel size, 1...4096 (required for --to megatron, megatron-torch and megatron-dist).") var tp: Int?
+    @Option(help: "Pipeline-parallel size, 1...4096 (required for --to megatron, megatron-torch and megatron-dist).") var pp: Int?
     @Option(
         help: ArgumentHelp(
             "Virtual pipeline size of a megatron target, 1...4096: model chunks per stage (model0, model1, ... in each rank file; Megatron-LM's --num-layers-per-virtual-pipeline-stage L/(PP x VPP)); needs PP > 1 and PP x VPP dividing the layers.",
@@ -74,13 +77,16 @@ struct ConvertCommand: ParsableCommand {
             throw ValidationError("--max-shard-size applies only to --to hf")
         }
         switch target {
-        case .megatron, .megatronTorch:
+        case .megatron, .megatronTorch, .megatronDist:
             guard let tp, let pp else { throw ValidationError("--to \(target.rawValue) needs --tp and --pp") }
             try FlagBounds.check("tp", tp, FlagBounds.parallel)
             try FlagBounds.check("pp", pp, FlagBounds.parallel)
             try FlagBounds.check("vpp", vpp, FlagBounds.parallel)
             if vpp > 1 && pp == 1 {
                 throw ValidationError("--vpp \(vpp) needs --pp > 1: Megatron-LM builds virtual pipeline chunks only with pipeline parallelism")
+            }
+            if vpp > 1 && target == .megatronDist {
+                throw ValidationError("--vpp applies only to --to megatron and megatron-torch (a torch_dist checkpoint loads at any virtual pipeline)")
             }
             try FlagBounds.check("vocab-divisible-by", vocabDivisibleBy, FlagBounds.vocabDivisibleBy)
             guard tp * pp <= FlagBounds.rankFiles else {
@@ -92,8 +98,8 @@ struct ConvertCommand: ParsableCommand {
                 )
             }
         case .wafer, .hf:
-            if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron and megatron-torch") }
-            if vocabDivisibleBy != 128 { throw ValidationError("--vocab-divisible-by applies only to --to megatron and megatron-torch") }
+            if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron, megatron-torch and megatron-dist") }
+            if vocabDivisibleBy != 128 { throw ValidationError("--vocab-divisible-by applies only to --to megatron, megatron-torch and megatron-dist") }
             if vpp != 1 { throw ValidationError("--vpp applies only to --to megatron and megatron-torch") }
         }
     }
@@ -109,9 +115,10 @@ struct ConvertCommand: ParsableCommand {
         var container: String?
         switch target {
         case .wafer: layout = .wafer
-        case .megatron, .megatronTorch:
+        case .megatron, .megatronTorch, .megatronDist:
             layout = .megatron(MegatronShape(tp: tp ?? 1, pp: pp ?? 1, vpp: vpp, vocabDivisibleBy: vocabDivisibleBy))
             container = target == .megatronTorch ? MegatronTorchFormats.containerFormat : nil
+            if target == .megatronDist { container = MegatronDistFormats.containerFormat }
         case .hf: layout = .hf
         }
         var options = ConvertOptions(writer: try store.writerOptions(), allowDivergentReplicas: allowDivergentReplicas)

@@ -72,7 +72,7 @@ extension MegatronStateDictBuilder {
     /// One param group: the saved one's entries (if any) with `params` and the
     /// hyperparameters set from `optimizer`, completed with the keys torch's AdamW, Apex/TE
     /// FusedAdam and megatron-core's param-group matching read.
-    private func group(base: [PickleDictEntry], params indices: [PickleValue], mult: Double, optimizer o: OptimizerConfig, step: Double) -> [PickleDictEntry] {
+    func group(base: [PickleDictEntry], params indices: [PickleValue], mult: Double, optimizer o: OptimizerConfig, step: Double) -> [PickleDictEntry] {
         var g = base
         func set(_ k: String, _ v: PickleValue) {
             if let i = g.firstIndex(where: { $0.key == .string(k) }) { g[i].value = v } else { g.append(PickleDictEntry(key: .string(k), value: v)) }
