@@ -34,12 +34,13 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Vector instructions Swift's SIMD types do not reach by themselves (header-only).
         .target(name: "CVectorMath"),
 
-        .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash"]),
+        .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash", "CLZ4"]),
         // Every tensor file format behind one protocol (`TensorContainer`): ckpt's HDF5,
         // safetensors, `torch.save` zip archives with a restricted pickle reader.
         .target(name: "Containers", dependencies: ["CheckpointStore", "CZlib", "CZstd"]),

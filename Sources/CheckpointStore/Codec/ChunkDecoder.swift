@@ -1,10 +1,11 @@
 import CHDF5
 
 /// Undoes a dataset's filter pipeline for one chunk read with `H5Dread_chunk`: Fletcher32
-/// check, zstd, shuffle — in reverse pipeline order, honouring the chunk's filter mask.
+/// check, zstd or LZ4 (hdf5plugin's 32004), shuffle — in reverse pipeline order, honouring the
+/// chunk's filter mask.
 struct ChunkDecoder: Sendable {
     /// One filter of the pipeline, in write order.
-    enum Step: Sendable, Equatable { case shuffle(elementSize: Int), zstd, fletcher32 }
+    enum Step: Sendable, Equatable { case shuffle(elementSize: Int), zstd, lz4, fletcher32 }
 
     /// The pipeline in write order.
     let steps: [Step]
@@ -12,7 +13,7 @@ struct ChunkDecoder: Sendable {
     let chunkBytes: Int
 
     /// Why a chunk failed to decode.
-    enum Failure: Error { case checksum(stored: UInt32, computed: UInt32), decompress, size(Int) }
+    enum Failure: Error { case checksum(stored: UInt32, computed: UInt32), decompress, lz4(String), size(Int) }
 
     /// Decodes `n` bytes at `src` into `dst` (`chunkBytes` long), using `scratch`
     /// (`chunkBytes` long) between the zstd and shuffle stages.
@@ -44,6 +45,16 @@ struct ChunkDecoder: Sendable {
                 guard out == chunkBytes else { return .size(out) }
                 cur = target
                 len = out
+            case .lz4:
+                moved += 1
+                let target = moved == moving ? dst : scratch
+                switch LZ4Chunk.decode(cur, count: len, into: target, capacity: chunkBytes) {
+                case .failure(let f): return .lz4(f.description)
+                case .success(let out):
+                    guard out == chunkBytes else { return .size(out) }
+                    cur = target
+                    len = out
+                }
             case .shuffle(let size):
                 moved += 1
                 guard len == chunkBytes else { return .size(len) }

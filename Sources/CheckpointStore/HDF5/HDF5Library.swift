@@ -60,7 +60,7 @@ public enum HDF5Library {
     private static let gate = RecursiveLock()
 
     /// Touch to ensure set-up has run: initialise the library, silence its error printing (ckpt
-    /// reports its own one-line errors) and register the zstd filter (id 32015).
+    /// reports its own one-line errors) and register the zstd (id 32015) and LZ4 (id 32004) filters.
     static let ready: Void = {
         _ = mode
         gate.lock()
@@ -69,6 +69,7 @@ public enum HDF5Library {
         H5open()
         ckpt_H5_silence_errors()
         ZstdFilter.register()
+        LZ4Filter.register()
         _ = version  // resolved here, before any concurrent use (its initialiser enters the section)
     }()
 

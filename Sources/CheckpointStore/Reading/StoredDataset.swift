@@ -6,7 +6,7 @@ final class StoredDataset {
     let object: H5Object
     let fileType: H5Object
     let info: TensorInfo
-    /// Set when every filter is one ckpt decodes (shuffle, zstd, Fletcher32).
+    /// Set when every filter is one ckpt decodes (shuffle, zstd, LZ4, Fletcher32).
     let decoder: ChunkDecoder?
     /// The chunk layout, for chunked datasets.
     let layout: ChunkLayout?
@@ -24,10 +24,14 @@ final class StoredDataset {
         self.fill = fill
     }
 
-    /// Opens and describes the dataset at `key`.
-    static func open(file: hid_t, path: String, key: TensorKey) throws(StoreError) -> StoredDataset {
+    /// Opens and describes the dataset at `key` (at `datasetPath` instead when given: a dataset
+    /// of any HDF5 file, messages naming it as `key`). With `ckptAttributes` false the dataset's
+    /// `dtype`, `codec` and `xxh3_64` attributes (ckpt's own) are not consulted.
+    static func open(
+        file: hid_t, path: String, key: TensorKey, datasetPath: String? = nil, ckptAttributes: Bool = true
+    ) throws(StoreError) -> StoredDataset {
         let t = key.description
-        guard let ds = H5Object(H5Dopen2(file, key.datasetPath, ckpt_H5P_DEFAULT()), .dataset) else {
+        guard let ds = H5Object(H5Dopen2(file, datasetPath ?? key.datasetPath, ckpt_H5P_DEFAULT()), .dataset) else {
             throw .corruptFile(path: path, detail: "cannot open tensor \(t)")
         }
         guard let ftype = H5Object(H5Dget_type(ds.id), .datatype) else { throw .hdf5(path: path, tensor: t, operation: "H5Dget_type") }
@@ -35,7 +39,7 @@ final class StoredDataset {
             throw .unsupportedTensor(path: path, tensor: t, detail: "HDF5 datatype is not one of ckpt's dtypes")
         }
         var dtype = typed
-        let dtypeAttribute = H5Attributes.probeString(ds.id, "dtype")
+        let dtypeAttribute = ckptAttributes ? H5Attributes.probeString(ds.id, "dtype") : .absent
         if case .unreadable = dtypeAttribute {
             throw .corruptFile(path: path, detail: "metadata damaged: attribute 'dtype' of tensor \(t) cannot be read")
         }
@@ -78,6 +82,7 @@ final class StoredDataset {
                 case 2: steps.append(.shuffle(elementSize: ncd > 0 && cd[0] > 0 ? Int(cd[0]) : dtype.size)); codecParts.append("shuffle")
                 case ZstdFilter.id: steps.append(.zstd); codecParts.append(ncd > 0 ? "zstd:\(Int32(bitPattern: cd[0]))" : "zstd")
                 case 3: steps.append(.fletcher32); codecParts.append("fletcher32")
+                case LZ4Filter.id: steps.append(.lz4); codecParts.append("lz4")
                 case 1: known = false; codecParts.append(ncd > 0 ? "gzip:\(cd[0])" : "gzip")
                 default: known = false; codecParts.append("filter\(fid)")
                 }
@@ -93,8 +98,9 @@ final class StoredDataset {
         if H5Pfill_value_defined(dcpl.id, &status) >= 0, status == H5D_FILL_VALUE_USER_DEFINED {
             _ = H5Pget_fill_value(dcpl.id, ftype.id, &fill)
         }
-        let codec = H5Attributes.readString(ds.id, "codec") ?? (codecParts.isEmpty ? "none" : codecParts.joined(separator: "+"))
-        let checksum = H5Attributes.probeUInt64(ds.id, "xxh3_64")
+        let recordedCodec = ckptAttributes ? H5Attributes.readString(ds.id, "codec") : nil
+        let codec = recordedCodec ?? (codecParts.isEmpty ? "none" : codecParts.joined(separator: "+"))
+        let checksum: AttributeRead<UInt64> = ckptAttributes ? H5Attributes.probeUInt64(ds.id, "xxh3_64") : .absent
         if case .unreadable = checksum {
             throw .corruptFile(path: path, detail: "metadata damaged: attribute 'xxh3_64' of tensor \(t) cannot be read")
         }

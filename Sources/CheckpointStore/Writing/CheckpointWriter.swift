@@ -15,7 +15,7 @@ import Glibc
 ///
 /// Until `commit()` succeeds the data lives in `<path>.tmp-*` beside the target; `abort()` (or
 /// dropping the writer) deletes it and leaves any existing file at `path` untouched.
-public final class CheckpointWriter {
+public final class CheckpointWriter: ChunkStreamOwner {
     /// The final path of the checkpoint.
     public let path: String
     /// The temporary file being written.
@@ -126,6 +126,12 @@ public final class CheckpointWriter {
 
     func streamFinished(_ s: TensorStream) {
         if openStream === s { openStream = nil }
+    }
+
+    func writeAttributes(of s: TensorStream, dataset: hid_t, chunked: Bool, digest: UInt64) -> Bool {
+        H5Attributes.writeString(dataset, "dtype", s.dtype.rawValue)
+            && H5Attributes.writeString(dataset, "codec", chunked ? options.codec.description : "none")
+            && H5Attributes.writeUInt64(dataset, "xxh3_64", digest)
     }
 
     /// Writes a whole tensor from raw little-endian C-order bytes.

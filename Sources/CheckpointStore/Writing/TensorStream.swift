@@ -1,8 +1,8 @@
 import CHDF5
 
 /// Receives one tensor's bytes in C order, in pieces of any size (row blocks, say), and turns
-/// them into chunks as they fill. Obtained from `CheckpointWriter.beginTensor`; call `finish()`
-/// after the last byte.
+/// them into chunks as they fill. Obtained from `CheckpointWriter.beginTensor` (or
+/// `HDF5DatasetFileWriter.beginDataset`); call `finish()` after the last byte.
 public final class TensorStream {
     /// The tensor being written.
     public let key: TensorKey
@@ -11,7 +11,7 @@ public final class TensorStream {
     /// Its shape.
     public let shape: [Int]
 
-    private unowned let writer: CheckpointWriter
+    private unowned let writer: any ChunkStreamOwner
     private var dataset: H5Object?
     private let layout: ChunkLayout?
     private let encoder: ChunkEncoder
@@ -30,7 +30,7 @@ public final class TensorStream {
     private var smallBuffer: [UInt8] = []
 
     init(
-        writer: CheckpointWriter, key: TensorKey, dtype: DType, shape: [Int], dataset: H5Object,
+        writer: any ChunkStreamOwner, key: TensorKey, dtype: DType, shape: [Int], dataset: H5Object,
         layout: ChunkLayout?, encoder: ChunkEncoder
     ) {
         self.writer = writer
@@ -83,7 +83,8 @@ public final class TensorStream {
         try withBytes(values) { (b) throws(StoreError) in try append(b) }
     }
 
-    /// Completes the tensor: checks the byte count and records dtype, codec and xxh3_64.
+    /// Completes the tensor: checks the byte count and has the writer record its attributes
+    /// (ckpt's: dtype, codec and xxh3_64).
     public func finish() throws(StoreError) {
         guard !finished else { return }
         guard received == totalBytes else {
@@ -105,11 +106,9 @@ public final class TensorStream {
             }
             if rc < 0 { throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dwrite") }
         }
-        let ok =
-            H5Attributes.writeString(dataset.id, "dtype", dtype.rawValue)
-            && H5Attributes.writeString(dataset.id, "codec", layout == nil ? "none" : writer.options.codec.description)
-            && H5Attributes.writeUInt64(dataset.id, "xxh3_64", hasher.digest())
-        if !ok { throw .hdf5(path: writer.path, tensor: key.description, operation: "writing attributes") }
+        if !writer.writeAttributes(of: self, dataset: dataset.id, chunked: layout != nil, digest: hasher.digest()) {
+            throw .hdf5(path: writer.path, tensor: key.description, operation: "writing attributes")
+        }
         writer.streamFinished(self)
     }
 
@@ -148,4 +147,17 @@ public final class TensorStream {
     deinit {
         if let c = current { writer.pipeline.returnRaw(c) }
     }
+}
+
+/// The writer a `TensorStream` belongs to: where its chunks go and what it records when the
+/// tensor is complete.
+protocol ChunkStreamOwner: AnyObject {
+    /// The final path, for messages.
+    var path: String { get }
+    /// The chunk pipeline of the file.
+    var pipeline: ChunkWritePipeline { get }
+    /// Writes the finished tensor's attributes (inside the HDF5 section); false on failure.
+    func writeAttributes(of stream: TensorStream, dataset: hid_t, chunked: Bool, digest: UInt64) -> Bool
+    /// The stream is complete.
+    func streamFinished(_ s: TensorStream)
 }
