@@ -16,6 +16,16 @@ public enum JSONText {
         return out
     }
 
+    /// The text Python's `json.dumps(value, indent=indent)` writes (members in their order,
+    /// non-ASCII escaped; without `indent`, the separators `", "` and `": "`): what Python
+    /// tools that hash or compare such text (torch's `treespec_dumps`, cstorch's metadata)
+    /// produce byte for byte.
+    public static func python(_ value: JSONValue, indent: Int? = nil) -> String {
+        var out = ""
+        write(value, into: &out, indent: indent, level: 0, sortKeys: false, asciiOnly: true, spaced: indent == nil)
+        return out
+    }
+
     /// A string literal with quotes and escapes.
     public static func quoted(_ s: String, asciiOnly: Bool = false) -> String {
         var out = ""
@@ -23,7 +33,9 @@ public enum JSONText {
         return out
     }
 
-    private static func write(_ v: JSONValue, into out: inout String, indent: Int?, level: Int, sortKeys: Bool, asciiOnly: Bool) {
+    private static func write(
+        _ v: JSONValue, into out: inout String, indent: Int?, level: Int, sortKeys: Bool, asciiOnly: Bool, spaced: Bool = false
+    ) {
         switch v {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -36,9 +48,9 @@ public enum JSONText {
             }
             out += "["
             for (k, item) in items.enumerated() {
-                if k > 0 { out += "," }
+                if k > 0 { out += spaced ? ", " : "," }
                 newline(&out, indent, level + 1)
-                write(item, into: &out, indent: indent, level: level + 1, sortKeys: sortKeys, asciiOnly: asciiOnly)
+                write(item, into: &out, indent: indent, level: level + 1, sortKeys: sortKeys, asciiOnly: asciiOnly, spaced: spaced)
             }
             newline(&out, indent, level)
             out += "]"
@@ -51,11 +63,11 @@ public enum JSONText {
             if sortKeys { members.sort { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) } }
             out += "{"
             for (k, m) in members.enumerated() {
-                if k > 0 { out += "," }
+                if k > 0 { out += spaced ? ", " : "," }
                 newline(&out, indent, level + 1)
                 appendString(m.key, into: &out, asciiOnly: asciiOnly)
-                out += indent == nil ? ":" : ": "
-                write(m.value, into: &out, indent: indent, level: level + 1, sortKeys: sortKeys, asciiOnly: asciiOnly)
+                out += indent == nil && !spaced ? ":" : ": "
+                write(m.value, into: &out, indent: indent, level: level + 1, sortKeys: sortKeys, asciiOnly: asciiOnly, spaced: spaced)
             }
             newline(&out, indent, level)
             out += "}"
@@ -79,7 +91,7 @@ public enum JSONText {
             case "\u{8}": out += "\\b"
             case "\u{C}": out += "\\f"
             default:
-                if u.value < 0x20 || (asciiOnly && u.value > 0x7F) {
+                if u.value < 0x20 || (asciiOnly && u.value >= 0x7F) {
                     if u.value > 0xFFFF {
                         let v = u.value - 0x10000
                         out += hex4(0xD800 + (v >> 10)) + hex4(0xDC00 + (v & 0x3FF))
