@@ -50,6 +50,7 @@ let package = Package(
             name: "Sharding", dependencies: ["CheckpointStore", "Containers"],
             resources: [
                 .embedInCode("Layouts/megatron-gpt.json"), .embedInCode("Layouts/hf-gpt2.json"), .embedInCode("Layouts/hf-llama.json"),
+                .embedInCode("Layouts/cerebras-gpt2.json"), .embedInCode("Layouts/cerebras-llama.json"),
             ]),
         .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "Containers", "COpenBLAS", "CHDF5", "CVectorMath"]),
         .executableTarget(

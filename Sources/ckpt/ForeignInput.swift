@@ -26,7 +26,7 @@ struct ForeignInput {
             return !KnownFormats.isCkptFormat(f.name) || DCPCheckpoint.looksLike(path)
         }
         switch try? FileKind.sniff(path) {
-        case .safetensors, .zip, .pickle: return true
+        case .safetensors, .zip, .pickle, .cerebras: return true
         default: return false
         }
     }
@@ -45,6 +45,13 @@ struct ForeignInput {
             var files: [(String?, any TensorContainer)] = []
             for f in s.layout.files { files.append((s.layout.kind.isSharded ? RankFile.label(f) : nil, try s.container(f))) }
             return ForeignInput(path: path, formatName: s.formatName, source: s, files: files)
+        }
+        if (try? FileKind.sniff(path)) == .cerebras {
+            // A Model Zoo checkpoint opens in the cerebras layout (optimizer state by parameter
+            // name); any other cstorch file shows its leaves as saved.
+            if let s = try? CheckpointSource(path: path, formats: KnownFormats.registry()) {
+                return ForeignInput(path: path, formatName: s.formatName, source: s, files: [(nil, try s.container(.wafer))])
+            }
         }
         let c = try KnownFormats.openFile(path)
         return ForeignInput(path: path, formatName: c.formatName, source: nil, files: [(nil, c)])

@@ -23,6 +23,7 @@ extension KnownFormats {
     static func openFile(_ path: String) throws -> any TensorContainer {
         switch try FileKind.sniff(path) {
         case .safetensors: return try SafetensorsFile(path: path)
+        case .cerebras: return try CerebrasMDLFile(path: path)
         case .zip: return try openTorchFile(path)
         case .pickle:
             throw ContainerError.unsupported(

@@ -50,6 +50,18 @@ public final class HDF5DatasetFile: @unchecked Sendable {
         datasets = listing.names.map { String(decoding: $0, as: UTF8.self) }.sorted()
     }
 
+    /// Whether `path` opens as HDF5 and its root has every attribute of `names` (false on any
+    /// failure). The corresponding C functions are `H5Fopen` and `H5Aexists`.
+    public static func hasRootAttributes(_ path: String, _ names: [String]) -> Bool {
+        HDF5Library.prepareThread()
+        return HDF5Library.serialized { () -> Bool in
+            guard H5Fis_hdf5(path) > 0, let f = H5Object(HDF5FileAccess.open(path, flags: ckpt_H5F_ACC_RDONLY()), .file),
+                let root = H5Object(H5Gopen2(f.id, "/", ckpt_H5P_DEFAULT()), .group)
+            else { return false }
+            return names.allSatisfy { H5Aexists(root.id, $0) > 0 }
+        }
+    }
+
     /// The names of the root group's attributes, in name order.
     public func rootAttributeNames() throws(StoreError) -> [String] {
         try HDF5Library.serialized { () throws(StoreError) -> [String] in

@@ -2,7 +2,8 @@ import CHDF5
 import Foundation
 import Glibc
 
-/// Writes an HDF5 file of another tool's layout (Cerebras `.mdl`), streaming: datasets at any
+/// Writes an HDF5 file of another tool's layout (Cerebras `.mdl`) in HDF5's earliest file format
+/// (superblock 0, h5py's default), streaming: datasets at any
 /// path with their attributes, root attributes, chunks encoded on all cores outside HDF5's lock
 /// and written with `H5Dwrite_chunk` (as `CheckpointWriter` does for ckpt's files). The file is
 /// built under `<path>.tmp-*` and appears under its name only at `commit()` (fsync, rename,
@@ -42,7 +43,7 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
         defer { HDF5Library.unlock() }
         errno = 0
         TemporaryRegistry.register(temporaryPath)
-        file = HDF5FileAccess.create(temporaryPath, flags: ckpt_H5F_ACC_EXCL())
+        file = HDF5FileAccess.createEarliest(temporaryPath, flags: ckpt_H5F_ACC_EXCL())
         if file < 0 {
             let e = errno
             TemporaryRegistry.unregister(temporaryPath)

@@ -35,6 +35,26 @@ public enum HDF5FileAccess {
         return fapl
     }
 
+    /// The access list for files in other tools' layouts: file locking off, HDF5's default
+    /// (earliest) file format as h5py writes it, and a strong close.
+    private static let earliestWriteList: hid_t = HDF5Library.serialized {
+        let fapl = H5Pcreate(ckpt_H5P_FILE_ACCESS())
+        if fapl >= 0 {
+            H5Pset_file_locking(fapl, false, true)
+            H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)
+        }
+        return fapl
+    }
+
+    /// `H5Fcreate(path, flags)` in HDF5's earliest file format (superblock 0, as h5py writes by
+    /// default) without file locking, its descriptor close-on-exec; a negative id when it
+    /// fails. Call inside the HDF5 section; the caller closes the file.
+    public static func createEarliest(_ path: String, flags: UInt32) -> hid_t {
+        let f = H5Fcreate(path, flags, ckpt_H5P_DEFAULT(), earliestWriteList)
+        if f >= 0 { closeOnExec(f) }
+        return f
+    }
+
     /// `H5Fopen(path, flags)` without file locking, its descriptor close-on-exec; a negative id
     /// when it fails, with HDF5's error stack still telling why. Call inside the HDF5 section;
     /// the caller closes the file.

@@ -41,6 +41,8 @@ public final class CerebrasMDLFile: TensorContainer {
     /// Tensor key -> (the leaf holding the data, its description).
     private let index: [TensorKey: (leaf: Int, tensor: ContainerTensor)]
     private let leafIndex: [String: Int]
+    /// Leaf key -> the tensor key it is listed under.
+    private let tensorOfLeaf: [String: TensorKey]
 
     /// Opens `path`; `parameterNames` gives the layout view (see above).
     public convenience init(path: String, parameterNames: [String]? = nil) throws(ContainerError) {
@@ -61,10 +63,13 @@ public final class CerebrasMDLFile: TensorContainer {
         var index: [TensorKey: (Int, ContainerTensor)] = [:]
         var listed: [ContainerTensor] = []
         let path = p.file.path
+        var tensorOfLeaf: [String: TensorKey] = [:]
+        var own = 0
         func add(_ key: TensorKey, _ i: Int, _ d: DType, _ s: [Int]) throws(ContainerError) {
             let t = ContainerTensor(key: key, dtype: d, shape: s)
             guard index[key] == nil else { throw .malformed(path: path, detail: "two leaves give tensor \(key)") }
             index[key] = (i, t)
+            tensorOfLeaf[p.leaves[own].key] = key
             listed.append(t)
         }
         // A leaf linked to a tensor leaf is that tensor under a second key (tied weights saved
@@ -84,6 +89,7 @@ public final class CerebrasMDLFile: TensorContainer {
             for (k, l) in p.leaves.enumerated() {
                 guard let (d, s) = tensorOf[k] else { continue }
                 let i = data[k]
+                own = k
                 if l.key.hasPrefix("model.") || (bare && !l.key.hasPrefix("optimizer.")) {
                     let name = bare ? l.key : String(l.key.dropFirst("model.".count))
                     modelShapes[name] = s
@@ -93,6 +99,7 @@ public final class CerebrasMDLFile: TensorContainer {
             for (k, l) in p.leaves.enumerated() {
                 guard let (d, s) = tensorOf[k], let (n, state) = Self.optimizerSlot(l.key) else { continue }
                 let i = data[k]
+                own = k
                 guard n < names.count else {
                     throw .malformed(path: path, detail: "\(l.key): the optimizer has state for parameter \(n), the model \(names.count) parameters")
                 }
@@ -104,11 +111,22 @@ public final class CerebrasMDLFile: TensorContainer {
         } else {
             for (k, l) in p.leaves.enumerated() {
                 guard let (d, s) = tensorOf[k] else { continue }
+                own = k
                 try add(TensorKey(parsing: l.key), data[k], d, s)
             }
         }
         self.index = index
         self.tensors = listed
+        self.tensorOfLeaf = tensorOfLeaf
+    }
+
+    /// The tensor key leaf `key` is listed under, or nil when it is not in `tensors`.
+    public func tensorKey(ofLeaf key: String) -> TensorKey? { tensorOfLeaf[key] }
+
+    /// The whole state dict, the leaves listed in `tensors` as references to them and every
+    /// other tensor leaf carried by value (at most `maxValueBytes` each).
+    public func stateDict(maxValueBytes: Int = 1 << 20) throws(ContainerError) -> CerebrasStateDict {
+        try CerebrasStateDict(file: self, maxValueBytes: maxValueBytes) { tensorOfLeaf[$0.key] }
     }
 
     /// (parameter index, state name) of `optimizer.state.<i>.<state>`, or nil.

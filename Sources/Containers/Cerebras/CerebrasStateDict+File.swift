@@ -3,7 +3,8 @@ import CheckpointStore
 extension CerebrasStateDict {
     /// The state dict `file` holds: its spec, and for each leaf its value, a tensor leaf either
     /// as the tensor `tensorKey` names (nil: carried by value, read now, at most
-    /// `maxValueBytes`; larger ones are an error naming the leaf).
+    /// `maxValueBytes`; larger ones are an error naming the leaf), a linked leaf as the tensor
+    /// `tensorKey` names or else as the link.
     public init(
         file: CerebrasMDLFile, maxValueBytes: Int = 1 << 20, tensorKey: (CerebrasLeaf) -> TensorKey?
     ) throws(ContainerError) {
@@ -25,7 +26,14 @@ extension CerebrasStateDict {
             case .scalar(let v): leaves.append(Leaf(l.key, .scalar(v)))
             case .string(let s): leaves.append(Leaf(l.key, .string(s)))
             case .none: leaves.append(Leaf(l.key, .none))
-            case .linked(let t): leaves.append(Leaf(l.key, .linked(t)))
+            case .linked(let t):
+                // A second key of a tensor (tied weights saved as one object) that `tensorKey` names
+                // is written as that tensor (the layout holds it as a copy); otherwise it stays a link.
+                if let k = tensorKey(l) {
+                    leaves.append(Leaf(l.key, .tensor(k)))
+                } else {
+                    leaves.append(Leaf(l.key, .linked(t)))
+                }
             case .object: leaves.append(Leaf(l.key, .object(try file.objectBytes(l))))
             }
         }

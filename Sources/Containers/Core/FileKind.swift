@@ -1,9 +1,14 @@
+import CheckpointStore
 import Glibc
 
 /// What a file is, told from its first bytes (never from its name).
 public enum FileKind: String, Sendable, Hashable {
     /// An HDF5 file (ckpt's format v1, or any other HDF5).
     case hdf5
+    /// A Cerebras checkpoint (`cstorch.save`, format 0.5, `.mdl`): an HDF5 file in h5py's
+    /// default file format (superblock version 0 or 1) whose root has the attributes `__spec__`
+    /// and `__version__`.
+    case cerebras
     /// A zip archive (`torch.save` since torch 1.6).
     case zip
     /// A safetensors file (an 8-byte header length followed by a JSON object).
@@ -32,7 +37,14 @@ public enum FileKind: String, Sendable, Hashable {
         // HDF5's superblock sits at 0 or after a user block of 512, 1024, 2048, ... bytes.
         var at = 0
         while at + 8 <= size && at <= 1 << 20 {
-            if bytes(at, 8) == hdf5 { return .hdf5 }
+            if bytes(at, 8) == hdf5 {
+                // ckpt writes the 1.8 format (superblock 2); h5py, and so cstorch, the earliest
+                // (0): only those are opened to look for cstorch's root attributes.
+                if let v = bytes(at + 8, 1).first, v <= 1, HDF5DatasetFile.hasRootAttributes(path, ["__spec__", "__version__"]) {
+                    return .cerebras
+                }
+                return .hdf5
+            }
             at = at == 0 ? 512 : at * 2
         }
         let head = bytes(0, 9)

@@ -30,12 +30,22 @@ struct SourceValidator {
                 } else {
                     origins = t.pieces.map { ($0.source, $0.sourceTensor) }
                 }
-                out[f.file, default: [:]][t.target.name] = try agree(origins, inventory)
+                let agreed = try agree(origins, inventory)
+                out[f.file, default: [:]][t.target.name] = t.target.holdsOptimizerState ? agreed : agreed.filter { $0.section == "model" }
             }
         }
+        var stateless = Set<String>()
+        for t in plan.source.allTensors where !t.holdsOptimizerState { stateless.insert("\(t.file) \(t.name)") }
         for check in plan.replicaChecks where inventory[check.replica]?[check.replicaTensor] != nil {
-            _ = try agree(
-                [(check.reference.source, check.reference.sourceTensor), (check.replica, check.replicaTensor)], inventory)
+            let pair = [(check.reference.source, check.reference.sourceTensor), (check.replica, check.replicaTensor)]
+            if stateless.contains("\(check.replica) \(check.replicaTensor)") {
+                // A copy that is not a parameter: only its model tensor must agree.
+                var modelOnly = inventory
+                for (f, n) in pair { modelOnly[f]?[n] = inventory[f]?[n]?.filter { $0.section == "model" } }
+                _ = try agree(pair, modelOnly)
+            } else {
+                _ = try agree(pair, inventory)
+            }
         }
         return out
     }

@@ -14,5 +14,7 @@ extension FormatRegistry {
             .adding(source: HFFormats.source(torchOpener: { (p: String) throws(ContainerError) -> any TensorContainer in try TorchStateDictContainer(path: p) }))
             .adding(target: HFFormats.target(maxShardBytes: maxShardBytes))
             .adding(source: DCPFormats.source())
+            .adding(source: CerebrasFormats.source())
+            .adding(target: CerebrasFormats.target())
     }
 }

@@ -58,6 +58,8 @@ public struct LayoutCatalog: Sendable {
             ("formats/layouts/megatron-gpt.json", PackageResources.megatron_gpt_json),
             ("formats/layouts/hf-gpt2.json", PackageResources.hf_gpt2_json),
             ("formats/layouts/hf-llama.json", PackageResources.hf_llama_json),
+            ("formats/layouts/cerebras-gpt2.json", PackageResources.cerebras_gpt2_json),
+            ("formats/layouts/cerebras-llama.json", PackageResources.cerebras_llama_json),
         ]
     }
 

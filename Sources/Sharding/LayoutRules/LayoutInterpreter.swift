@@ -102,6 +102,10 @@ public struct LayoutInterpreter: Sendable {
                     }
                     var t = try localTensor(rule, names: names, shapes: shapes, name: storedName, file: file, config: config, shape: shape)
                     if rule.transpose == true { t = try Self.transposed(t) }
+                    if rule.noOptimizerState == true {
+                        guard rule.copy == true else { throw .layoutMismatch("rule for \(rule.name) has no_optimizer_state but is not a copy") }
+                        t.holdsOptimizerState = false
+                    }
                     if rule.optional == true {
                         guard rule.copy == true else { throw .layoutMismatch("rule for \(rule.name) is optional but not a copy") }
                         t.isOptional = true

@@ -30,11 +30,16 @@ public struct LayoutRule: Codable, Sendable, Hashable {
     public var optional: Bool?
     /// Conditions on the model and layout that must hold for the rule to apply.
     public var when: LayoutCondition?
+    /// For copies: whether the copy carries no optimizer state of its own (it is not a
+    /// parameter: Model Zoo's `transformer_decoder.norm` alias of `ln_f`, a tied head that
+    /// `named_parameters()` skips). Sources are not asked for its optimizer sections and targets
+    /// write only its model tensor.
+    public var noOptimizerState: Bool?
 
     /// Creates a rule.
     public init(
         name: String, canonical: [String], split: SplitKind = .replicated, blocks: BlockCount? = nil, stage: StageKind? = nil,
-        transpose: Bool? = nil, copy: Bool? = nil, optional: Bool? = nil, when: LayoutCondition? = nil
+        transpose: Bool? = nil, copy: Bool? = nil, optional: Bool? = nil, when: LayoutCondition? = nil, noOptimizerState: Bool? = nil
     ) {
         self.name = name
         self.canonical = canonical
@@ -45,10 +50,12 @@ public struct LayoutRule: Codable, Sendable, Hashable {
         self.copy = copy
         self.optional = optional
         self.when = when
+        self.noOptimizerState = noOptimizerState
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, canonical, split, blocks, stage, transpose, copy, optional, when
+        case noOptimizerState = "no_optimizer_state"
     }
 
     /// Decodes a rule; keys the format does not define are an error (a misspelt `transpose`
@@ -70,6 +77,7 @@ public struct LayoutRule: Codable, Sendable, Hashable {
         copy = try c.decodeIfPresent(Bool.self, forKey: .copy)
         optional = try c.decodeIfPresent(Bool.self, forKey: .optional)
         when = try c.decodeIfPresent(LayoutCondition.self, forKey: .when)
+        noOptimizerState = try c.decodeIfPresent(Bool.self, forKey: .noOptimizerState)
     }
 
     private struct AnyKey: CodingKey {

@@ -16,20 +16,25 @@ public struct LayoutRuleSet: Codable, Sendable, Hashable {
     /// before every stored name (Megatron: `model{c}.`, the `model0`, `model1`, ... state dicts
     /// of a rank file). Absent: the layout cannot hold a virtual pipeline.
     public var chunkPrefix: String?
+    /// How the layout's optimizer numbers the parameters (layouts whose optimizer state is
+    /// indexed, not named: Cerebras `.mdl`).
+    public var optimizer: ParameterOrder?
 
     /// Creates a rule set.
     public init(
-        description: String? = nil, tensors: [LayoutRule], aliases: [NameAlias]? = nil, ignored: [String]? = nil, chunkPrefix: String? = nil
+        description: String? = nil, tensors: [LayoutRule], aliases: [NameAlias]? = nil, ignored: [String]? = nil, chunkPrefix: String? = nil,
+        optimizer: ParameterOrder? = nil
     ) {
         self.description = description
         self.tensors = tensors
         self.aliases = aliases
         self.ignored = ignored
         self.chunkPrefix = chunkPrefix
+        self.optimizer = optimizer
     }
 
     enum CodingKeys: String, CodingKey {
-        case description, tensors, aliases, ignored
+        case description, tensors, aliases, ignored, optimizer
         case chunkPrefix = "chunk_prefix"
     }
 }

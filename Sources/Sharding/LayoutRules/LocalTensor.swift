@@ -20,6 +20,9 @@ public struct LocalTensor: Sendable, Hashable {
     /// Whether sources may lack this tensor and targets do not write it (an optional copy,
     /// `LayoutRule.optional`).
     public var isOptional: Bool
+    /// Whether it carries optimizer state like its canonical tensors (false for copies that are
+    /// not parameters, `LayoutRule.noOptimizerState`).
+    public var holdsOptimizerState: Bool = true
 
     /// Creates a local tensor description.
     public init(

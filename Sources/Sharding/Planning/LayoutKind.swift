@@ -39,8 +39,12 @@ public struct LayoutKind: Sendable, Hashable, CustomStringConvertible {
     /// (`formats/layouts/hf-gpt2.json`, `hf-llama.json`); no optimizer state.
     public static let hf = LayoutKind(name: "hf", table: "hf", isSharded: false, holdsOptimizerState: false, title: "HF")
 
+    /// Cerebras Model Zoo names in one cstorch `.mdl` file, optimizer state indexed by the
+    /// Model Zoo parameter order (`formats/layouts/cerebras-gpt2.json`, `cerebras-llama.json`).
+    public static let cerebras = LayoutKind(name: "cerebras", table: "cerebras", isSharded: false, holdsOptimizerState: true, title: "Cerebras")
+
     /// Every kind ckpt knows, for lookup by name.
-    public static let known: [LayoutKind] = [.wafer, .megatron, .hf]
+    public static let known: [LayoutKind] = [.wafer, .megatron, .hf, .cerebras]
 
     /// The known kind called `name`, or nil.
     public static func named(_ name: String) -> LayoutKind? { known.first { $0.name == name } }

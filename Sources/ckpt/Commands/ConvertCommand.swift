@@ -16,10 +16,12 @@ struct ConvertCommand: ParsableCommand {
             directory (its root with latest_checkpointed_iteration.txt, or an iter_* or release directory) of
             ckpt HDF5 rank files or of Megatron-LM torch rank files (model_optim_rng.pt, distrib_optim.pt), or a
             Hugging Face model directory (config.json with model.safetensors, sharded safetensors, or
-            pytorch_model.bin), or a Megatron torch_dist directory (metadata.json, common.pt, PyTorch DCP
-            .metadata + __R_k.distcp). Targets: wafer (one ckpt file), megatron (ckpt HDF5 rank files), megatron-torch
-            (Megatron-LM's legacy torch format), megatron-dist (torch_dist, loadable at any TP x PP; --tp/--pp set
-            the args and chunks), hf (config.json + safetensors shards + index).
+            pytorch_model.bin), a Megatron torch_dist directory (metadata.json, common.pt, PyTorch DCP
+            .metadata + __R_k.distcp), or a Cerebras checkpoint (cstorch.save .mdl of a Model Zoo GPT-2 or LLaMA).
+            Targets: wafer (one ckpt file), megatron (ckpt HDF5 rank files), megatron-torch (Megatron-LM's legacy
+            torch format), megatron-dist (torch_dist, loadable at any TP x PP; --tp/--pp set the args and chunks),
+            hf (config.json + safetensors shards + index), cerebras (one .mdl file cerebras.pytorch.load reads,
+            optimizer state included).
             Sharded targets reshard directly; with --vpp each pipeline stage holds VPP model chunks
             (Megatron-LM's virtual pipeline: model0, model1, ... per rank file), and virtual-pipeline
             sources are read as such. Optimizer state is sharded like its parameter; Hugging Face
@@ -32,6 +34,8 @@ struct ConvertCommand: ParsableCommand {
               ckpt convert hf-model/ --to megatron-torch --tp 8 --pp 4 --out megatron-lm-ckpt
               ckpt convert hf-model/ --to megatron-torch --tp 2 --pp 4 --vpp 2 --out megatron-lm-vpp
               ckpt convert megatron-lm-ckpt --to hf --out hf-model-2
+              ckpt convert checkpoint_1000.mdl --to wafer --out wafer.h5
+              ckpt convert wafer.h5 --to cerebras --out checkpoint_1000.mdl
             """)
 
     /// Target formats.
@@ -40,6 +44,7 @@ struct ConvertCommand: ParsableCommand {
         case megatronTorch = "megatron-torch"
         case megatronDist = "megatron-dist"
         case hf
+        case cerebras
 
         /// Whether the target has TP x PP ranks.
         var isSharded: Bool { self == .megatron || self == .megatronTorch || self == .megatronDist }
@@ -47,7 +52,7 @@ struct ConvertCommand: ParsableCommand {
 
     @Argument(help: "Source checkpoint: file or directory, any supported format.") var source: String
     @Option(name: .customLong("to"), help: "Target format (required).") var target: TargetKind
-    @Option(help: "Output file (wafer) or directory (megatron, megatron-torch, megatron-dist, hf); must not exist unless --force (required).")
+    @Option(help: "Output file (wafer, cerebras) or directory (megatron, megatron-torch, megatron-dist, hf); must not exist unless --force (required).")
     var out: String
     @Option(name: .customLong("max-shard-size"), help: "Largest safetensors shard of an hf target (5GB, 500MB, 2GiB, bytes).")
     var maxShardSize = ByteSize(bytes: HFDirectoryWriter.defaultMaxShardBytes)
@@ -97,7 +102,7 @@ struct ConvertCommand: ParsableCommand {
                     "--vocab-divisible-by \(vocabDivisibleBy) x --tp \(tp) pads the vocabulary to a multiple of \(vocabDivisibleBy * tp); at most \(FlagBounds.paddingMultiple) is supported"
                 )
             }
-        case .wafer, .hf:
+        case .wafer, .hf, .cerebras:
             if tp != nil || pp != nil { throw ValidationError("--tp and --pp apply only to --to megatron, megatron-torch and megatron-dist") }
             if vocabDivisibleBy != 128 { throw ValidationError("--vocab-divisible-by applies only to --to megatron, megatron-torch and megatron-dist") }
             if vpp != 1 { throw ValidationError("--vpp applies only to --to megatron and megatron-torch") }
@@ -105,7 +110,7 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
-        try OutputGuard.check(out, kind: target == .wafer ? .file : .directory, inputs: [source], force: force)
+        try OutputGuard.check(out, kind: target == .wafer || target == .cerebras ? .file : .directory, inputs: [source], force: force)
         // Buffers of a megatabyte and more (chunks, windows) are allocated and freed by several
         // threads; with glibc's adaptive threshold they move into per-thread heaps that fragment
         // and never shrink (RSS tripled in a TP8 x PP4 merge). A fixed threshold maps them
@@ -120,6 +125,7 @@ struct ConvertCommand: ParsableCommand {
             container = target == .megatronTorch ? MegatronTorchFormats.containerFormat : nil
             if target == .megatronDist { container = MegatronDistFormats.containerFormat }
         case .hf: layout = .hf
+        case .cerebras: layout = CheckpointLayout(kind: .cerebras)
         }
         var options = ConvertOptions(writer: try store.writerOptions(), allowDivergentReplicas: allowDivergentReplicas)
         options.replaceExisting = force
