@@ -23,7 +23,15 @@ struct CerebrasOptimizerGroups {
             guard rest.count == 2, let g = Int(rest[0]) else { continue }
             var leaf = l
             if case .linked(let t) = l.kind, let target = file.leaf(t) { leaf = target }
-            guard case .scalar(let v) = leaf.kind else { continue }
+            let v: JSONValue
+            switch leaf.kind {
+            case .scalar(let x): v = x
+            case .tensor(let d, let shape, _, _) where shape.isEmpty && (d == .float32 || d == .float64):
+                // A scheduler turns lr into a 0-d tensor.
+                guard let bytes = try? file.readLeaf(leaf), let x = Self.number(bytes, d).flatMap(JSONValue.double) else { continue }
+                v = x
+            default: continue
+            }
             if rest[1].hasPrefix("params.") {
                 guard let i = v.intValue, i >= 0 else { throw .notACheckpoint(path: file.path, detail: "\(l.key) is not a parameter index") }
                 byIndex[g, default: Group()].params.append(i)
@@ -32,6 +40,16 @@ struct CerebrasOptimizerGroups {
             }
         }
         groups = byIndex.keys.sorted().map { byIndex[$0]! }
+    }
+
+    private static func number(_ b: [UInt8], _ d: DType) -> Double? {
+        var bits: UInt64 = 0
+        for (k, x) in b.enumerated() { bits |= UInt64(x) << (8 * UInt64(k)) }
+        switch (d, b.count) {
+        case (.float32, 4): return Double(Float(bitPattern: UInt32(bits)))
+        case (.float64, 8): return Double(bitPattern: bits)
+        default: return nil
+        }
     }
 
     /// The parameter name of each state index: Model Zoo's two groups (decayed, then the others),
