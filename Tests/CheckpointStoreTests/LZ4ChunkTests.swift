@@ -8,13 +8,17 @@ import Testing
 @Suite struct LZ4ChunkTests {
     func encode(_ raw: [UInt8], block: Int = LZ4Chunk.defaultBlockSize) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: LZ4Chunk.capacity(rawBytes: raw.count, blockSize: block))
-        let n = raw.withUnsafeBytes { r in out.withUnsafeMutableBytes { LZ4Chunk.encode(r.baseAddress!, count: raw.count, blockSize: block, into: $0.baseAddress!, capacity: $0.count) } }
+        let n = raw.withUnsafeBytes { r in
+            out.withUnsafeMutableBytes { LZ4Chunk.encode(r.baseAddress!, count: raw.count, blockSize: block, into: $0.baseAddress!, capacity: $0.count) }
+        }
         return Array(out[0..<(n ?? 0)])
     }
 
     func decode(_ chunk: [UInt8], capacity: Int) -> Result<[UInt8], LZ4Chunk.Failure> {
         var out = [UInt8](repeating: 0, count: max(capacity, 1))
-        let r = chunk.withUnsafeBytes { c in out.withUnsafeMutableBytes { LZ4Chunk.decode(c.baseAddress!, count: chunk.count, into: $0.baseAddress!, capacity: capacity) } }
+        let r = chunk.withUnsafeBytes { c in
+            out.withUnsafeMutableBytes { LZ4Chunk.decode(c.baseAddress!, count: chunk.count, into: $0.baseAddress!, capacity: capacity) }
+        }
         return r.map { Array(out[0..<$0]) }
     }
 

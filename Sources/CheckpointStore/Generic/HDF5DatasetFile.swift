@@ -133,7 +133,8 @@ public final class HDF5DatasetFile: @unchecked Sendable {
         }
         let count = sel.reduce(1) { $0 * $1.count }
         guard buffer.count >= count * ds.info.dtype.size else {
-            throw .invalidShape(path: path, tensor: tensor, detail: "buffer of \(buffer.count) bytes is smaller than the \(count * ds.info.dtype.size) selected")
+            throw .invalidShape(
+                path: path, tensor: tensor, detail: "buffer of \(buffer.count) bytes is smaller than the \(count * ds.info.dtype.size) selected")
         }
         guard count > 0, let out = buffer.baseAddress else { return }
         if let decoder = ds.decoder, let layout = ds.layout {

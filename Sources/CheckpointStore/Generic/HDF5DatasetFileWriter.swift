@@ -179,7 +179,8 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
             let rc = H5Fclose(file)
             file = -1
             if rc < 0 {
-                throw errno != 0 ? StoreError.io(path: path, operation: "closing \(temporaryPath)", errno: errno) : .hdf5(path: path, tensor: nil, operation: "H5Fclose")
+                throw errno != 0
+                    ? StoreError.io(path: path, operation: "closing \(temporaryPath)", errno: errno) : .hdf5(path: path, tensor: nil, operation: "H5Fclose")
             }
             try AtomicFile.publish(temporaryPath, as: path, replace: replace)
             TemporaryRegistry.unregister(temporaryPath)

@@ -35,7 +35,9 @@ enum CerebrasLeafMetadata {
             }
             return CerebrasLeaf(key: key, kind: try tensor(key: key, type: type, m, file: file))
         case "ScalarSerializer":
-            guard let v = m["scalar_value"], v.boolValue != nil || v.doubleValue != nil else { throw bad("a ScalarSerializer without a number or bool scalar_value") }
+            guard let v = m["scalar_value"], v.boolValue != nil || v.doubleValue != nil else {
+                throw bad("a ScalarSerializer without a number or bool scalar_value")
+            }
             return CerebrasLeaf(key: key, kind: .scalar(v))
         case "StringSerializer":
             guard let s = m["string_value"]?.stringValue else { throw bad("a StringSerializer without a string_value") }
@@ -82,7 +84,9 @@ enum CerebrasLeafMetadata {
             }
             var s: [Int] = []
             for v in dims {
-                guard let n = v.intValue, n >= 0, n < 1 << 40 else { throw .malformed(path: path, detail: "leaf \(shown): shapes holds \(JSONText.compact(v))") }
+                guard let n = v.intValue, n >= 0, n < 1 << 40 else {
+                    throw .malformed(path: path, detail: "leaf \(shown): shapes holds \(JSONText.compact(v))")
+                }
                 s.append(n)
             }
             guard s == info.shape else {

@@ -31,12 +31,15 @@ enum CerebrasMDLParser {
         if version < version0_5 - 1e-9 {
             throw .unsupported(
                 path: path,
-                detail: "cstorch checkpoint format \(version) (cerebras-pytorch 2.0 and older); ckpt reads format 0.5: load it with cstorch.load and save it again with cerebras-pytorch 2.x")
+                detail:
+                    "cstorch checkpoint format \(version) (cerebras-pytorch 2.0 and older); ckpt reads format 0.5: load it with cstorch.load and save it again with cerebras-pytorch 2.x"
+            )
         }
         if version > version0_5 + 1e-9 { throw .unsupported(path: path, detail: "cstorch checkpoint format \(version); ckpt reads format 0.5") }
         guard try root("__SUCCESS__")?.bool == true else {
             throw .malformed(
-                path: path, detail: "partially written checkpoint: no __SUCCESS__ (cstorch writes it last, so the save did not finish); use an earlier checkpoint")
+                path: path,
+                detail: "partially written checkpoint: no __SUCCESS__ (cstorch writes it last, so the save did not finish); use an earlier checkpoint")
         }
         guard let specText = try root("__spec__")?.string else { throw .malformed(path: path, detail: "no string root attribute __spec__") }
         let specDoc: JSONValue

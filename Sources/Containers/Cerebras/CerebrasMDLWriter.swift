@@ -93,7 +93,9 @@ public final class CerebrasMDLWriter: TensorContainerWriter {
                 case .data(let d, let s, let bytes):
                     dtype = d
                     shape = s
-                    guard CerebrasDTypeName.rtfx(d) != nil else { throw ContainerError.unsupported(path: path, detail: "leaf \(l.key): cstorch cannot load \(d.rawValue) tensors") }
+                    guard CerebrasDTypeName.rtfx(d) != nil else {
+                        throw ContainerError.unsupported(path: path, detail: "leaf \(l.key): cstorch cannot load \(d.rawValue) tensors")
+                    }
                     let sink = try begin(l.key, dtype: d, shape: s)
                     try withTypedBytes(bytes) { (b) throws(ContainerError) in try sink.append(b) }
                     try sink.finish()
@@ -104,7 +106,11 @@ public final class CerebrasMDLWriter: TensorContainerWriter {
                     try writer.writeEmptyDataset(l.key, attributes: attributes)
                 default: break
                 }
-                texts.append((l.key + ".__metadata__", CerebrasLeafDocument.text(key: l.key, metadata: CerebrasLeafDocument.metadata(l.value, dtype: dtype, shape: shape))))
+                texts.append(
+                    (
+                        l.key + ".__metadata__",
+                        CerebrasLeafDocument.text(key: l.key, metadata: CerebrasLeafDocument.metadata(l.value, dtype: dtype, shape: shape))
+                    ))
             }
             let spec = JSONText.python(.array([state.structure, .string(state.spec.dumps())]), indent: 4)
             try writer.setRootAttribute("__spec__", .strings([spec], shape: []))

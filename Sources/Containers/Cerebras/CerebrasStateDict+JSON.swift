@@ -42,7 +42,9 @@ extension CerebrasStateDict {
         }
         var leaves: [Leaf] = []
         for item in items {
-            guard let a = item.arrayValue, a.count >= 2, let key = a[0].stringValue, let kind = a[1].stringValue else { throw bad("a leaf is not [key, kind, ...]") }
+            guard let a = item.arrayValue, a.count >= 2, let key = a[0].stringValue, let kind = a[1].stringValue else {
+                throw bad("a leaf is not [key, kind, ...]")
+            }
             func string(_ i: Int) throws(PyTreeSpecError) -> String {
                 guard i < a.count, let s = a[i].stringValue else { throw bad("leaf \(key): item \(i) is not a string") }
                 return s

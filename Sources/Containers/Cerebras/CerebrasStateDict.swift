@@ -68,8 +68,12 @@ public struct CerebrasStateDict: Sendable, Equatable {
         if Set(t).count != t.count { return "a tensor is used by two leaves" }
         let all = Set(keys)
         for l in leaves {
-            if case .linked(let target) = l.value, !all.contains(target) || target == l.key { return "leaf \(l.key) links to \(target), which is no other leaf" }
-            if case .data(let d, let s, let b) = l.value, s.reduce(d.size, *) != b.count { return "leaf \(l.key) has \(b.count) bytes for \(s) of \(d.rawValue)" }
+            if case .linked(let target) = l.value, !all.contains(target) || target == l.key {
+                return "leaf \(l.key) links to \(target), which is no other leaf"
+            }
+            if case .data(let d, let s, let b) = l.value, s.reduce(d.size, *) != b.count {
+                return "leaf \(l.key) has \(b.count) bytes for \(s) of \(d.rawValue)"
+            }
         }
         return nil
     }

@@ -70,7 +70,9 @@ enum CerebrasModelParams {
         let hidden = try int("hidden_size"), heads = try int("num_heads")
         var kv = heads
         if try text("attention_module", "aiayn_attention") == "multiquery_attention" {
-            guard let g = p["extra_attention_params.num_kv_groups"]?.intValue, g > 0 else { throw bad("multiquery_attention without extra_attention_params.num_kv_groups") }
+            guard let g = p["extra_attention_params.num_kv_groups"]?.intValue, g > 0 else {
+                throw bad("multiquery_attention without extra_attention_params.num_kv_groups")
+            }
             kv = g
         }
         let activation: String

@@ -86,11 +86,25 @@ import Testing
     @Test(arguments: [
         ("__spec__", "[not json", "__spec__ is not JSON"),
         ("__spec__", "[null, \"[2, {}]\"]", "protocol 2"),
-        ("__spec__", "[null, \"[1, {\\\"type\\\": \\\"builtins.frozenset\\\", \\\"context\\\": \\\"null\\\", \\\"children_spec\\\": [{\\\"type\\\": null, \\\"context\\\": null, \\\"children_spec\\\": []}]}]\"]", "not supported"),
+        (
+            "__spec__",
+            "[null, \"[1, {\\\"type\\\": \\\"builtins.frozenset\\\", \\\"context\\\": \\\"null\\\", \\\"children_spec\\\": [{\\\"type\\\": null, \\\"context\\\": null, \\\"children_spec\\\": []}]}]\"]",
+            "not supported"
+        ),
         ("step.__metadata__", "{\"__spec__\": ", "is not JSON"),
-        ("step.__metadata__", CerebrasLeafDocument.text(key: "step", metadata: [("__TYPE__", .string("EvalSerializer"))]), "serializer EvalSerializer is not supported"),
-        ("step.__metadata__", CerebrasLeafDocument.text(key: "step", metadata: [("scalar_value", .string("x")), ("__TYPE__", .string("ScalarSerializer"))]), "without a number or bool scalar_value"),
-        ("step.__metadata__", "{\"__spec__\": [{}, \"[1, {\\\"type\\\": \\\"builtins.dict\\\", \\\"context\\\": \\\"[\\\\\\\"step\\\\\\\"]\\\", \\\"children_spec\\\": [{\\\"type\\\": null, \\\"context\\\": null, \\\"children_spec\\\": []}]}]\"], \"__objects__\": [\"step\"], \"step.__metadata__\": {\"key\": \"step\", \"__LINKED__\": true, \"__TYPE__\": \"LinkedObject\"}}", "linked to step, which is not another leaf"),
+        (
+            "step.__metadata__", CerebrasLeafDocument.text(key: "step", metadata: [("__TYPE__", .string("EvalSerializer"))]),
+            "serializer EvalSerializer is not supported"
+        ),
+        (
+            "step.__metadata__", CerebrasLeafDocument.text(key: "step", metadata: [("scalar_value", .string("x")), ("__TYPE__", .string("ScalarSerializer"))]),
+            "without a number or bool scalar_value"
+        ),
+        (
+            "step.__metadata__",
+            "{\"__spec__\": [{}, \"[1, {\\\"type\\\": \\\"builtins.dict\\\", \\\"context\\\": \\\"[\\\\\\\"step\\\\\\\"]\\\", \\\"children_spec\\\": [{\\\"type\\\": null, \\\"context\\\": null, \\\"children_spec\\\": []}]}]\"], \"__objects__\": [\"step\"], \"step.__metadata__\": {\"key\": \"step\", \"__LINKED__\": true, \"__TYPE__\": \"LinkedObject\"}}",
+            "linked to step, which is not another leaf"
+        ),
         ("__version__", "", "format 0.4"),
     ])
     func badSpecsAndMetadataAreOneLineErrors(attribute: String, value: String, want: String) throws {
@@ -124,7 +138,10 @@ import Testing
         try Data(data).write(to: URL(fileURLWithPath: path))
     }
 
-    @Test(arguments: [(0, UInt64(1) << 33, 8, "declares 8589934592 decoded bytes"), (12, 600, 4, "claims 600 stored bytes"), (12, 100, 4, "LZ4 block 0"), (8, 0, 4, "block size of 0")])
+    @Test(arguments: [
+        (0, UInt64(1) << 33, 8, "declares 8589934592 decoded bytes"), (12, 600, 4, "claims 600 stored bytes"), (12, 100, 4, "LZ4 block 0"),
+        (8, 0, 4, "block size of 0"),
+    ])
     func lyingLZ4BlocksAreOneLineErrors(offset: Int, value: UInt64, bytes: Int, want: String) throws {
         let d = TestDirectory()
         let p = d.file("lz4.mdl")

@@ -1,5 +1,5 @@
-import Glibc
 import CheckpointStore
+import Glibc
 
 /// libFuzzer entry: decodes the input as one chunk of hdf5plugin's LZ4 filter (32004) into a
 /// buffer of the size its header declares (at most 1 MiB). A chunk that decodes must fill
