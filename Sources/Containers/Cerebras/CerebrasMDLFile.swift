@@ -143,6 +143,12 @@ public final class CerebrasMDLFile: TensorContainer {
             parameterNames: parameterNames)
     }
 
+    /// The dataset holding tensor `key`, or nil.
+    func datasetName(_ key: TensorKey) -> String? {
+        guard let (i, _) = index[key], case .tensor(_, _, let d, _) = leaves[i].kind else { return nil }
+        return d
+    }
+
     /// The leaf with flattened key `key`, or nil.
     public func leaf(_ key: String) -> CerebrasLeaf? { leafIndex[key].map { leaves[$0] } }
 
