@@ -49,6 +49,39 @@ import Testing
         #expect(at == data.count && c.value == HandZip.crc(data))
     }
 
+    /// Inputs past `CRC32.parallelThreshold` are checksummed in parts on several cores; the
+    /// joined value must be the sequential one, also after a prefix and at uneven lengths.
+    @Test func parallelCRCEqualsTheSequentialOne() {
+        for n in [CRC32.parallelThreshold, CRC32.parallelThreshold + 12_345, 3 * CRC32.parallelThreshold + 1] {
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &+ UInt64(n)
+            let words = (0..<(n + 7) / 8).map { _ in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return state
+            }
+            let data = Array(words.withUnsafeBytes { $0.prefix(n) })
+            var reference: UInt32 = 0
+            data.withUnsafeBytes { reference = CRC32.sequential(0, $0.baseAddress!, n) }
+            var pieces: UInt32 = 0
+            data.withUnsafeBytes { b in
+                var r: UInt32 = 0
+                var at = 0
+                while at < n {
+                    let k = min(1 << 20, n - at)
+                    r = CRC32.sequential(r, b.baseAddress! + at, k)
+                    at += k
+                }
+                pieces = r
+            }
+            #expect(CRC32.checksum(data) == reference && pieces == reference)
+            var c = CRC32()
+            c.update(Array("123456789".utf8))
+            c.update(data)
+            var expected: UInt32 = 0
+            (Array("123456789".utf8) + data).withUnsafeBytes { expected = CRC32.sequential(0, $0.baseAddress!, n + 9) }
+            #expect(c.value == expected)
+        }
+    }
+
     @Test func compressedEntryIsListedButUnreadable() throws {
         let dir = TestDirectory()
         var entries = sample
