@@ -34,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -43,7 +44,7 @@ let package = Package(
         .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash", "CLZ4"]),
         // Every tensor file format behind one protocol (`TensorContainer`): ckpt's HDF5,
         // safetensors, `torch.save` zip archives with a restricted pickle reader.
-        .target(name: "Containers", dependencies: ["CheckpointStore", "CZlib", "CZstd"]),
+        .target(name: "Containers", dependencies: ["CheckpointStore", "CZlib", "CDeflate", "CZstd"]),
         // Layout rules are data: Layouts/*.json (byte-identical to formats/layouts/) are compiled
         // in, so the executable needs no resource bundle at run time.
         .target(

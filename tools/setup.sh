@@ -2,7 +2,7 @@
 # Installs what ckpt needs on a fresh Debian 12 machine (as root): the C libraries and the Python
 # packages the cross-check tests use. Swift 6 itself is expected on PATH. Safe to run again.
 set -euo pipefail
-apt_pkgs=(libhdf5-dev libzstd-dev liblz4-dev libopenblas-dev libxxhash-dev zlib1g-dev hdf5-tools pkg-config python3 python3-pip)
+apt_pkgs=(libhdf5-dev libzstd-dev liblz4-dev libopenblas-dev libxxhash-dev zlib1g-dev libdeflate-dev hdf5-tools pkg-config python3 python3-pip)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
