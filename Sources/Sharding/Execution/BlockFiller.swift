@@ -21,14 +21,18 @@ struct BlockFiller {
         var out: [SourceWindowCache.Request] = []
         for p in tensor.pieces {
             guard let q = p.restricted(destRows: rows) else { continue }
-            out.append(.init(file: q.source, tensor: TensorKey(section: section.section, name: q.sourceTensor), rows: q.sourceRows))
+            out.append(.init(file: q.source, tensor: TensorKey(section: section.sourceSection, name: q.sourceTensor), rows: q.sourceRows))
         }
         return out
     }
 
     /// Writes rows `rows` of `tensor`'s `section` into `block` (row-major, `rows.count` rows of
     /// the target's row length).
+    ///
+    /// A derived section (`SectionDType.isDerived`: 16-bit source data for a float32 target) is
+    /// filled from its source section into a scratch block, then widened exactly into `block`.
     func fill(_ tensor: PlannedTensor, _ section: SectionDType, rows: Range<Int>, into block: UnsafeMutableRawPointer) throws(ShardingError) {
+        guard !section.isDerived else { return try fillWidened(tensor, section, rows: rows, into: block) }
         let es = section.dtype.size
         let target = tensor.target
         block.initializeMemory(as: UInt8.self, repeating: 0, count: rows.count * target.cols * es)
@@ -49,6 +53,28 @@ struct BlockFiller {
                     from: base, shape: windowShape, box: part.sourceBox, to: block, shape: blockShape, box: part.destBox,
                     transposed: part.transposed, elementSize: es)
             }
+        }
+    }
+
+    /// Fills `section`'s source data (16-bit floats) and widens it to float32 in `block`.
+    private func fillWidened(_ tensor: PlannedTensor, _ section: SectionDType, rows: Range<Int>, into block: UnsafeMutableRawPointer)
+        throws(ShardingError)
+    {
+        let source = section.source
+        let n = rows.count * tensor.target.cols
+        guard section.dtype == .float32, source.dtype == .bfloat16 || source.dtype == .float16 else {
+            throw .layoutMismatch(
+                "\(tensor.target.name): cannot fill \(section.dtype.rawValue) \(section.section) from \(source.dtype.rawValue) \(source.section)")
+        }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, n * source.dtype.size), alignment: 64)
+        defer { scratch.deallocate() }
+        try fill(tensor, source, rows: rows, into: scratch)
+        // Bit patterns, not Float values, are stored: a bfloat16 NaN keeps its payload.
+        let bf16 = source.dtype == .bfloat16
+        for i in 0..<n {
+            let h = UInt16(littleEndian: scratch.load(fromByteOffset: 2 * i, as: UInt16.self))
+            let w = bf16 ? UInt32(h) << 16 : HalfPrecision.float(fromF16: h).bitPattern
+            block.storeBytes(of: w.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
         }
     }
 }

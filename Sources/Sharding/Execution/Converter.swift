@@ -73,6 +73,7 @@ public struct Converter: Sendable {
         }
         var notes: [String] = []
         if !dropped.isEmpty { notes.append("optimizer state dropped: \(target.kind.title) checkpoints hold none") }
+        notes += format.optimizerStatePolicy.apply(to: &sections, title: target.kind.title)
         let ignored = source.ignoredTensors.values.flatMap { $0 }.sorted()
         if !ignored.isEmpty {
             let shown = ignored.prefix(3).map(\.description).joined(separator: ", ")

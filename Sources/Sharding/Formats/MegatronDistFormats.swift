@@ -31,6 +31,8 @@ public enum MegatronDistFormats {
 
     struct Target: TargetFormat {
         var layoutKind: LayoutKind { .megatron }
+        /// megatron-core's optimizers keep float32 moments and masters: 16-bit ones are widened.
+        var optimizerStatePolicy: OptimizerStatePolicy { .megatronFloat32 }
         var containerFormat: String { MegatronDistFormats.containerFormat }
 
         func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure {

@@ -57,6 +57,8 @@ public enum MegatronTorchFormats {
     /// tracker holding 0) and a `model_optim_rng.pt` per rank.
     struct Target: TargetFormat {
         var layoutKind: LayoutKind { .megatron }
+        /// megatron-core's optimizers keep float32 moments and masters: 16-bit ones are widened.
+        var optimizerStatePolicy: OptimizerStatePolicy { .megatronFloat32 }
         var containerFormat: String { MegatronTorchFormats.containerFormat }
 
         func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure {

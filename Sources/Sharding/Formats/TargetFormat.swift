@@ -15,4 +15,11 @@ public protocol TargetFormat: Sendable {
     func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure
     /// A writer of one output file (its path, manifest and metadata in `file`).
     func makeWriter(_ file: TargetFile) throws(ShardingError) -> any TensorContainerWriter
+    /// How the target stores optimizer state against the source's (default `.asSource`).
+    var optimizerStatePolicy: OptimizerStatePolicy { get }
+}
+
+extension TargetFormat {
+    /// Every section as the source stores it.
+    public var optimizerStatePolicy: OptimizerStatePolicy { .asSource }
 }
