@@ -76,7 +76,7 @@ import Testing
         try Fixtures.writeWafer(TinyModels.llama, dtype: .bfloat16, path: dir + "/w.h5")
         let report = try io.convert(
             dir + "/w.h5", to: .megatron(MegatronShape(tp: 2, pp: 2)), container: MegatronDistFormats.containerFormat, dir + "/meg")
-        #expect(report.notes.isEmpty)
+        #expect(!report.notes.contains { $0.contains("widened") || $0.contains("master") }, "\(report.notes)")
         #expect(
             try io.canonical(dir + "/meg", vocab: TinyModels.llama.vocab, modelOnly: false) == io.canonical(dir + "/w.h5", modelOnly: false))
     }

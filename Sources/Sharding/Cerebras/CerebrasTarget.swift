@@ -11,6 +11,8 @@ struct CerebrasTarget: TargetFormat {
 
     var layoutKind: LayoutKind { .cerebras }
     var containerFormat: String { CerebrasFormats.containerFormat }
+    /// A `.mdl` source's state dict (`user_metadata.cerebras`); nothing else has a place.
+    var keptUserMetadata: Set<String>? { ["cerebras"] }
 
     func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure { .single(isDirectory: false) }
 

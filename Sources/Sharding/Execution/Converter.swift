@@ -74,6 +74,7 @@ public struct Converter: Sendable {
         var notes: [String] = []
         if !dropped.isEmpty { notes.append("optimizer state dropped: \(target.kind.title) checkpoints hold none") }
         notes += format.optimizerStatePolicy.apply(to: &sections, title: target.kind.title)
+        notes += Self.unkeptMetadataNotes(source.metadata.userJSON, kept: format.keptUserMetadata, title: target.kind.title)
         let ignored = source.ignoredTensors.values.flatMap { $0 }.sorted()
         if !ignored.isEmpty {
             let shown = ignored.prefix(3).map(\.description).joined(separator: ", ")
@@ -123,10 +124,11 @@ public struct Converter: Sendable {
                             path: o.path, file: o.planned.file, layout: target, config: source.config, manifest: manifest, metadata: m,
                             writerOptions: writerOptions, replaceExisting: replace))
                 })
-            try writer.write { n in
+            let said = try writer.write { n in
                 done += Int64(n)
                 progress?(done, total)
             }
+            for n in said where !notes.contains(n) { notes.append(n) }
         }
 
         switch structure {
@@ -172,6 +174,23 @@ public struct Converter: Sendable {
         report.sourceFormat = source.formatName
         report.outputFormat = format.containerFormat
         return report
+    }
+
+    /// One note per top-level member of the source's user metadata that the target does not
+    /// write (`kept` nil: it keeps all of them).
+    static func unkeptMetadataNotes(_ userJSON: String?, kept: Set<String>?, title: String) -> [String] {
+        guard let kept, let text = userJSON, let doc = try? JSONValue.parse(Array(text.utf8), limits: JSONLimits(maxDepth: 128)),
+            let members = doc.objectValue
+        else { return [] }
+        return members.keys.sorted().filter { !kept.contains($0) }.map { key in
+            let what =
+                switch key {
+                case "megatron": "Megatron-LM state (args, opt_param_scheduler, RNG states, _extra_state, param groups)"
+                case "cerebras": "the .mdl's other leaves (cstorch's beta powers, schedulers, lr, Model Zoo's __metadata__)"
+                default: "user metadata `\(key)`"
+                }
+            return "\(what) not written: \(title) checkpoints have no place for it"
+        }
     }
 
     /// Refuses an output that exists (unless `replaceExisting`, and then only one of the same

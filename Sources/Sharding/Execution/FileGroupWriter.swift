@@ -71,9 +71,10 @@ struct FileGroupWriter {
     }
 
     /// Writes and commits every file; on failure aborts them all (no temporary file is left).
-    /// `progress` gets the bytes appended.
-    func write(progress: (Int) -> Void) throws(ShardingError) {
-        guard let first = outputs.first else { return }
+    /// `progress` gets the bytes appended. Returns the writers' notes (`NotingContainerWriter`).
+    @discardableResult
+    func write(progress: (Int) -> Void) throws(ShardingError) -> [String] {
+        guard let first = outputs.first else { return [] }
         var writers: [any TensorContainerWriter] = []
         do throws(ShardingError) {
             for o in outputs { writers.append(try makeWriter(o, Self.manifest(o))) }
@@ -94,6 +95,7 @@ struct FileGroupWriter {
             for w in writers {
                 do { try w.commit() } catch { throw ShardingError.from(error) }
             }
+            return writers.flatMap { ($0 as? any NotingContainerWriter)?.notes ?? [] }
         } catch {
             for w in writers { w.abort() }
             throw error

@@ -61,7 +61,8 @@ public enum HFFormats {
     /// The target format: a directory with `config.json`, safetensors shards of at most
     /// `maxShardBytes` and the index (one `model.safetensors` when everything fits).
     public static func target(maxShardBytes: Int = HFDirectoryWriter.defaultMaxShardBytes) -> SingleContainerTarget {
-        SingleContainerTarget(layoutKind: .hf, containerFormat: "safetensors", isDirectory: true) { (file: TargetFile) throws(ShardingError) in
+        SingleContainerTarget(layoutKind: .hf, containerFormat: "safetensors", isDirectory: true, keptUserMetadata: []) {
+            (file: TargetFile) throws(ShardingError) in
             do throws(ContainerError) {
                 return try HFDirectoryWriter(
                     path: file.path, model: file.config, manifest: file.manifest, maxShardBytes: maxShardBytes,

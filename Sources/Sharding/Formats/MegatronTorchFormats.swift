@@ -59,6 +59,8 @@ public enum MegatronTorchFormats {
         var layoutKind: LayoutKind { .megatron }
         /// megatron-core's optimizers keep float32 moments and masters: 16-bit ones are widened.
         var optimizerStatePolicy: OptimizerStatePolicy { .megatronFloat32 }
+        /// The source's Megatron-LM state is restored (`MegatronTorchMetadata`); nothing else.
+        var keptUserMetadata: Set<String>? { ["megatron"] }
         var containerFormat: String { MegatronTorchFormats.containerFormat }
 
         func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure {

@@ -10,16 +10,19 @@ public struct SingleContainerTarget: TargetFormat {
     public let containerFormat: String
     /// Whether the output is a directory (the writer builds and publishes it atomically).
     public let isDirectory: Bool
+    /// The members of the source's user metadata the writer keeps (nil: all).
+    public let keptUserMetadata: Set<String>?
     private let make: @Sendable (TargetFile) throws(ShardingError) -> any TensorContainerWriter
 
-    /// Creates the format.
+    /// Creates the format; `keptUserMetadata` as `TargetFormat.keptUserMetadata`.
     public init(
-        layoutKind: LayoutKind, containerFormat: String, isDirectory: Bool,
+        layoutKind: LayoutKind, containerFormat: String, isDirectory: Bool, keptUserMetadata: Set<String>? = nil,
         makeWriter: @escaping @Sendable (TargetFile) throws(ShardingError) -> any TensorContainerWriter
     ) {
         self.layoutKind = layoutKind
         self.containerFormat = containerFormat
         self.isDirectory = isDirectory
+        self.keptUserMetadata = keptUserMetadata
         self.make = makeWriter
     }
 

@@ -17,9 +17,15 @@ public protocol TargetFormat: Sendable {
     func makeWriter(_ file: TargetFile) throws(ShardingError) -> any TensorContainerWriter
     /// How the target stores optimizer state against the source's (default `.asSource`).
     var optimizerStatePolicy: OptimizerStatePolicy { get }
+    /// The members of the source's user metadata (`userJSON`'s top-level keys: `megatron`,
+    /// `cerebras`, ...) the target writes back; nil (the default): all of it, as ckpt's files
+    /// keep it. The report has a note for each member left out.
+    var keptUserMetadata: Set<String>? { get }
 }
 
 extension TargetFormat {
     /// Every section as the source stores it.
     public var optimizerStatePolicy: OptimizerStatePolicy { .asSource }
+    /// All of it.
+    public var keptUserMetadata: Set<String>? { nil }
 }

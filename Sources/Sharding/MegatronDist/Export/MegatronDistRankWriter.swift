@@ -12,7 +12,7 @@ import Foundation
 ///
 /// The optimizer state is written in the distributed optimizer's `fully_reshardable` form,
 /// which megatron-core loads at any TP x PP x DP.
-public final class MegatronDistRankWriter: TensorContainerWriter {
+public final class MegatronDistRankWriter: NotingContainerWriter {
     /// The rank's data file (what the converter names for this rank).
     public let path: String
     /// The rank written.

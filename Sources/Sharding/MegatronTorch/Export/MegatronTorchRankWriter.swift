@@ -13,7 +13,7 @@ import Containers
 /// grouping, `opt_param_scheduler`, `rerun_state_machine` and `rng_state` when the metadata
 /// holds them, and `num_floating_point_operations_so_far`. See `MegatronStateDictBuilder` for
 /// what is restored from the metadata and what is synthesised.
-public final class MegatronTorchRankWriter: TensorContainerWriter {
+public final class MegatronTorchRankWriter: NotingContainerWriter {
     /// The final `model_optim_rng.pt` path.
     public let path: String
     /// The rank written.
