@@ -4,7 +4,7 @@
 
     /work/venv/bin/python tools/megatron_dist_load_check.py DIR --expected EXPECTED.json \
         [--tp 1] [--pp 1] [--dp 1] [--optimizer auto|distributed|plain] [--megatron-lm /tmp/mlm] \
-        [-- extra Megatron-LM arguments, e.g. --no-load-rng]
+        [--cerebras-expected] [-- extra Megatron-LM arguments, e.g. --no-load-rng]
 
 A checkpoint with per-layer keys (decoder.layers.{i}.*) is loaded into a model built with
 TransformerConfig.hetereogenous_dist_checkpoint, which makes megatron-core ask for those keys.
@@ -30,6 +30,17 @@ The padded vocabulary is the checkpoint's (the embedding's global rows, from .me
 --make-vocab-size-divisible-by is set to rows / TP, so a checkpoint padded for another TP loads
 as Megatron-LM users do it. A dp_reshardable optimizer checkpoint needs the same TP x PP and
 grad-buffer layout: --overlap-grad-reduce and --ddp-bucket-size are taken from its args.
+
+--cerebras-expected: EXPECTED.json is a Cerebras fixture's (tools/make_cerebras_fixtures.py; a
+checkpoint ckpt converted from that .mdl). Its canonical section is {"model", "optimizer/exp_avg",
+"optimizer/exp_avg_sq"} in bfloat16 (cstorch's AdamW keeps the moments in the parameter's dtype)
+and it has no fp32 master, while megatron-core holds float32 moments and masters. Each loaded
+float32 state tensor must then be exactly a bfloat16 value (float32 -> bfloat16 -> float32 gives
+the same bits) and its bfloat16 narrowing must have the fixture's fingerprint; the master is
+compared so with the fixture's model tensor (ckpt makes it by widening the parameter). The
+iteration and every parameter's Adam step must be the fixture's "step". Model tensors compare
+unchanged. A GPT-2 with gelu_tanh (Model Zoo's gelu_new) is built with megatron-core's bias-GeLU
+fusion, its tanh GeLU, as ckpt's args say (bias_gelu_fusion).
 
 Ends with one line "PASS ..." or "FAIL ..." and exits 0 or 1.
 """
@@ -75,8 +86,11 @@ def model_argv(cfg: dict, vocab: int) -> list[str]:
         a += ["--group-query-attention", "--num-query-groups", str(cfg["kv_heads"])]
     if cfg["activation"] == "swiglu":
         a += ["--swiglu"]
+    elif cfg["activation"] == "gelu_tanh" and cfg["bias"]:
+        pass  # megatron-core's tanh GeLU: bias_gelu_fusion, on unless RUNTIME's flag is removed (main)
     elif cfg["activation"] != "gelu":
-        raise SystemExit(f"activation {cfg['activation']!r}: the check builds megatron-core's exact GeLU or SwiGLU only")
+        raise SystemExit(f"activation {cfg['activation']!r}: the check builds megatron-core's exact GeLU, its "
+                         f"tanh GeLU with biases or SwiGLU only")
     if cfg["position"] == "rope":
         a += ["--position-embedding-type", "rope", "--rotary-base", str(int(cfg["rope_theta"]))]
     else:
@@ -111,6 +125,17 @@ def checkpoint_facts(root: str) -> dict:
             "non_homogeneous": per_layer}
 
 
+def from_cerebras(exp: dict) -> dict:
+    """A Cerebras fixture's expected.json in this check's form (--cerebras-expected): the
+    optimizer records are bfloat16 (compared after narrowing, see compare); master = model."""
+    can = exp["canonical"]
+    step = int(exp["step"])
+    return {"model_config": exp["model_config"], "vocab": exp["model_config"]["vocab"], "iteration": step,
+            "adam_step": [float(step)], "narrowed_state": "bfloat16",
+            "canonical": {"model": can["model"], "optimizer": {
+                "master": can["model"], "exp_avg": can["optimizer/exp_avg"], "exp_avg_sq": can["optimizer/exp_avg_sq"]}}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir")
@@ -122,12 +147,16 @@ def main() -> int:
     ap.add_argument("--megatron-lm", default=os.environ.get("MEGATRON_LM_SRC", "/tmp/mlm"))
     ap.add_argument("--port", type=int, default=29711)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--cerebras-expected", action="store_true",
+                    help="EXPECTED.json is a Cerebras fixture's (bfloat16 Adam state, no master): see the module doc")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)
     opts = ap.parse_args(argv[:cut])
     extra = argv[cut + 1:]
     with open(opts.expected) as f:
         exp = json.load(f)
+    if opts.cerebras_expected:
+        exp = from_cerebras(exp)
     cfg = exp["model_config"]
     vocab = int(exp.get("vocab", cfg["vocab"]))
     facts = checkpoint_facts(opts.dir)
@@ -137,7 +166,8 @@ def main() -> int:
     form = opts.optimizer if opts.optimizer != "auto" else ("distributed" if sharding else "plain")
     if facts["rows"] % opts.tp:
         return verdict(False, f"{opts.dir}: embedding rows {facts['rows']} are not divisible by TP {opts.tp}")
-    argv = model_argv(cfg, vocab) + RUNTIME + [
+    runtime = [a for a in RUNTIME if not (a == "--no-bias-gelu-fusion" and cfg["activation"] == "gelu_tanh")]
+    argv = model_argv(cfg, vocab) + runtime + [
         "--make-vocab-size-divisible-by", str(facts["rows"] // opts.tp),
         "--tensor-model-parallel-size", str(opts.tp), "--pipeline-model-parallel-size", str(opts.pp),
         "--global-batch-size", str(opts.dp), "--load", os.path.abspath(opts.dir), "--seed", "1"]
@@ -209,7 +239,7 @@ def compare(opts, exp: dict, cfg: dict, vocab: int, mem: str, form: str, shardin
     r0 = by_pos[(0, 0)]
     if "iteration" in exp and r0["iteration"] != exp["iteration"]:
         bad.append(f"iteration {r0['iteration']} loaded, expected {exp.get('iteration')}")
-    want_step = sorted({s for r in exp.get("ranks", {}).values() for s in r.get("adam_step", [])})
+    want_step = sorted({s for r in exp.get("ranks", {}).values() for s in r.get("adam_step", [])} | set(exp.get("adam_step", [])))
     got_step = sorted({s for r in by_pos.values() for s in r["adam_step"]})
     if want_step and got_step != want_step:
         bad.append(f"Adam step {got_step} loaded, expected {want_step}")
@@ -218,6 +248,7 @@ def compare(opts, exp: dict, cfg: dict, vocab: int, mem: str, form: str, shardin
     for st in ("master", "exp_avg", "exp_avg_sq"):
         got[st] = canon.megatron({k: v[st] for k, v in tensors.items()}, cfg, opts.tp, opts.pp, notes)
     want = exp["canonical"]
+    narrowed = getattr(torch, exp["narrowed_state"]) if "narrowed_state" in exp else None
     n = 0
 
     def check(section: str, want_recs: dict, have: dict) -> None:
@@ -225,6 +256,12 @@ def compare(opts, exp: dict, cfg: dict, vocab: int, mem: str, form: str, shardin
         for name, rec in sorted(want_recs.items()):
             n += 1
             t = have.get(name)
+            if t is not None and narrowed is not None and section != "model":
+                # float32 state of a 16-bit source: exactly representable, compared narrowed.
+                if t.dtype != torch.float32 or not torch.equal(t.to(narrowed).to(torch.float32).view(torch.int32), t.view(torch.int32)):
+                    bad.append(f"{section} {name}: loaded {t.dtype} is not exactly {narrowed} values")
+                    continue
+                t = t.to(narrowed)
             if t is None:
                 bad.append(f"{section} {name}: not loaded")
             elif interop_hash.record(t) != rec:
