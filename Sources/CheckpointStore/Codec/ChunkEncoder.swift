@@ -17,6 +17,9 @@ struct ChunkEncoder: Sendable {
         n + n / 128 + (64 << 10) + 8  // >= ZSTD_compressBound(n) + 4
     }
 
+    /// Whether encoding leaves the bytes as they are (no filter): the raw chunk is written as is.
+    var isIdentity: Bool { zstdLevel == nil && !lz4 && !fletcher32 }
+
     /// Encodes `n` bytes at `raw` into `out` (capacity `outputCapacity`), using `scratch`
     /// (at least `n` bytes) for the shuffle. Returns the encoded length, or nil if zstd failed.
     func encode(

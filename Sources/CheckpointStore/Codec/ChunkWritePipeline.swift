@@ -103,6 +103,8 @@ final class ChunkWritePipeline: @unchecked Sendable {
         let group = DispatchGroup()
         let scratchPool = self.scratchPool, outPool = self.outPool
         for job in batch {
+            // Unfiltered chunks go to the file from their raw buffer: no copy, no encoder.
+            if job.encoder.isIdentity { continue }
             group.enter()
             encodeQueue.async {
                 let scratch = scratchPool.take()
@@ -134,15 +136,17 @@ final class ChunkWritePipeline: @unchecked Sendable {
             let failedBefore = firstError != nil
             lock.unlock()
             if failedBefore { return }
-            guard !job.failed, let out = job.out else {
+            let identity = job.encoder.isIdentity
+            guard !job.failed, let out = identity ? UnsafeMutableRawPointer(job.raw) : job.out else {
                 fail(.hdf5(path: path, tensor: job.tensor, operation: "zstd compression"))
                 return
             }
+            let outCount = identity ? job.rawCount : job.outCount
             // One chunk per HDF5 section, so the producer's calls interleave with these writes.
             HDF5Library.lock()
             errno = 0
             let rc = job.offset.withUnsafeBufferPointer { off in
-                H5Dwrite_chunk(job.dataset.id, ckpt_H5P_DEFAULT(), 0, off.baseAddress, job.outCount, out)
+                H5Dwrite_chunk(job.dataset.id, ckpt_H5P_DEFAULT(), 0, off.baseAddress, outCount, out)
             }
             let writeErrno = errno
             HDF5Library.unlock()

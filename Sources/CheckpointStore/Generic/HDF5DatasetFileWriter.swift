@@ -150,6 +150,9 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
         }
     }
 
+    /// Another tool's layout has no place for ckpt's checksum.
+    var recordsDigest: Bool { false }
+
     func writeAttributes(of stream: TensorStream, dataset: hid_t, chunked: Bool, digest: UInt64) -> Bool {
         defer { pendingAttributes = [] }
         return pendingAttributes.allSatisfy { HDF5AttributeWriter.write(dataset, $0.0, $0.1) }

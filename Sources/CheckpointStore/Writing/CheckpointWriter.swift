@@ -128,6 +128,9 @@ public final class CheckpointWriter: ChunkStreamOwner {
         if openStream === s { openStream = nil }
     }
 
+    /// ckpt's files carry every tensor's xxh3_64.
+    var recordsDigest: Bool { true }
+
     func writeAttributes(of s: TensorStream, dataset: hid_t, chunked: Bool, digest: UInt64) -> Bool {
         H5Attributes.writeString(dataset, "dtype", s.dtype.rawValue)
             && H5Attributes.writeString(dataset, "codec", chunked ? options.codec.description : "none")

@@ -15,7 +15,7 @@ public final class TensorStream {
     private var dataset: H5Object?
     private let layout: ChunkLayout?
     private let encoder: ChunkEncoder
-    private let hasher = XXH3Hasher()
+    private let hasher: XXH3Hasher?
     private let totalBytes: Int
     private var received = 0
     private var finished = false
@@ -44,6 +44,8 @@ public final class TensorStream {
         grid = layout?.grid ?? []
         gridIndex = [Int](repeating: 0, count: shape.count)
         chunkBytes = (layout?.chunkElements ?? 0) * dtype.size
+        // Hashing costs a pass over every byte on the producer's thread: only for owners that record it.
+        hasher = writer.recordsDigest ? XXH3Hasher() : nil
     }
 
     /// Bytes still expected.
@@ -58,7 +60,7 @@ public final class TensorStream {
                 detail: "received \(received + bytes.count) bytes, shape \(shape) of \(dtype.rawValue) holds \(totalBytes)")
         }
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        hasher.update(bytes)
+        hasher?.update(bytes)
         received += bytes.count
         guard let layout else {
             smallBuffer.append(contentsOf: bytes)
@@ -106,7 +108,7 @@ public final class TensorStream {
             }
             if rc < 0 { throw .hdf5(path: writer.path, tensor: key.description, operation: "H5Dwrite") }
         }
-        if !writer.writeAttributes(of: self, dataset: dataset.id, chunked: layout != nil, digest: hasher.digest()) {
+        if !writer.writeAttributes(of: self, dataset: dataset.id, chunked: layout != nil, digest: hasher?.digest() ?? 0) {
             throw .hdf5(path: writer.path, tensor: key.description, operation: "writing attributes")
         }
         writer.streamFinished(self)
@@ -156,6 +158,8 @@ protocol ChunkStreamOwner: AnyObject {
     var path: String { get }
     /// The chunk pipeline of the file.
     var pipeline: ChunkWritePipeline { get }
+    /// Whether `writeAttributes` records the tensor's xxh3_64 (else it is not computed: 0).
+    var recordsDigest: Bool { get }
     /// Writes the finished tensor's attributes (inside the HDF5 section); false on failure.
     func writeAttributes(of stream: TensorStream, dataset: hid_t, chunked: Bool, digest: UInt64) -> Bool
     /// The stream is complete.
