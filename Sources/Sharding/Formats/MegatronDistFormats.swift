@@ -39,7 +39,7 @@ public enum MegatronDistFormats {
 
         func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure {
             let shape = layout.effectiveShape
-            let iter = step == 0 ? "release" : MegatronDirectory.iterationDirectory(step: step)
+            let iter = MegatronDirectory.savedDirectory(step: step)
             var files: [ShardFile: String] = [:]
             for f in layout.files { files[f] = "\(iter)/\(MegatronDistWritePlanner.dataFile(f, shape: shape))" }
             return .tree(
@@ -47,7 +47,7 @@ public enum MegatronDistFormats {
                     files: files,
                     textFiles: [
                         ("\(iter)/\(MegatronDistBackend.fileName)", MegatronDistBackend().text),
-                        (MegatronDirectory.trackerFile, (step == 0 ? "release" : String(step)) + "\n"),
+                        (MegatronDirectory.trackerFile, MegatronDirectory.trackerText(step: step)),
                     ]))
         }
 

@@ -65,10 +65,10 @@ public enum MegatronTorchFormats {
 
         func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure {
             let shape = layout.effectiveShape
-            let iter = step == 0 ? "release" : MegatronDirectory.iterationDirectory(step: step)
+            let iter = MegatronDirectory.savedDirectory(step: step)
             var files: [ShardFile: String] = [:]
             for f in layout.files { files[f] = "\(iter)/\(shape.rankDirectoryName(f))/\(MegatronTorchDirectory.modelFile)" }
-            return .tree(OutputTree(files: files, textFiles: [(MegatronDirectory.trackerFile, (step == 0 ? "release" : String(step)) + "\n")]))
+            return .tree(OutputTree(files: files, textFiles: [(MegatronDirectory.trackerFile, MegatronDirectory.trackerText(step: step))]))
         }
 
         func makeWriter(_ file: TargetFile) throws(ShardingError) -> any TensorContainerWriter {

@@ -17,6 +17,17 @@ public enum MegatronDirectory {
         "iter_" + String(step).leftPadded(to: 7)
     }
 
+    /// The directory Megatron-LM's own formats save `step` in: `release` for step 0 (Megatron-LM
+    /// refuses a tracker holding 0), else `iter_{step:07d}`.
+    public static func savedDirectory(step: Int64) -> String {
+        step == 0 ? releaseDirectory : iterationDirectory(step: step)
+    }
+
+    /// The tracker file's text naming `savedDirectory(step:)`: `release` or the step, one line.
+    public static func trackerText(step: Int64) -> String {
+        (step == 0 ? releaseDirectory : String(step)) + "\n"
+    }
+
     /// The path of `file`'s checkpoint relative to the checkpoint root.
     public static func relativePath(of file: ShardFile, shape: MegatronShape, step: Int64, rankFile: String = rankFile) -> String {
         "\(iterationDirectory(step: step))/\(shape.rankDirectoryName(file))/\(rankFile)"
