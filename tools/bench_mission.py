@@ -71,6 +71,9 @@ GIB = 1 << 30
 PEER_RSS_FACTOR = 1.2
 COLD = False
 
+sys.path.insert(0, HERE)
+from bench_interop import dir_bytes, files_under  # noqa: E402  (same directory, stdlib only)
+
 
 def drop_caches() -> None:
     """Writes back dirty pages and empties the page cache (root only)."""
@@ -146,14 +149,6 @@ def run(argv: list[str], label: str, guard_margin: int | None = None, check: boo
         sys.stderr.write(out[-4000:])
         raise SystemExit(f"bench_mission: {label} failed with exit {code} ({' '.join(argv)})")
     return r
-
-
-def files_under(d: str) -> list[str]:
-    return sorted(os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs)
-
-
-def dir_bytes(d: str) -> int:
-    return sum(os.path.getsize(p) for p in files_under(d))
 
 
 def free_bytes(d: str) -> int:

@@ -12,11 +12,7 @@ enum ZstdFilter {
     static let id: H5Z_filter_t = 32015
 
     static func register() {
-        if H5Zfilter_avail(id) > 0 { return }
-        var cls = H5Z_class2_t(
-            version: Int32(ckpt_H5Z_CLASS_T_VERS()), id: id, encoder_present: 1, decoder_present: 1,
-            name: UnsafePointer(filterName), can_apply: nil, set_local: nil, filter: filterFunction)
-        _ = H5Zregister(&cls)
+        HDF5FilterRegistration.register(id: id, name: filterName, filter: filterFunction)
     }
 
     private nonisolated(unsafe) static let filterName: UnsafeMutablePointer<CChar> = strdup("Zstandard (ckpt)")
