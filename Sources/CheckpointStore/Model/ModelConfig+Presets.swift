@@ -1,6 +1,6 @@
 extension ModelConfig {
     /// Named shapes for `ckpt synth --preset`, per family. GPT-2 sizes follow GPT-2/GPT-3
-    /// (the 1.3b preset is GPT-3 XL); llama sizes follow LLaMA-1/2 shapes. Documented in
+    /// (the 1.3b preset is GPT-3 XL); llama sizes follow LLaMA-1/2 shapes, neox sizes Pythia's. Documented in
     /// `formats/tensor-names.md`.
     public static func preset(family: String, name: String) -> ModelConfig? {
         switch (family, name.lowercased()) {
@@ -29,6 +29,14 @@ extension ModelConfig {
             return ModelConfig(
                 family: "llama", layers: 40, hidden: 5120, heads: 40, kvHeads: 40, ffn: 13824,
                 vocab: 32000, maxSeq: 4096, normEps: 1e-5)
+        case ("neox", "tiny"):
+            return ModelConfig(family: "neox", layers: 2, hidden: 64, heads: 4, ffn: 256, vocab: 96, maxSeq: 32)
+        case ("neox", "160m"):
+            return ModelConfig(family: "neox", layers: 12, hidden: 768, heads: 12, ffn: 3072, vocab: 50304, maxSeq: 2048)
+        case ("neox", "410m"):
+            return ModelConfig(family: "neox", layers: 24, hidden: 1024, heads: 16, ffn: 4096, vocab: 50304, maxSeq: 2048)
+        case ("neox", "1b"):
+            return ModelConfig(family: "neox", layers: 16, hidden: 2048, heads: 8, ffn: 8192, vocab: 50304, maxSeq: 2048)
         default: return nil
         }
     }
@@ -38,6 +46,7 @@ extension ModelConfig {
         switch family {
         case "gpt2": return ["tiny", "124m", "350m", "760m", "1.3b", "2.7b", "6.7b", "13b", "20b"]
         case "llama": return ["tiny", "1b", "7b", "13b"]
+        case "neox": return ["tiny", "160m", "410m", "1b"]
         default: return []
         }
     }

@@ -2,7 +2,7 @@
 ///
 /// JSON keys are snake_case (`kv_heads`, `max_seq`, `norm_eps`, `tie_embeddings`, ...).
 public struct ModelConfig: Codable, Sendable, Hashable {
-    /// Model family: `gpt2` (GPT-2/GPT-3 shapes) or `llama`.
+    /// Model family: `gpt2` (GPT-2/GPT-3 shapes), `llama` or `neox` (GPT-NeoX / Pythia).
     public var family: String
     /// Number of transformer blocks.
     public var layers: Int
@@ -32,11 +32,18 @@ public struct ModelConfig: Codable, Sendable, Hashable {
     public var ropeTheta: Double
     /// Whether linear layers and norms carry biases.
     public var bias: Bool
+    /// How a block combines its two branches: `sequential` (`h = x + attn(ln1 x)`, then
+    /// `h + mlp(ln2 h)`) or `parallel` (GPT-NeoX: `x + attn(ln1 x) + mlp(ln2 x)`).
+    public var residual: String
+    /// Fraction of each head's dimensions that rotary embedding rotates (the first
+    /// `Int(headDim * rotaryPct)`); 1 for LLaMA, 0.25 for Pythia.
+    public var rotaryPct: Double
 
     enum CodingKeys: String, CodingKey {
         case family, layers, hidden, heads, ffn, vocab, activation, norm, position, bias
         case kvHeads = "kv_heads", maxSeq = "max_seq", normEps = "norm_eps"
         case tieEmbeddings = "tie_embeddings", ropeTheta = "rope_theta"
+        case residual, rotaryPct = "rotary_pct"
     }
 
     /// Creates a configuration; unspecified fields take the family's conventions.
@@ -44,9 +51,9 @@ public struct ModelConfig: Codable, Sendable, Hashable {
         family: String, layers: Int, hidden: Int, heads: Int, kvHeads: Int? = nil, ffn: Int? = nil,
         vocab: Int, maxSeq: Int, normEps: Double = 1e-5, activation: String? = nil,
         tieEmbeddings: Bool? = nil, norm: String? = nil, position: String? = nil,
-        ropeTheta: Double = 10000, bias: Bool? = nil
+        ropeTheta: Double = 10000, bias: Bool? = nil, residual: String? = nil, rotaryPct: Double? = nil
     ) {
-        let llama = family == "llama"
+        let llama = family == "llama", neox = family == "neox"
         self.family = family
         self.layers = layers
         self.hidden = hidden
@@ -56,12 +63,14 @@ public struct ModelConfig: Codable, Sendable, Hashable {
         self.vocab = vocab
         self.maxSeq = maxSeq
         self.normEps = normEps
-        self.activation = activation ?? (llama ? "swiglu" : "gelu_tanh")
-        self.tieEmbeddings = tieEmbeddings ?? !llama
+        self.activation = activation ?? (llama ? "swiglu" : neox ? "gelu" : "gelu_tanh")
+        self.tieEmbeddings = tieEmbeddings ?? !(llama || neox)
         self.norm = norm ?? (llama ? "rmsnorm" : "layernorm")
-        self.position = position ?? (llama ? "rope" : "learned")
+        self.position = position ?? (llama || neox ? "rope" : "learned")
         self.ropeTheta = ropeTheta
         self.bias = bias ?? !llama
+        self.residual = residual ?? (neox ? "parallel" : "sequential")
+        self.rotaryPct = rotaryPct ?? (neox ? 0.25 : 1.0)
     }
 
     /// Decodes, filling fields older writers may omit with the family's conventions.
@@ -83,7 +92,9 @@ public struct ModelConfig: Codable, Sendable, Hashable {
             norm: try c.decodeIfPresent(String.self, forKey: .norm),
             position: try c.decodeIfPresent(String.self, forKey: .position),
             ropeTheta: try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000,
-            bias: try c.decodeIfPresent(Bool.self, forKey: .bias))
+            bias: try c.decodeIfPresent(Bool.self, forKey: .bias),
+            residual: try c.decodeIfPresent(String.self, forKey: .residual),
+            rotaryPct: try c.decodeIfPresent(Double.self, forKey: .rotaryPct))
     }
 
     /// Head dimension C / heads.
@@ -92,7 +103,7 @@ public struct ModelConfig: Codable, Sendable, Hashable {
     /// Checks internal consistency (positive sizes, heads divide hidden, kv_heads divide heads,
     /// known family/activation/norm); returns a message for the first problem.
     public func validationProblem() -> String? {
-        if !["gpt2", "llama"].contains(family) { return "unknown family '\(family)' (expected gpt2 or llama)" }
+        if !["gpt2", "llama", "neox"].contains(family) { return "unknown family '\(family)' (expected gpt2, llama or neox)" }
         for (n, v) in [
             ("layers", layers), ("hidden", hidden), ("heads", heads), ("kv_heads", kvHeads),
             ("ffn", ffn), ("vocab", vocab), ("max_seq", maxSeq),
@@ -104,6 +115,16 @@ public struct ModelConfig: Codable, Sendable, Hashable {
         if !["gelu_tanh", "gelu", "swiglu"].contains(activation) { return "unknown activation '\(activation)'" }
         if !["layernorm", "rmsnorm"].contains(norm) { return "unknown norm '\(norm)'" }
         if !["learned", "rope"].contains(position) { return "unknown position '\(position)'" }
+        if !["sequential", "parallel"].contains(residual) {
+            return "unknown residual '\(residual)' (expected sequential or parallel)"
+        }
+        if position == "rope" {
+            if !(rotaryPct > 0 && rotaryPct <= 1) { return "rotary_pct must be in (0, 1] (got \(rotaryPct))" }
+            let rotary = Int(Double(headDim) * rotaryPct)
+            if rotary < 2 || rotary % 2 != 0 {
+                return "rotary_pct \(rotaryPct) of head_dim \(headDim) gives \(rotary) rotary dimensions; it must be even and at least 2"
+            }
+        }
         return nil
     }
 }
