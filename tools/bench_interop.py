@@ -63,8 +63,8 @@ def dir_bytes(d: str) -> int:
     return sum(os.path.getsize(p) for p in files_under(d))
 
 
-def floor_rates(src: str, scratch: str) -> tuple[float, float]:
-    """(read bytes/s, write bytes/s) for plain sequential I/O of the source's bytes."""
+def read_sequential(src: str) -> tuple[int, float]:
+    """Reads every file under src front to back in BLOCK reads; (bytes, seconds)."""
     buf = bytearray(BLOCK)
     total = 0
     t0 = time.monotonic()
@@ -75,19 +75,29 @@ def floor_rates(src: str, scratch: str) -> tuple[float, float]:
                 if not n:
                     break
                 total += n
-    read_s = time.monotonic() - t0
-    os.makedirs(scratch, exist_ok=True)
-    out = os.path.join(scratch, "floor.bin")
+    return total, time.monotonic() - t0
+
+
+def write_sequential(path: str, nbytes: int, block: bytes) -> float:
+    """Writes nbytes to a new file at path in len(block) writes, fsyncs, removes it; seconds."""
     t0 = time.monotonic()
-    with open(out, "wb", buffering=0) as f:
-        left = total
+    with open(path, "wb", buffering=0) as f:
+        left = nbytes
         while left > 0:
-            n = min(left, BLOCK)
-            f.write(memoryview(buf)[:n])
+            n = min(left, len(block))
+            f.write(memoryview(block)[:n])
             left -= n
         os.fsync(f.fileno())
-    write_s = time.monotonic() - t0
-    os.remove(out)
+    seconds = time.monotonic() - t0
+    os.remove(path)
+    return seconds
+
+
+def floor_rates(src: str, scratch: str) -> tuple[float, float]:
+    """(read bytes/s, write bytes/s) for plain sequential I/O of the source's bytes."""
+    total, read_s = read_sequential(src)
+    os.makedirs(scratch, exist_ok=True)
+    write_s = write_sequential(os.path.join(scratch, "floor.bin"), total, os.urandom(BLOCK))
     return total / read_s, total / write_s
 
 

@@ -66,13 +66,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-BLOCK = 8 << 20
 GIB = 1 << 30
 PEER_RSS_FACTOR = 1.2
 COLD = False
 
 sys.path.insert(0, HERE)
-from bench_interop import dir_bytes, files_under  # noqa: E402  (same directory, stdlib only)
+from bench_interop import BLOCK, dir_bytes, files_under, read_sequential, write_sequential  # noqa: E402  (same directory, stdlib only)
 
 
 def drop_caches() -> None:
@@ -159,30 +158,10 @@ def free_bytes(d: str) -> int:
 def floor(src: str, out_bytes: int, scratch: str) -> dict:
     """Sequential read of every source file, then out_bytes written and fsynced."""
     drop_caches()
-    buf = bytearray(BLOCK)
-    total = 0
-    t0 = time.monotonic()
-    for p in files_under(src):
-        with open(p, "rb", buffering=0) as f:
-            while True:
-                n = f.readinto(buf)
-                if not n:
-                    break
-                total += n
-    read_s = time.monotonic() - t0
+    total, read_s = read_sequential(src)
     block = os.urandom(BLOCK)
-    path = os.path.join(scratch, "floor.bin")
     drop_caches()
-    t0 = time.monotonic()
-    with open(path, "wb", buffering=0) as f:
-        left = out_bytes
-        while left > 0:
-            n = min(left, BLOCK)
-            f.write(memoryview(block)[:n])
-            left -= n
-        os.fsync(f.fileno())
-    write_s = time.monotonic() - t0
-    os.remove(path)
+    write_s = write_sequential(os.path.join(scratch, "floor.bin"), out_bytes, block)
     return {"read_bytes": total, "read_s": read_s, "write_bytes": out_bytes, "write_s": write_s, "seconds": read_s + write_s}
 
 
