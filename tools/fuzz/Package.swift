@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // libFuzzer targets for ckpt's parsers of untrusted bytes. Not part of the main package, so
 // `swift test` never builds it. Build and run (see README.md here):
-//   tools/fuzz.sh TARGET SECONDS   (from the repository root; TARGET pickle, safetensors, hf-json, dcp-metadata, lz4-filter)
+//   tools/fuzz.sh TARGET SECONDS   (from the repository root; TARGET pickle, safetensors, hf-json, dcp-metadata, lz4-filter, cerebras-spec)
 // SwiftPM links each executable with its own `main` (`<target>_main`), so each target defines
 // that symbol and runs libFuzzer's driver from it (`LLVMFuzzerRunDriver`).
 import Foundation
@@ -34,5 +34,7 @@ let package = Package(
             dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt), .product(name: "Sharding", package: ckpt)]),
         // hdf5plugin's LZ4 chunk format (HDF5 filter 32004) as the Cerebras .mdl reader decodes it.
         .executableTarget(name: "fuzz-lz4-filter", dependencies: ["CFuzzerDriver", .product(name: "CheckpointStore", package: ckpt)]),
+        // cstorch's `.mdl` root attribute `__spec__` ([structure, torch pytree treespec_dumps]).
+        .executableTarget(name: "fuzz-cerebras-spec", dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt)]),
     ]
 )

@@ -7,8 +7,6 @@ import CheckpointStore
 enum CerebrasMDLParser {
     /// The format version ckpt reads.
     static let version = 0.5
-    /// The most leaves a state dict may have.
-    static let maxLeaves = 4_000_000
 
     struct Parsed {
         var file: HDF5DatasetFile
@@ -42,25 +40,8 @@ enum CerebrasMDLParser {
                 detail: "partially written checkpoint: no __SUCCESS__ (cstorch writes it last, so the save did not finish); use an earlier checkpoint")
         }
         guard let specText = try root("__spec__")?.string else { throw .malformed(path: path, detail: "no string root attribute __spec__") }
-        let specDoc: JSONValue
-        do { specDoc = try JSONValue.parse(Array(specText.utf8), limits: JSONLimits(maxDepth: 2 * PyTreeSpec.maxDepth + 4)) } catch {
-            throw .malformed(path: path, detail: "__spec__ is not JSON: \(error)")
-        }
-        guard let pair = specDoc.arrayValue, pair.count == 2, let treeText = pair[1].stringValue else {
-            throw .malformed(path: path, detail: "__spec__ is not [structure, treespec]")
-        }
-        let spec: PyTreeSpec
-        switch PyTreeSpec.parse(treeText) {
-        case .success(let s): spec = s
-        case .failure(let e): throw .malformed(path: path, detail: "__spec__: \(e)")
-        }
-        let keys: [String]
-        switch spec.leafKeys() {
-        case .success(let k): keys = k
-        case .failure(let e): throw .unsupported(path: path, detail: "__spec__: \(e)")
-        }
-        guard keys.count <= maxLeaves else { throw .malformed(path: path, detail: "__spec__ has \(keys.count) leaves (at most \(maxLeaves))") }
-        guard Set(keys).count == keys.count else { throw .malformed(path: path, detail: "__spec__ gives two leaves the same flattened key") }
+        let attribute = try CerebrasSpecAttribute.parse(specText, path: path)
+        let spec = attribute.spec, keys = attribute.leafKeys
         let cstorchVersion = (try root("__cstorch_version__"))?.string ?? "unknown"
 
         var leaves: [CerebrasLeaf] = []
@@ -87,7 +68,7 @@ enum CerebrasMDLParser {
         if !extra.isEmpty {
             notes.append("\(extra.count) dataset(s) no leaf of __spec__ names, left alone: \(extra.prefix(3).map(PrintableName.of).joined(separator: ", "))")
         }
-        return Parsed(file: file, spec: spec, structure: pair[0], cstorchVersion: cstorchVersion, leaves: leaves, notes: notes)
+        return Parsed(file: file, spec: spec, structure: attribute.structure, cstorchVersion: cstorchVersion, leaves: leaves, notes: notes)
     }
 
     private static let version0_5 = version

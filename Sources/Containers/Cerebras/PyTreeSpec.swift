@@ -158,11 +158,3 @@ public struct PyTreeSpec: Sendable, Hashable {
         return out
     }
 }
-
-/// Why a pytree spec could not be read.
-public struct PyTreeSpecError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What is wrong.
-    public var message: String
-    /// The message.
-    public var description: String { message }
-}
