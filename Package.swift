@@ -52,6 +52,7 @@ let package = Package(
             resources: [
                 .embedInCode("Layouts/megatron-gpt.json"), .embedInCode("Layouts/hf-gpt2.json"), .embedInCode("Layouts/hf-llama.json"),
                 .embedInCode("Layouts/cerebras-gpt2.json"), .embedInCode("Layouts/cerebras-llama.json"),
+                .embedInCode("Layouts/hf-neox.json"),
             ]),
         .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "Containers", "COpenBLAS", "CHDF5", "CVectorMath"]),
         .executableTarget(

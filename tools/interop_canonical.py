@@ -14,6 +14,8 @@ Sources handled:
 - HF GPT-2 (GPT2LMHeadModel): Conv1D weights are [in, out] (transposed here); c_attn's output
   columns are [Q | K | V]; lm_head is tied to wte (not canonical).
 - HF LLaMA (LlamaForCausalLM): nn.Linear [out, in], names map one to one.
+- HF GPT-NeoX (GPTNeoXForCausalLM): nn.Linear [out, in]; query_key_value rows are
+  [heads, 3, head_dim] (q, k, v per head); the head is embed_out (lm_head in memory).
 - megatron-core GPTModel per (TP, PP) rank: linear_qkv rows are [groups, heads/groups + 2, hd]
   per rank (each rank holds whole groups); SwiGLU linear_fc1 is [gate_r; up_r] per rank;
   column-parallel = rows split, row-parallel = columns split; vocabulary rows padded to
@@ -54,7 +56,23 @@ def config_from_hf(cfg: dict) -> dict:
             "rope_theta": float((cfg.get("rope_parameters") or {}).get("rope_theta", cfg.get("rope_theta", 10000.0))),
             "bias": bool(cfg.get("attention_bias", False)),
         }
-    raise ValueError(f"model_type {mt!r} is not gpt2 or llama")
+    if mt == "gpt_neox":
+        rope = cfg.get("rope_parameters") or {}
+        return {
+            "family": "neox", "layers": cfg["num_hidden_layers"], "hidden": cfg["hidden_size"],
+            "heads": cfg["num_attention_heads"], "kv_heads": cfg["num_attention_heads"],
+            "ffn": cfg["intermediate_size"], "vocab": cfg["vocab_size"],
+            "max_seq": cfg["max_position_embeddings"], "norm_eps": cfg["layer_norm_eps"],
+            "activation": {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_fast": "gelu_tanh",
+                           "gelu_pytorch_tanh": "gelu_tanh"}[cfg["hidden_act"]],
+            "tie_embeddings": bool(cfg.get("tie_word_embeddings", False)),
+            "norm": "layernorm", "position": "rope",
+            "rope_theta": float(rope.get("rope_theta", cfg.get("rotary_emb_base", 10000.0))),
+            "bias": True,
+            "residual": "parallel" if cfg.get("use_parallel_residual", True) else "sequential",
+            "rotary_pct": float(rope.get("partial_rotary_factor", cfg.get("rotary_pct", 0.25))),
+        }
+    raise ValueError(f"model_type {mt!r} is not gpt2, llama or gpt_neox")
 
 
 def config_from_megatron(args, vocab: int) -> dict:
@@ -131,6 +149,37 @@ def hf_llama(sd: dict[str, torch.Tensor], cfg: dict) -> dict[str, torch.Tensor]:
     out["final_norm.weight"] = sd["model.norm.weight"]
     if not cfg["tie_embeddings"]:
         out["lm_head.weight"] = sd["lm_head.weight"]
+    return out
+
+
+_NEOX_LINEAR = [("attention.dense", "attn.out"), ("mlp.dense_h_to_4h", "mlp.up"), ("mlp.dense_4h_to_h", "mlp.down")]
+
+
+def hf_neox(sd: dict[str, torch.Tensor], cfg: dict) -> dict[str, torch.Tensor]:
+    """Canonical tensors of an HF GPT-NeoX state dict (transformers 5 in-memory names, head
+    lm_head.weight, or the saved embed_out.weight). attention.query_key_value's output rows are
+    [heads, 3 (q, k, v), head_dim]: GPTNeoXAttention views the projection as
+    (..., heads, 3 * head_dim) and chunks the last axis into q, k, v."""
+    H, hd = cfg["heads"], cfg["hidden"] // cfg["heads"]
+    out = {"embed.tokens.weight": sd["gpt_neox.embed_in.weight"]}
+    for i in range(cfg["layers"]):
+        p, h = f"layers.{i}", f"gpt_neox.layers.{i}"
+        out[f"{p}.attn_norm.weight"] = sd[f"{h}.input_layernorm.weight"]
+        out[f"{p}.attn_norm.bias"] = sd[f"{h}.input_layernorm.bias"]
+        for suffix in ("weight", "bias"):
+            fused = sd[f"{h}.attention.query_key_value.{suffix}"]
+            per_head = fused.reshape(H, 3, hd, *fused.shape[1:])
+            for k, part in enumerate(("q", "k", "v")):
+                out[f"{p}.attn.{part}.{suffix}"] = per_head[:, k].reshape(H * hd, *fused.shape[1:]).contiguous()
+        for hf, can in _NEOX_LINEAR:
+            for suffix in ("weight", "bias"):
+                out[f"{p}.{can}.{suffix}"] = sd[f"{h}.{hf}.{suffix}"]
+        out[f"{p}.mlp_norm.weight"] = sd[f"{h}.post_attention_layernorm.weight"]
+        out[f"{p}.mlp_norm.bias"] = sd[f"{h}.post_attention_layernorm.bias"]
+    out["final_norm.weight"] = sd["gpt_neox.final_layer_norm.weight"]
+    out["final_norm.bias"] = sd["gpt_neox.final_layer_norm.bias"]
+    if not cfg["tie_embeddings"]:
+        out["lm_head.weight"] = sd["lm_head.weight"] if "lm_head.weight" in sd else sd["embed_out.weight"]
     return out
 
 

@@ -7,6 +7,8 @@
 Writes, under --out (see Tests/Fixtures/interop/README.md):
   hf-gpt2/, hf-gpt2-sharded/          transformers GPT2LMHeadModel save_pretrained (fp32)
   hf-llama/, hf-llama-sharded/        transformers LlamaForCausalLM save_pretrained (bf16, GQA)
+  hf-neox/                            transformers GPTNeoXForCausalLM save_pretrained (fp16,
+                                      rotary_pct 0.25, parallel residual, untied embed_out)
   pytorch-gpt2/                       torch.save(model.state_dict()) of the GPT-2 + config.json
   megatron-llama-tp2pp2/              Megatron-LM pretrain + save_checkpoint, legacy torch format,
                                       TP2 x PP2, Float16OptimizerWithFloat16Params (Adam)
@@ -119,10 +121,25 @@ def llama_model():
     return m.to(torch.bfloat16).eval()
 
 
-def hf_expected(name: str, model, how: str, notes: list[str]) -> dict:
+def neox_model():
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    torch.manual_seed(3001)
+    cfg = GPTNeoXConfig(hidden_size=64, num_attention_heads=4, intermediate_size=128, num_hidden_layers=2,
+                        vocab_size=VOCAB, max_position_embeddings=64, rotary_pct=0.25, rotary_emb_base=25000,
+                        use_parallel_residual=True, hidden_act="gelu", layer_norm_eps=1e-5,
+                        tie_word_embeddings=False, attention_bias=True, bos_token_id=1, eos_token_id=2)
+    m = GPTNeoXForCausalLM(cfg)
+    perturb(m, 3002)
+    return m.to(torch.float16).eval()
+
+
+def hf_expected(name: str, model, how: str, notes: list[str], saved_names: dict[str, str] | None = None) -> dict:
+    """`saved_names` renames in-memory state_dict keys to the names save_pretrained writes."""
     sd = model.state_dict()
     cfg = canon.config_from_hf(model.config.to_dict())
-    can = canon.hf_gpt2(sd, cfg) if cfg["family"] == "gpt2" else canon.hf_llama(sd, cfg)
+    can = {"gpt2": canon.hf_gpt2, "llama": canon.hf_llama, "neox": canon.hf_neox}[cfg["family"]](sd, cfg)
+    sd = {(saved_names or {}).get(k, k): v for k, v in sd.items()}
     return {"fixture": name, "made_by": how, "versions": versions(),
             "source": type(model).__name__ + " (transformers), model.state_dict() after init",
             "model_config": cfg, "tensors": records(sd),
@@ -166,6 +183,16 @@ def make_hf(out: str, only: set[str]) -> None:
         write_json(os.path.join(d, "expected.json"), hf_expected(
             "hf-llama-sharded", llama,
             "LlamaForCausalLM (bfloat16).save_pretrained(dir, max_shard_size='12KB')", []))
+    if "hf-neox" in only:
+        neox = neox_model()
+        d = fresh(os.path.join(out, "hf-neox"))
+        neox.save_pretrained(d)
+        write_json(os.path.join(d, "expected.json"), hf_expected(
+            "hf-neox", neox, "GPTNeoXForCausalLM (float16).save_pretrained(dir)",
+            ["transformers 5 holds the head as lm_head.weight; save_pretrained writes it as embed_out.weight "
+             "(conversion_mapping.py reverts its embed_out -> lm_head rename), the hub checkpoints' name; "
+             "'tensors' lists the saved names"],
+            saved_names={"lm_head.weight": "embed_out.weight"}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,7 +400,7 @@ def main() -> None:
     ap.add_argument("--only", default="")
     ap.add_argument("--port", type=int, default=29631)
     opts = ap.parse_args()
-    every = ["hf-gpt2", "hf-gpt2-sharded", "pytorch-gpt2", "hf-llama", "hf-llama-sharded",
+    every = ["hf-gpt2", "hf-gpt2-sharded", "pytorch-gpt2", "hf-llama", "hf-llama-sharded", "hf-neox",
              *MEGATRON]
     only = set(opts.only.split(",")) if opts.only else set(every)
     unknown = only - set(every)

@@ -6,6 +6,8 @@ Run by tools/st_interop_check.sh (venv python with torch, safetensors, transform
                                    config fields as written, a forward pass with finite logits
   OUT/rewrite-<fixture>            from_pretrained: state_dict and logits identical to the
                                    fixture transformers saved (Tests/Fixtures/interop)
+  OUT/via-wafer-<fixture>          the same for `ckpt convert <fixture> --to wafer`, then
+                                   `--to hf` (config.json mapped both ways by ckpt)
 Prints one line per check and exits non-zero on any failure.
 """
 
@@ -75,6 +77,12 @@ def check_scratch(out: str, name: str) -> None:
     if config["model_type"] == "llama":
         check(c.rope_parameters["rope_theta"] == config["rope_theta"], f"{name}: rope_theta {c.rope_parameters['rope_theta']}")
         check(c.num_key_value_heads == config["num_key_value_heads"], f"{name}: num_key_value_heads {c.num_key_value_heads}")
+    if config["model_type"] == "gpt_neox":
+        rp = c.rope_parameters
+        check(rp["partial_rotary_factor"] == config["rotary_pct"] and rp["rope_theta"] == config["rotary_emb_base"],
+              f"{name}: partial_rotary_factor {rp['partial_rotary_factor']}, rope_theta {rp['rope_theta']}")
+        check(c.use_parallel_residual == config["use_parallel_residual"], f"{name}: use_parallel_residual {c.use_parallel_residual}")
+        check(c.hidden_act == config["hidden_act"], f"{name}: hidden_act {c.hidden_act}")
     check(str(model.dtype).removeprefix("torch.") == config["dtype"], f"{name}: loads as {model.dtype}")
     check(c.tie_word_embeddings == config["tie_word_embeddings"], f"{name}: tie_word_embeddings {c.tie_word_embeddings}")
     with safe_open(os.path.join(d, "model.safetensors" if os.path.exists(os.path.join(d, "model.safetensors")) else sorted(x for x in os.listdir(d) if x.startswith("model-"))[0]), framework="pt") as f:
@@ -84,18 +92,18 @@ def check_scratch(out: str, name: str) -> None:
     check(bool(torch.isfinite(y).all()), f"{name}: forward pass, logits {tuple(y.shape)} finite")
 
 
-def check_rewrite(out: str, fixtures: str, fixture: str) -> None:
-    d = os.path.join(out, "rewrite-" + fixture)
+def check_rewrite(out: str, fixtures: str, fixture: str, prefix: str = "rewrite-") -> None:
+    d = os.path.join(out, prefix + fixture)
     ours, info = AutoModelForCausalLM.from_pretrained(d, output_loading_info=True)
     bad = {k: v for k, v in info.items() if v}
-    check(not bad, f"rewrite-{fixture}: from_pretrained loads cleanly {bad if bad else ''}")
+    check(not bad, f"{prefix}{fixture}: from_pretrained loads cleanly {bad if bad else ''}")
     theirs = AutoModelForCausalLM.from_pretrained(os.path.join(fixtures, fixture))
     a, b = ours.state_dict(), theirs.state_dict()
     same = a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a)
-    check(same, f"rewrite-{fixture}: state_dict identical to transformers' own ({len(a)} tensors)")
+    check(same, f"{prefix}{fixture}: state_dict identical to transformers' own ({len(a)} tensors)")
     shards = sorted(x for x in os.listdir(d) if x.endswith(".safetensors"))
-    check(True, f"rewrite-{fixture}: {len(shards)} shard file(s)")
-    check(torch.equal(logits(ours, ours.config.vocab_size), logits(theirs, theirs.config.vocab_size)), f"rewrite-{fixture}: identical logits")
+    check(True, f"{prefix}{fixture}: {len(shards)} shard file(s)")
+    check(torch.equal(logits(ours, ours.config.vocab_size), logits(theirs, theirs.config.vocab_size)), f"{prefix}{fixture}: identical logits")
 
 
 def main() -> None:
@@ -105,6 +113,8 @@ def main() -> None:
         check_scratch(out, name)
     for name in sorted(x for x in os.listdir(out) if x.startswith("rewrite-")):
         check_rewrite(out, fixtures, name.removeprefix("rewrite-"))
+    for name in sorted(x for x in os.listdir(out) if x.startswith("via-wafer-")):
+        check_rewrite(out, fixtures, name.removeprefix("via-wafer-"), prefix="via-wafer-")
     print(f"{len(failures)} failure(s)")
     sys.exit(1 if failures else 0)
 

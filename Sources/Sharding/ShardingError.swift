@@ -10,6 +10,9 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
     case unknownLayout(String)
     /// The layout has no rules for this model family.
     case unknownFamily(family: String, layout: String, known: [String])
+    /// The layout cannot hold this model in a form its readers compute as ckpt does (a model
+    /// family or a `model_config` setting the target's library does not implement).
+    case cannotExpress(layout: String, family: String, reason: String)
     /// The layout rules and the model's tensors do not fit together.
     case layoutMismatch(String)
     /// The model configuration is inconsistent.
@@ -65,6 +68,7 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unknownLayout(let k): return "no layout rules for layout kind '\(k)'"
         case .unknownFamily(let f, let l, let known):
             return "the \(l) layout has no rules for model family '\(f)' (known: \(known.joined(separator: ", ")))"
+        case .cannotExpress(let l, let f, let r): return "the \(l) layout cannot express this \(f) model: \(r)"
         case .layoutMismatch(let d): return "layout rules do not fit the model: \(d)"
         case .invalidModelConfig(let d): return "invalid model_config: \(d)"
         case .invalidParallelism(let d): return d
@@ -100,7 +104,7 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isValidationFailure: Bool {
         switch self {
         case .notACheckpoint, .outputExists, .io, .store, .badLayoutData, .unknownLayout, .invalidParallelism, .unusableTarget,
-            .noTargetFormat:
+            .noTargetFormat, .cannotExpress:
             return false
         case .container(let e):
             if case .io = e { return false }

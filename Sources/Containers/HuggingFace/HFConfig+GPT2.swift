@@ -45,6 +45,7 @@ extension HFConfig {
         guard m.bias else { throw refuse("a model without biases") }
         guard m.kvHeads == m.heads else { throw refuse("kv_heads \(m.kvHeads) ≠ heads \(m.heads)") }
         guard m.activation == "gelu_tanh" || m.activation == "gelu" else { throw refuse("activation \(m.activation)") }
+        guard m.residual == "sequential" else { throw refuse("residual \(m.residual) (GPT2Block adds attention, then the MLP)") }
     }
 
     /// The members of a gpt2 config.json.

@@ -21,7 +21,7 @@ extension HFConfig {
         guard act == "silu" || act == "swish" else {
             throw .unsupported(path: f.path, detail: "hidden_act \(JSONReader.quote(act)) (ckpt's LLaMA MLP is SwiGLU: silu)")
         }
-        let theta = try ropeTheta(&f)
+        let theta = try rope(&f, thetaKeys: ["rope_theta"], partialKeys: nil).theta
         let tied = try f.bool("tie_word_embeddings", default: false)
         let attentionBias = try f.bool("attention_bias", default: false)
         let mlpBias = try f.bool("mlp_bias", default: false)
@@ -36,50 +36,6 @@ extension HFConfig {
             ropeTheta: theta, bias: attentionBias)
     }
 
-    /// The rotary base: top-level `rope_theta` (transformers 4) and/or `rope_parameters`
-    /// (transformers 5); only the default rotary type, unscaled.
-    private static func ropeTheta(_ f: inout HFConfigFields) throws(ContainerError) -> Double {
-        let top = try f.optionalNumber("rope_theta")
-        var nested: Double? = nil
-        if let p = f.value("rope_parameters"), !p.isNull {
-            guard let o = p.objectValue else { throw f.bad("rope_parameters", "expected an object, found \(f.describe(p))") }
-            for (k, v) in o.members {
-                switch k {
-                case "rope_type", "type":
-                    guard v.stringValue == "default" else { throw unsupportedRope("rope_parameters", v, f) }
-                case "rope_theta":
-                    guard let d = v.doubleValue else { throw f.bad("rope_parameters.rope_theta", "expected a number, found \(f.describe(v))") }
-                    nested = d
-                default:
-                    throw .unsupported(path: f.path, detail: "rope_parameters.\(k): ckpt implements unscaled default RoPE only")
-                }
-            }
-        }
-        if let s = f.value("rope_scaling"), !s.isNull {
-            guard let o = s.objectValue else { throw f.bad("rope_scaling", "expected an object or null, found \(f.describe(s))") }
-            let type = o["rope_type"] ?? o["type"]
-            guard let type, type.stringValue == "default", o.keys.allSatisfy({ ["rope_type", "type", "rope_theta"].contains($0) }) else {
-                throw unsupportedRope("rope_scaling", type ?? .object(o), f)
-            }
-            if let t = o["rope_theta"] {
-                guard let d = t.doubleValue else { throw f.bad("rope_scaling.rope_theta", "expected a number, found \(f.describe(t))") }
-                if let n = nested, n != d { throw .malformed(path: f.path, detail: "rope_scaling.rope_theta \(d) contradicts rope_parameters.rope_theta \(n)") }
-                nested = d
-            }
-        }
-        if let top, let nested, top != nested {
-            throw .malformed(path: f.path, detail: "rope_theta \(top) contradicts rope_parameters.rope_theta \(nested)")
-        }
-        if top == nil && nested == nil { f.assumed.append("rope_theta=10000.0") }
-        let theta = top ?? nested ?? 10000
-        guard theta > 0 else { throw f.bad("rope_theta", "must be positive, found \(theta)") }
-        return theta
-    }
-
-    private static func unsupportedRope(_ key: String, _ v: JSONValue, _ f: HFConfigFields) -> ContainerError {
-        .unsupported(path: f.path, detail: "\(key) of type \(f.describe(v)): ckpt implements unscaled default RoPE only")
-    }
-
     /// Refuses a `ModelConfig` an HF llama config cannot express.
     static func checkLlama(_ m: ModelConfig, path: String) throws(ContainerError) {
         func refuse(_ what: String) -> ContainerError {
@@ -89,6 +45,8 @@ extension HFConfig {
         guard m.position == "rope" else { throw refuse("position \(m.position)") }
         guard m.activation == "swiglu" else { throw refuse("activation \(m.activation)") }
         guard m.ropeTheta.isFinite && m.ropeTheta > 0 else { throw refuse("rope_theta \(m.ropeTheta)") }
+        guard m.residual == "sequential" else { throw refuse("residual \(m.residual) (LlamaDecoderLayer adds attention, then the MLP)") }
+        guard m.rotaryPct == 1 else { throw refuse("rotary_pct \(m.rotaryPct) (LlamaAttention rotates the whole head)") }
     }
 
     /// The members of a llama config.json. The rotary base is written both ways, as

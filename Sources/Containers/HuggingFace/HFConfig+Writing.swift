@@ -5,7 +5,12 @@ extension HFConfig {
     /// the mapping does not set itself.
     func jsonObject() -> JSONObject {
         var o = JSONObject()
-        let members = modelType == "gpt2" ? gpt2Members() : llamaMembers()
+        let members: [(String, JSONValue)]
+        switch modelType {
+        case "gpt2": members = gpt2Members()
+        case "gpt_neox": members = neoxMembers()
+        default: members = llamaMembers()
+        }
         for (k, v) in members { o.insert(k, v) }
         if let dtype { o.insert("dtype", .string(Self.name(of: dtype))) }
         let writerOwned: Set<String> = ["architectures", "model_type", "dtype", "torch_dtype", "transformers_version"]

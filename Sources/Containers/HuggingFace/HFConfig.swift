@@ -1,7 +1,8 @@
 import CheckpointStore
 
 /// A Hugging Face `config.json` mapped to ckpt's `ModelConfig`, for `model_type` `gpt2`
-/// (`GPT2LMHeadModel`) and `llama` (`LlamaForCausalLM`), both ways.
+/// (`GPT2LMHeadModel`), `llama` (`LlamaForCausalLM`) and `gpt_neox` (`GPTNeoXForCausalLM`,
+/// ckpt family `neox`), both ways.
 ///
 /// Reading is strict: an unknown `model_type`, a member that may change the tensors or the
 /// math and that ckpt does not map (an unknown key, `rope_scaling` other than the default,
@@ -12,7 +13,7 @@ import CheckpointStore
 /// listed in `ignored` and kept in `extra`, so writing the config back preserves them.
 /// Math members that are absent take transformers' defaults and are listed in `assumed`.
 public struct HFConfig: Sendable, Equatable {
-    /// `gpt2` or `llama`.
+    /// The HF `model_type`: `gpt2`, `llama` or `gpt_neox`.
     public var modelType: String
     /// The architecture.
     public var model: ModelConfig
@@ -32,7 +33,7 @@ public struct HFConfig: Sendable, Equatable {
     public static let maxFileBytes = 16 << 20
 
     /// A configuration to write for `model` (see `jsonText`); fails when `model` cannot be
-    /// expressed as an HF `gpt2` or `llama` config.
+    /// expressed as an HF `gpt2`, `llama` or `gpt_neox` config.
     public init(model: ModelConfig, dtype: DType? = nil, extra: JSONObject = JSONObject(), path: String = "config.json") throws(ContainerError) {
         if let p = model.validationProblem() { throw .malformed(path: path, detail: "model config: \(p)") }
         guard model.normEps.isFinite && model.normEps > 0 else {
@@ -40,9 +41,10 @@ public struct HFConfig: Sendable, Equatable {
         }
         switch model.family {
         case "gpt2": try Self.checkGPT2(model, path: path)
+        case "neox": try Self.checkNeoX(model, path: path)
         default: try Self.checkLlama(model, path: path)
         }
-        self.modelType = model.family
+        self.modelType = model.family == "neox" ? "gpt_neox" : model.family
         self.model = model
         self.dtype = dtype
         self.ignored = extra.keys
@@ -66,12 +68,14 @@ public struct HFConfig: Sendable, Equatable {
         switch type {
         case "gpt2": model = try Self.mapGPT2(&fields)
         case "llama": model = try Self.mapLlama(&fields)
+        case "gpt_neox": model = try Self.mapNeoX(&fields)
         default:
-            throw .unsupported(path: path, detail: "model_type \(JSONReader.quote(type)) (ckpt maps gpt2 and llama)")
+            throw .unsupported(path: path, detail: "model_type \(JSONReader.quote(type)) (ckpt maps gpt2, llama and gpt_neox)")
         }
         if let p = model.validationProblem() { throw .malformed(path: path, detail: p) }
         guard model.normEps > 0 else {
-            throw .malformed(path: path, detail: "\(type == "gpt2" ? "layer_norm_epsilon" : "rms_norm_eps") must be positive (found \(model.normEps))")
+            let key = ["gpt2": "layer_norm_epsilon", "gpt_neox": "layer_norm_eps"][type] ?? "rms_norm_eps"
+            throw .malformed(path: path, detail: "\(key) must be positive (found \(model.normEps))")
         }
         modelType = type
         var extra = JSONObject()
@@ -116,6 +120,8 @@ public struct HFConfig: Sendable, Equatable {
         "summary_proj_to_labels", "summary_first_dropout", "n_ctx",
         // LLaMA: dropout; tensor-parallel slicing of the pretraining run (same math).
         "attention_dropout", "pretraining_tp",
+        // GPT-NeoX: dropout (classifier_dropout is the sequence-classification head's).
+        "hidden_dropout", "classifier_dropout",
     ]
 
     /// Whether an unmapped member may be ignored: listed, or private (`_name_or_path`).

@@ -4,7 +4,7 @@ import Foundation
 /// The layout rule tables the converter knows, read from the layout data files.
 ///
 /// The bundled catalog is `formats/layouts/*.json` (`megatron-gpt.json`, `hf-gpt2.json`,
-/// `hf-llama.json`), compiled into the module from byte-identical copies in
+/// `hf-llama.json`, `hf-neox.json`, ...), compiled into the module from byte-identical copies in
 /// `Sources/Sharding/Layouts/` (SwiftPM `embedInCode`, so the executable needs no resource
 /// bundle at run time; a test keeps the copies identical). Documents of the same `kind` are
 /// merged by family, so each Hugging Face family can live in its own file. Adding a model
@@ -20,6 +20,7 @@ public struct LayoutCatalog: Sendable {
         for d in documents {
             if var merged = byKind[d.kind] {
                 for (family, rules) in d.families { merged.families[family] = rules }
+                if let refused = d.refusedFamilies { merged.refusedFamilies = (merged.refusedFamilies ?? [:]).merging(refused) { a, _ in a } }
                 byKind[d.kind] = merged
             } else {
                 byKind[d.kind] = d
@@ -60,6 +61,7 @@ public struct LayoutCatalog: Sendable {
             ("formats/layouts/hf-llama.json", PackageResources.hf_llama_json),
             ("formats/layouts/cerebras-gpt2.json", PackageResources.cerebras_gpt2_json),
             ("formats/layouts/cerebras-llama.json", PackageResources.cerebras_llama_json),
+            ("formats/layouts/hf-neox.json", PackageResources.hf_neox_json),
         ]
     }
 
@@ -78,9 +80,13 @@ public struct LayoutCatalog: Sendable {
     /// The raw bytes of the bundled Megatron layout data file, for tests comparing it with `formats/`.
     public static var bundledMegatronGPTBytes: [UInt8] { PackageResources.megatron_gpt_json }
 
-    /// The rules for `family` in table `kind`.
+    /// The rules for `family` in table `kind`; a family the table refuses (`refused_families`)
+    /// is `cannotExpress` with the table's reason.
     public func rules(kind: String, family: String) throws(ShardingError) -> LayoutRuleSet {
         guard let doc = documents[kind] else { throw .unknownLayout(kind) }
+        if let reason = doc.refusedFamilies?[family], doc.families[family] == nil {
+            throw .cannotExpress(layout: kind, family: family, reason: reason)
+        }
         guard let set = doc.families[family] else {
             throw .unknownFamily(family: family, layout: kind, known: doc.families.keys.sorted())
         }

@@ -7,11 +7,21 @@ public struct LayoutDocument: Codable, Sendable, Hashable {
     public var description: String?
     /// Rules per model family.
     public var families: [String: LayoutRuleSet]
+    /// Model families the layout cannot hold, each with the reason (megatron: `neox`, whose
+    /// parallel residual megatron-core does not compute). Asking for one is an error that
+    /// gives the reason, not merely "no rules".
+    public var refusedFamilies: [String: String]?
 
     /// Creates a document.
-    public init(kind: String, description: String?, families: [String: LayoutRuleSet]) {
+    public init(kind: String, description: String?, families: [String: LayoutRuleSet], refusedFamilies: [String: String]? = nil) {
         self.kind = kind
         self.description = description
         self.families = families
+        self.refusedFamilies = refusedFamilies
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, description, families
+        case refusedFamilies = "refused_families"
     }
 }

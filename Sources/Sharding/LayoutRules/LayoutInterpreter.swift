@@ -39,14 +39,23 @@ public struct LayoutInterpreter: Sendable {
             }
             return LayoutMap(config: config, layout: layout, tensorsByFile: [.wafer: tensors])
         }
-        let rules = try catalog.rules(kind: table, family: config.family)
+        let rules = try checkedRules(config, table: table)
         return try tableMap(config, layout, rules)
     }
 
-    /// The rule set `layout` uses for `config`, or nil for the canonical layout.
+    /// The rule set `layout` uses for `config`, or nil for the canonical layout; a model the
+    /// rule set's `requires` refuses is `cannotExpress`.
     public func rules(_ config: ModelConfig, _ layout: CheckpointLayout) throws(ShardingError) -> LayoutRuleSet? {
         guard let table = layout.kind.table else { return nil }
-        return try catalog.rules(kind: table, family: config.family)
+        return try checkedRules(config, table: table)
+    }
+
+    private func checkedRules(_ config: ModelConfig, table: String) throws(ShardingError) -> LayoutRuleSet {
+        let rules = try catalog.rules(kind: table, family: config.family)
+        for r in rules.requires ?? [] {
+            try r.check(config, layout: table, source: "\(table) layout, family \(config.family)")
+        }
+        return rules
     }
 
     private func tableMap(_ config: ModelConfig, _ layout: CheckpointLayout, _ rules: LayoutRuleSet) throws(ShardingError) -> LayoutMap {

@@ -19,11 +19,15 @@ public struct LayoutRuleSet: Codable, Sendable, Hashable {
     /// How the layout's optimizer numbers the parameters (layouts whose optimizer state is
     /// indexed, not named: Cerebras `.mdl`).
     public var optimizer: ParameterOrder?
+    /// Conditions on the model the layout's readers need to compute it as ckpt does (a
+    /// sequential residual, a fully rotated head): a model that fails one is refused with the
+    /// requirement's reason.
+    public var requires: [LayoutRequirement]?
 
     /// Creates a rule set.
     public init(
         description: String? = nil, tensors: [LayoutRule], aliases: [NameAlias]? = nil, ignored: [String]? = nil, chunkPrefix: String? = nil,
-        optimizer: ParameterOrder? = nil
+        optimizer: ParameterOrder? = nil, requires: [LayoutRequirement]? = nil
     ) {
         self.description = description
         self.tensors = tensors
@@ -31,10 +35,11 @@ public struct LayoutRuleSet: Codable, Sendable, Hashable {
         self.ignored = ignored
         self.chunkPrefix = chunkPrefix
         self.optimizer = optimizer
+        self.requires = requires
     }
 
     enum CodingKeys: String, CodingKey {
-        case description, tensors, aliases, ignored, optimizer
+        case description, tensors, aliases, ignored, optimizer, requires
         case chunkPrefix = "chunk_prefix"
     }
 }

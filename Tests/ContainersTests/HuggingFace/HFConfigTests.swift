@@ -108,7 +108,10 @@ import Testing
     @Test(
         arguments: [
             // (member changes, expected error)
-            (["model_type": "\"mistral\""], ContainerError.unsupported(path: "config.json", detail: "model_type \"mistral\" (ckpt maps gpt2 and llama)")),
+            (
+                ["model_type": "\"mistral\""],
+                ContainerError.unsupported(path: "config.json", detail: "model_type \"mistral\" (ckpt maps gpt2, llama and gpt_neox)")
+            ),
             (["model_type": nil], .malformed(path: "config.json", detail: "model_type: missing")),
             (["n_layer": nil], .malformed(path: "config.json", detail: "n_layer: missing (ckpt needs it to know the tensors' shapes)")),
             (["n_embd": "32.0"], .malformed(path: "config.json", detail: "n_embd: expected a positive integer, found the number 32.0")),

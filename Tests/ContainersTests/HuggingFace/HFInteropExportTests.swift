@@ -53,6 +53,25 @@ struct HFInteropExportTests {
         return out
     }
 
+    static func neoxManifest(_ m: ModelConfig, dtype: DType) -> [ContainerTensor] {
+        func t(_ n: String, _ s: [Int]) -> ContainerTensor { ContainerTensor(key: .model(n), dtype: dtype, shape: s) }
+        let h = m.hidden, f = m.ffn
+        var out = [t("gpt_neox.embed_in.weight", [m.vocab, h])]
+        for i in 0..<m.layers {
+            let p = "gpt_neox.layers.\(i)."
+            out += [
+                t(p + "input_layernorm.weight", [h]), t(p + "input_layernorm.bias", [h]), t(p + "post_attention_layernorm.weight", [h]),
+                t(p + "post_attention_layernorm.bias", [h]), t(p + "attention.query_key_value.weight", [3 * h, h]),
+                t(p + "attention.query_key_value.bias", [3 * h]), t(p + "attention.dense.weight", [h, h]), t(p + "attention.dense.bias", [h]),
+                t(p + "mlp.dense_h_to_4h.weight", [f, h]), t(p + "mlp.dense_h_to_4h.bias", [f]), t(p + "mlp.dense_4h_to_h.weight", [h, f]),
+                t(p + "mlp.dense_4h_to_h.bias", [h]),
+            ]
+        }
+        out += [t("gpt_neox.final_layer_norm.weight", [h]), t("gpt_neox.final_layer_norm.bias", [h])]
+        if !m.tieEmbeddings { out.append(t("embed_out.weight", [m.vocab, h])) }
+        return out
+    }
+
     @Test func exportFromScratchDirectories() throws {
         let gpt2 = ModelConfig(family: "gpt2", layers: 2, hidden: 16, heads: 4, vocab: 50, maxSeq: 12)
         let gm = F.gpt2Manifest(hidden: 16, vocab: 50, positions: 12)
@@ -62,6 +81,14 @@ struct HFInteropExportTests {
         let llama = ModelConfig(family: "llama", layers: 2, hidden: 32, heads: 4, kvHeads: 2, ffn: 40, vocab: 60, maxSeq: 16, ropeTheta: 50000)
         let lm = Self.llamaManifest(llama, dtype: .bfloat16)
         try Self.write(try HFDirectoryWriter(path: out + "/scratch-llama", model: llama, manifest: lm, replace: true), lm) { t, i in
+            Self.values(t, seed: i)
+        }
+        // GPT-NeoX with what the fixture does not have: a tied head, a sequential residual, the tanh GeLU.
+        let neox = ModelConfig(
+            family: "neox", layers: 2, hidden: 32, heads: 2, ffn: 48, vocab: 40, maxSeq: 16, activation: "gelu_tanh", tieEmbeddings: true,
+            ropeTheta: 5000, residual: "sequential", rotaryPct: 0.5)
+        let nm = Self.neoxManifest(neox, dtype: .float32)
+        try Self.write(try HFDirectoryWriter(path: out + "/scratch-neox", model: neox, manifest: nm, replace: true), nm) { t, i in
             Self.values(t, seed: i)
         }
         let tied = ModelConfig(family: "llama", layers: 1, hidden: 16, heads: 2, ffn: 24, vocab: 30, maxSeq: 8, tieEmbeddings: true, bias: false)

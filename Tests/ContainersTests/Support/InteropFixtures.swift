@@ -7,7 +7,7 @@ enum InteropFixtures {
         .appendingPathComponent("Fixtures/interop").path
 
     /// The Hugging Face fixtures.
-    static let hfNames = ["hf-gpt2", "hf-gpt2-sharded", "hf-llama", "hf-llama-sharded"]
+    static let hfNames = ["hf-gpt2", "hf-gpt2-sharded", "hf-llama", "hf-llama-sharded", "hf-neox"]
 
     /// Whether every Hugging Face fixture is present.
     static var hfAvailable: Bool { hfNames.allSatisfy { FileManager.default.fileExists(atPath: root + "/" + $0 + "/expected.json") } }

@@ -82,7 +82,7 @@ import Testing
 
     @Test(arguments: [
         ("squared_relu", PickleValue.bool(true)), ("qk_layernorm", .bool(true)), ("apply_layernorm_1p", .bool(true)),
-        ("rotary_interleaved", .bool(true)), ("use_rope_scaling", .bool(true)), ("rotary_percent", .float(0.5)),
+        ("rotary_interleaved", .bool(true)), ("use_rope_scaling", .bool(true)), ("rotary_percent", .float(0.1)),
         ("position_embedding_type", .string("yarn")), ("normalization", .string("LayerNorm1P")), ("kv_channels", .int(16)),
         ("add_qkv_bias", .bool(true)),
     ])
@@ -93,6 +93,30 @@ import Testing
             Issue.record("\(name) accepted")
         } catch {
             #expect(error.description.contains("args.\(name)"), "\(error)")
+        }
+    }
+
+    @Test func partialRotaryIsReadAndWrittenAsRotaryPercent() throws {
+        let base = try InteropFixtures.args(Self.llama)
+        let half = try MegatronArgs(set(base, "rotary_percent", .float(0.5)), path: "a.pt").modelConfig()
+        #expect(half.rotaryPct == 0.5 && half.position == "rope")
+        #expect(try MegatronArgs(base, path: "a.pt").modelConfig().rotaryPct == 1)
+        // Written, from a base and fresh: the args carry the model's rotary_pct.
+        for b in [base, nil] as [PickleValue?] {
+            let ns = try MegatronArgs.namespace(
+                config: half, shape: MegatronShape(tp: 2, pp: 2, vocabDivisibleBy: 8), dataParallel: 1, optimizer: nil, paramsDType: .bfloat16,
+                naming: .local, savesRNG: false, base: b, path: "o.pt")
+            let back = try MegatronArgs(ns, path: "o.pt")
+            #expect(back.value("rotary_percent") == .float(0.5))
+            #expect(try back.modelConfig(vocab: half.vocab) == half)
+        }
+        // Residual parallel has no megatron-core form: refused by name, not written as sequential.
+        var parallel = half
+        parallel.residual = "parallel"
+        #expect(throws: ContainerError.self) {
+            _ = try MegatronArgs.namespace(
+                config: parallel, shape: MegatronShape(tp: 2, pp: 2, vocabDivisibleBy: 8), dataParallel: 1, optimizer: nil,
+                paramsDType: .bfloat16, naming: .local, savesRNG: false, path: "o.pt")
         }
     }
 

@@ -16,6 +16,9 @@ enum TinyModels {
     /// LLaMA shape with LayerNorm and biases: every bias rule of the llama family applies.
     static let llamaLayerNormBias = ModelConfig(
         family: "llama", layers: 4, hidden: 32, heads: 16, kvHeads: 8, ffn: 48, vocab: 37, maxSeq: 8, norm: "layernorm", bias: true)
+    /// GPT-NeoX style: parallel residual, rotary on a quarter of each head (4 of 16), exact
+    /// GeLU, biases, untied head (not in `all`: no Megatron or Cerebras table holds it).
+    static let neox = ModelConfig(family: "neox", layers: 2, hidden: 64, heads: 4, ffn: 96, vocab: 37, maxSeq: 8)
     /// All tiny families.
     static let all = [gpt2, gpt2Untied, llama, llamaBias, llamaLayerNormBias]
 }

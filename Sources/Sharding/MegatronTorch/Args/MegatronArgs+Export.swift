@@ -23,6 +23,10 @@ extension MegatronArgs {
             throw .unsupported(
                 path: path, detail: "activation gelu_tanh without biases: megatron-core uses the tanh GeLU only fused with a bias (bias_gelu_fusion)")
         }
+        if config.residual != "sequential" {
+            throw .unsupported(
+                path: path, detail: "residual \(config.residual): megatron-core's TransformerLayer runs the MLP on the attention block's output")
+        }
         var attrs: [PickleDictEntry] = []
         if case .object(let o)? = base, case .dict(let e)? = o.state { attrs = e }
         let fresh = attrs.isEmpty
@@ -56,7 +60,7 @@ extension MegatronArgs {
         let switches: [(String, PickleValue)] = [
             ("group_query_attention", .bool(config.kvHeads != config.heads)),
             ("position_embedding_type", .string(rope ? "rope" : "learned_absolute")), ("add_position_embedding", .bool(true)),
-            ("use_rotary_position_embeddings", .bool(rope)), ("rotary_percent", .float(1.0)), ("rotary_interleaved", .bool(false)),
+            ("use_rotary_position_embeddings", .bool(rope)), ("rotary_percent", .float(config.rotaryPct)), ("rotary_interleaved", .bool(false)),
             ("add_bias_linear", .bool(config.bias)), ("add_qkv_bias", .bool(config.bias)), ("swiglu", .bool(config.activation == "swiglu")),
             ("squared_relu", .bool(false)), ("bias_gelu_fusion", .bool(config.activation == "gelu_tanh")),
             ("untie_embeddings_and_output_weights", .bool(!config.tieEmbeddings)),

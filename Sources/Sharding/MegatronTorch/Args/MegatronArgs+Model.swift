@@ -53,7 +53,7 @@ extension MegatronArgs {
     /// family `llama` when `swiglu`, else `gpt2`; `num_query_groups` when
     /// `group_query_attention`; activation `swiglu`, or `gelu_tanh` when megatron-core fuses
     /// the bias into its tanh-approximated GeLU (`bias_gelu_fusion` with `add_bias_linear`),
-    /// else `gelu` (exact erf, megatron-core's `F.gelu`); `layernorm_epsilon`; `rotary_base`;
+    /// else `gelu` (exact erf, megatron-core's `F.gelu`); `layernorm_epsilon`; `rotary_base`; `rotary_percent`;
     /// `add_bias_linear`; tied unless `untie_embeddings_and_output_weights`.
     public func modelConfig(vocab requested: Int? = nil) throws(ContainerError) -> ModelConfig {
         let r = reader
@@ -103,6 +103,7 @@ extension MegatronArgs {
             )
         }
         let position: String
+        var rotaryPct = 1.0
         switch try r.string("position_embedding_type") ?? "learned_absolute" {
         case "learned_absolute":
             if r.value("add_position_embedding") != nil, !(try r.flag("add_position_embedding")) {
@@ -110,8 +111,16 @@ extension MegatronArgs {
             }
             position = "learned"
         case "rope":
-            if let p = try r.double("rotary_percent"), p != 1 {
-                throw .unsupported(path: path, detail: "args.rotary_percent = \(p): partial rotary embeddings are not supported")
+            // megatron-core rotates the first int(kv_channels x rotary_percent) dimensions of
+            // each head, rotate-half, as ckpt's rotary_pct does.
+            rotaryPct = try r.double("rotary_percent") ?? 1
+            let rotated = rotaryPct > 0 && rotaryPct <= 1 ? Int(Double(hidden / heads) * rotaryPct) : 0
+            if rotated < 2 || rotated % 2 != 0 {
+                throw .unsupported(
+                    path: path,
+                    detail:
+                        "args.rotary_percent = \(rotaryPct) rotates \(rotated) of the \(hidden / heads) dimensions of each head (ckpt needs an even number, at least 2)"
+                )
             }
             position = "rope"
         case let other:
@@ -132,7 +141,7 @@ extension MegatronArgs {
             family: swiglu ? "llama" : "gpt2", layers: layers, hidden: hidden, heads: heads, kvHeads: kvHeads, ffn: ffn,
             vocab: vocab, maxSeq: maxSeq, normEps: try r.double("layernorm_epsilon") ?? 1e-5, activation: activation,
             tieEmbeddings: !(try r.flag("untie_embeddings_and_output_weights")), norm: norm, position: position,
-            ropeTheta: try r.double("rotary_base") ?? 10000, bias: bias)
+            ropeTheta: try r.double("rotary_base") ?? 10000, bias: bias, rotaryPct: rotaryPct)
         if let problem = config.validationProblem() {
             throw .unsupported(path: path, detail: "args describe an invalid model: \(problem)")
         }
