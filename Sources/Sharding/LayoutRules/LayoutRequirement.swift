@@ -3,26 +3,35 @@ import Containers
 import Foundation
 
 /// A condition a model must meet for a layout table to hold it, with the reason when it does
-/// not: `{"field": "residual", "equals": "sequential", "reason": "..."}` in a rule set's
-/// `requires` (`formats/layout-rules` in `formats/megatron-layout.md`).
+/// not: `{"field": "residual", "equals": "sequential", "reason": "..."}` or
+/// `{"field": "kv_heads", "equals_field": "heads", "reason": "..."}` in a rule set's `requires`
+/// (`formats/megatron-layout.md`, "Requirements").
 ///
-/// `field` is a `model_config` key (`formats/checkpoint-v1.md`), compared with `equals` after
-/// decoding; a model that differs is refused before any work with the reason, in one line
-/// (`ShardingError.cannotExpress`), instead of being written in a form its readers would
-/// compute differently.
+/// `field` is a `model_config` key (`formats/checkpoint-v1.md`), compared with the value
+/// `equals` or with the value of the key `equals_field`; a model that differs is refused before
+/// any work with the reason, in one line (`ShardingError.cannotExpress`), instead of being
+/// written in a form its readers would compute differently.
 public struct LayoutRequirement: Codable, Sendable, Hashable {
     /// The `model_config` key (`residual`, `rotary_pct`, ...).
     public var field: String
-    /// The value the key must have.
-    public var equals: Value
+    /// The value the key must have (exactly one of `equals` and `equalsField` is given).
+    public var equals: Value?
+    /// The `model_config` key whose value the key must have.
+    public var equalsField: String?
     /// Why the target cannot hold another value, for the error message.
     public var reason: String
 
     /// Creates a requirement.
-    public init(field: String, equals: Value, reason: String) {
+    public init(field: String, equals: Value? = nil, equalsField: String? = nil, reason: String) {
         self.field = field
         self.equals = equals
+        self.equalsField = equalsField
         self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case field, equals, reason
+        case equalsField = "equals_field"
     }
 
     /// A JSON scalar of a requirement.
@@ -79,13 +88,25 @@ public struct LayoutRequirement: Codable, Sendable, Hashable {
     }
 
     /// Throws `cannotExpress` when `config` does not meet the requirement (`.badLayoutData`
-    /// when `field` is not a model_config key).
+    /// when a key is not a model_config key or the requirement names no value to compare with).
     func check(_ config: ModelConfig, layout: String, source: String) throws(ShardingError) {
         guard let actual = Self.value(of: field, in: config) else {
             throw .badLayoutData(source: source, detail: "requirement on '\(field)', which is not a model_config key")
         }
-        if actual != equals {
-            throw .cannotExpress(layout: layout, family: config.family, reason: "\(field) \(actual) (needs \(equals)): \(reason)")
+        let expected: Value, shown: String
+        switch (equals, equalsField) {
+        case (let v?, nil):
+            (expected, shown) = (v, v.description)
+        case (nil, let other?):
+            guard let v = Self.value(of: other, in: config) else {
+                throw .badLayoutData(source: source, detail: "requirement compares '\(field)' with '\(other)', which is not a model_config key")
+            }
+            (expected, shown) = (v, "\(other) \(v)")
+        default:
+            throw .badLayoutData(source: source, detail: "requirement on '\(field)' needs exactly one of equals and equals_field")
+        }
+        if actual != expected {
+            throw .cannotExpress(layout: layout, family: config.family, reason: "\(field) \(actual) (needs \(shown)): \(reason)")
         }
     }
 }
