@@ -12,6 +12,7 @@ import Testing
 
     @Test(arguments: [
         ["--dtype", "fp32"], ["--dtype", "bf16", "--optimizer", "adamw"], ["--family", "llama", "--codec", "none", "--dtype", "fp16"],
+        ["--family", "neox", "--dtype", "bf16", "--optimizer", "adamw"],
         ["--codec", "zstd:3", "--chunk-mb", "0.001"], ["--codec", "zstd:22"],
     ])
     func h5pyReadsWhatCkptWrites(flags: [String]) throws {

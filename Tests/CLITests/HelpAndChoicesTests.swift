@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("synth", ["gpt2, llama", "fp32, bf16, fp16", "adamw, adamw-decoupled"]),
+        ("synth", ["gpt2, llama, neox", "fp32, bf16, fp16", "adamw, adamw-decoupled"]),
         ("verify-step", ["fp32, bf16"]),
         ("convert", ["wafer, megatron"]),
         ("bench write", ["fp32, bf16, fp16"]),

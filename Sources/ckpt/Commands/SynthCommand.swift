@@ -2,25 +2,29 @@ import ArgumentParser
 import CheckpointStore
 import Foundation
 
-/// `ckpt synth`: a deterministic random-initialised checkpoint of a GPT-2/GPT-3 or LLaMA shape.
+/// `ckpt synth`: a deterministic random-initialised checkpoint of a GPT-2/GPT-3, LLaMA or
+/// GPT-NeoX (Pythia) shape.
 struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Write a deterministic random-initialised checkpoint (the built-in example).",
         discussion: """
             Presets: gpt2 \(ModelFamily.gpt2.presetNames.joined(separator: ", ")) (default 124m); \
-            llama \(ModelFamily.llama.presetNames.joined(separator: ", ")) (default 1b). Overrides change the \
-            preset's shape: --hidden alone keeps the preset's head size (heads = hidden / head size, at \
-            least 1) and derives the MLP width (4 x hidden for gpt2, 8/3 x hidden rounded up to 256 for llama).
+            llama \(ModelFamily.llama.presetNames.joined(separator: ", ")) (default 1b); \
+            neox \(ModelFamily.neox.presetNames.joined(separator: ", ")) (default 160m, Pythia shapes). Overrides \
+            change the preset's shape: --hidden alone keeps the preset's head size (heads = hidden / head size, \
+            at least 1) and derives the MLP width (4 x hidden for gpt2 and neox, 8/3 x hidden rounded up to 256 \
+            for llama).
             Without --optimizer the file holds parameters only.
 
             Example:
               ckpt synth --preset tiny --optimizer adamw --dtype bf16 --out tiny.h5
               ckpt synth --family llama --layers 2 --hidden 64 --vocab 96 --out small-llama.h5
+              ckpt synth --family neox --preset tiny --out tiny-neox.h5
             """)
 
     @Option(help: "Model family.") var family: ModelFamily = .gpt2
-    @Option(help: "Named shape of the family (default: 124m for gpt2, 1b for llama).") var preset: String?
+    @Option(help: "Named shape of the family (default: 124m for gpt2, 1b for llama, 160m for neox).") var preset: String?
     @Option(parsing: .unconditional, help: "Override: transformer blocks.") var layers: Int?
     @Option(parsing: .unconditional, help: "Override: hidden size.") var hidden: Int?
     @Option(parsing: .unconditional, help: "Override: attention heads.") var heads: Int?
@@ -92,11 +96,11 @@ struct SynthCommand: ParsableCommand {
                 c.heads = max(1, v / headSize)
                 c.kvHeads = max(1, c.heads / max(1, base.heads / base.kvHeads))
             }
-            if ffn == nil { c.ffn = family == .gpt2 ? 4 * v : (8 * v / 3 + 255) / 256 * 256 }
+            if ffn == nil { c.ffn = family == .llama ? (8 * v / 3 + 255) / 256 * 256 : 4 * v }
         }
         if let v = heads {
             c.heads = v
-            if kvHeads == nil { c.kvHeads = family == .gpt2 ? v : max(1, v / max(1, base.heads / base.kvHeads)) }
+            if kvHeads == nil { c.kvHeads = family == .llama ? max(1, v / max(1, base.heads / base.kvHeads)) : v }
         }
         if let v = kvHeads { c.kvHeads = v }
         if let v = ffn { c.ffn = v }
