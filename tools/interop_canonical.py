@@ -17,7 +17,8 @@ Sources handled:
 - HF GPT-NeoX (GPTNeoXForCausalLM): nn.Linear [out, in]; query_key_value rows are
   [heads, 3, head_dim] (q, k, v per head); the head is embed_out (lm_head in memory).
 - megatron-core GPTModel per (TP, PP) rank: linear_qkv rows are [groups, heads/groups + 2, hd]
-  per rank (each rank holds whole groups); SwiGLU linear_fc1 is [gate_r; up_r] per rank;
+  per rank (each rank holds whole groups); with fewer groups than TP ranks the full fused
+  [groups, heads/groups + 2, hd] rows are cut into TP contiguous pieces; SwiGLU linear_fc1 is [gate_r; up_r] per rank;
   column-parallel = rows split, row-parallel = columns split; vocabulary rows padded to
   padded_vocab and split over TP; layer j of stage s is global layer s * L/PP + j; with tied
   embeddings and PP > 1 the last stage's output_layer.weight is a copy of the embedding.
@@ -253,10 +254,17 @@ def megatron(ranks: dict[tuple[int, int], dict[str, torch.Tensor]], cfg: dict, t
                         out[f"{p}.{cname}.{suf}"] = replicated(s, f"{m}.{mname}.{suf}")
             for suf in ("weight", "bias"):
                 key = f"{m}.self_attention.linear_qkv.{suf}"
-                if have(s, key):
+                if have(s, key) and G >= tp:
                     parts = [_split_qkv(x, G // tp, H // G, hd) for x in pieces(s, key)]
                     for k, part in enumerate(("q", "k", "v")):
                         out[f"{p}.attn.{part}.{suf}"] = torch.cat([x[k] for x in parts], 0)
+                elif have(s, key):
+                    # Fewer query groups than TP ranks: linear_qkv is still one ColumnParallelLinear,
+                    # its full [G, H/G + 2, hd] rows cut into TP contiguous pieces (a piece may
+                    # end inside a group; SelfAttention all-gathers them at run time).
+                    full = _split_qkv(torch.cat(pieces(s, key), 0), G, H // G, hd)
+                    for k, part in enumerate(("q", "k", "v")):
+                        out[f"{p}.attn.{part}.{suf}"] = full[k]
             if have(s, f"{m}.self_attention.linear_proj.weight"):
                 out[f"{p}.attn.out.weight"] = torch.cat(pieces(s, f"{m}.self_attention.linear_proj.weight"), 1)
             if have(s, f"{m}.self_attention.linear_proj.bias"):

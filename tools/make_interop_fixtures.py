@@ -25,6 +25,9 @@ Writes, under --out (see Tests/Fixtures/interop/README.md):
                                       (--dist-ckpt-optim-fully-reshardable)
   megatron-dist-gpt2-tp2pp2-layers/   GPT-2, TP2 x PP2, non-distributed optimizer, non-homogeneous
                                       layer keys (decoder.layers.{i}.*, no stacked layer axis)
+  megatron-llama-tp4-g2/              LLaMA with more TP ranks than query groups (8 heads, 2 groups,
+                                      TP 4, PP 1), legacy torch format
+  megatron-dist-llama-tp4-g2/         the same in torch_dist, distributed optimizer
 and in each an expected.json with the fingerprints of the tensors the library held in memory
 and the canonical tensors computed by tools/interop_canonical.py.
 
@@ -266,6 +269,22 @@ MEGATRON = {
         "args": """--num-layers 4 --hidden-size 32 --num-attention-heads 4
 --normalization LayerNorm --position-embedding-type learned_absolute --seed 5432""",
     },
+    # More TP ranks than query groups: 8 heads in 2 groups over TP 4 (megatron-core cuts the
+    # fused linear_qkv rows into 4 contiguous pieces: a rank holds parts of a group).
+    "megatron-llama-tp4-g2": {
+        "nproc": 4, "data_seed": 35, "tp": 4, "pp": 1,
+        "args": """--num-layers 2 --hidden-size 32 --ffn-hidden-size 48 --num-attention-heads 8
+--group-query-attention --num-query-groups 2 --swiglu --normalization RMSNorm
+--position-embedding-type rope --untie-embeddings-and-output-weights --disable-bias-linear
+--seed 3456""",
+    },
+    "megatron-dist-llama-tp4-g2": {
+        "nproc": 4, "data_seed": 45, "tp": 4, "pp": 1, "format": "torch_dist",
+        "args": """--num-layers 2 --hidden-size 32 --ffn-hidden-size 48 --num-attention-heads 8
+--group-query-attention --num-query-groups 2 --swiglu --normalization RMSNorm
+--position-embedding-type rope --untie-embeddings-and-output-weights --disable-bias-linear
+--use-distributed-optimizer --accumulate-allreduce-grads-in-fp32 --seed 6456""",
+    },
     "megatron-dist-llama-tp2pp2-fr": {
         "nproc": 4, "data_seed": 43, "format": "torch_dist",
         "args": """--num-layers 4 --hidden-size 32 --ffn-hidden-size 48 --num-attention-heads 4
@@ -284,6 +303,8 @@ def make_megatron(out: str, name: str, src: str, port: int) -> None:
     common = COMMON.format(fmt=spec.get("format", "torch")).split()
     if "tp" in spec:  # the common arguments say TP 2
         common[common.index("--tensor-model-parallel-size") + 1] = str(spec["tp"])
+    if "pp" in spec:  # and PP 2
+        common[common.index("--pipeline-model-parallel-size") + 1] = str(spec["pp"])
     argv = spec["args"].split() + common + ["--save", name]
     with tempfile.TemporaryDirectory(prefix=f"{name}-mem-") as mem:
         env = dict(os.environ, CUDA_DEVICE_MAX_CONNECTIONS="1", TORCHDYNAMO_DISABLE="1",

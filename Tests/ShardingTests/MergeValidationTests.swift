@@ -126,9 +126,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Fixtures.writeWafer(TinyModels.llama, dtype: .bfloat16, path: dir + "/w.h5")
         let converter = try Converter()
-        let tp16 = "megatron(tp=16, pp=1)", pp3 = "megatron(tp=1, pp=3)"
-        #expect(throws: ShardingError.unusableTarget(layout: tp16, reason: .tensorParallelDoesNotDivide(what: "KV groups (kv_heads)", value: 8, tp: 16))) {
-            _ = try converter.convert(dir + "/w.h5", to: .megatron(MegatronShape(tp: 16, pp: 1)), output: dir + "/m")
+        let tp32 = "megatron(tp=32, pp=1)", pp3 = "megatron(tp=1, pp=3)"
+        #expect(throws: ShardingError.unusableTarget(layout: tp32, reason: .tensorParallelDoesNotDivide(what: "attention heads", value: 16, tp: 32))) {
+            _ = try converter.convert(dir + "/w.h5", to: .megatron(MegatronShape(tp: 32, pp: 1)), output: dir + "/m")
         }
         #expect(throws: ShardingError.unusableTarget(layout: pp3, reason: .pipelineParallelDoesNotDivideLayers(layers: 4, pp: 3))) {
             _ = try converter.convert(dir + "/w.h5", to: .megatron(MegatronShape(tp: 1, pp: 3)), output: dir + "/m")

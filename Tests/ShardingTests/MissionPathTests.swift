@@ -10,8 +10,8 @@ import Testing
 /// Adam state included:
 ///
 /// - Megatron `torch_dist` TP2 x PP2 -> `cerebras`, directly;
-/// - `cerebras` -> `megatron-dist` TP4 x PP1 (GPT-2; the LLaMA fixture has 2 KV groups, so TP2 x
-///   PP1, its largest TP) — megatron-core loads it: `tools/megatron_dist_load_check.py
+/// - `cerebras` -> `megatron-dist` TP4 x PP1 (GPT-2, and LLaMA: 4 heads in 2 KV groups, more
+///   ranks than groups) — megatron-core loads it: `tools/megatron_dist_load_check.py
 ///   --cerebras-expected`, run by hand, `formats/megatron-dist.md`;
 /// - `cerebras` -> `megatron-torch` at two TP x PP;
 /// - `torch_dist` -> `hf` (the tensors: `MegatronDistConvertTests.toHuggingFaceIsBitExact`; here
@@ -91,10 +91,10 @@ import Testing
         #expect(order.count == 36)
     }
 
-    /// Cerebras .mdl -> megatron-dist at the largest TP the model allows (GPT-2 TP4 x PP1,
-    /// LLaMA with 2 KV groups TP2 x PP1: TP4 is refused) -> read back: cstorch's model tensors
+    /// Cerebras .mdl -> megatron-dist at the largest TP the model allows (TP4 x PP1: 4 heads;
+    /// LLaMA's 2 KV groups are cut over the 4 ranks) -> read back: cstorch's model tensors
     /// and moments exactly, the masters their parameters, the Adam step 2.
-    @Test(arguments: [("cerebras-gpt2", 4), ("cerebras-llama", 2)])
+    @Test(arguments: [("cerebras-gpt2", 4), ("cerebras-llama", 4)])
     func cerebrasToMegatronDistAtTheLargestTP(name: String, tp: Int) throws {
         let dir = try Fixtures.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -109,11 +109,10 @@ import Testing
         #expect(d.shape.tp == tp && d.optimizerForm == .fullyReshardable && d.metadata.step == 2)
         let groups = try #require(try TorchArchive(path: dir + "/d/iter_0000002/common.pt").root["optimizer"]?["optimizer"]?["param_groups"]?.elements)
         #expect(groups.count == 2 && groups.allSatisfy { $0["step"] == .float(2) })
-        if name == "cerebras-llama" {
-            #expect(throws: ShardingError.self) {
-                _ = try io.convert(
-                    try mdl(name), to: .megatron(MegatronShape(tp: 4, pp: 1)), container: MegatronDistFormats.containerFormat, dir + "/tp4")
-            }
+        // Beyond the heads: refused.
+        #expect(throws: ShardingError.self) {
+            _ = try io.convert(
+                try mdl(name), to: .megatron(MegatronShape(tp: 8, pp: 1)), container: MegatronDistFormats.containerFormat, dir + "/tp8")
         }
     }
 

@@ -190,8 +190,16 @@ import Testing
         }
         let heads = ModelConfig(family: "gpt2", layers: 2, hidden: 12, heads: 6, ffn: 24, vocab: 10, maxSeq: 4)
         #expect(reason(heads, 4, 1) == .tensorParallelDoesNotDivide(what: "attention heads", value: 6, tp: 4))
+        // Fewer KV groups than ranks is megatron-core's cut of the fused rows; groups and TP
+        // that do not divide one another are refused.
         let groups = ModelConfig(family: "llama", layers: 2, hidden: 16, heads: 8, kvHeads: 2, ffn: 32, vocab: 10, maxSeq: 4)
-        #expect(reason(groups, 4, 1) == .tensorParallelDoesNotDivide(what: "KV groups (kv_heads)", value: 2, tp: 4))
+        #expect(reason(groups, 4, 1) == nil)
+        let three = ModelConfig(family: "llama", layers: 2, hidden: 24, heads: 6, kvHeads: 3, ffn: 32, vocab: 10, maxSeq: 4)
+        #expect(
+            reason(three, 2, 1)
+                == .invalidParallelism(
+                    "tensor-parallel size 2 and the 3 KV groups (kv_heads) must divide one another (megatron-core: num_query_groups a multiple or a divisor of the TP size)"
+                ))
         let ffn = ModelConfig(family: "llama", layers: 2, hidden: 16, heads: 8, kvHeads: 4, ffn: 42, vocab: 10, maxSeq: 4)
         #expect(reason(ffn, 4, 1) == .tensorParallelDoesNotDivide(what: "FFN width", value: 42, tp: 4))
         let layers = ModelConfig(family: "gpt2", layers: 3, hidden: 8, heads: 4, vocab: 10, maxSeq: 4)

@@ -201,7 +201,6 @@ public struct LayoutInterpreter: Sendable {
             case .tp: blocks = tp
             case .one: blocks = 1
             }
-            try divides(blocks, tp, "block count")
             var partRows: [Int] = []
             for n in names {
                 guard let s = shapes[n] else { throw .layoutMismatch("rule for \(rule.name) fuses unknown \(n)") }
@@ -211,14 +210,40 @@ public struct LayoutInterpreter: Sendable {
                 try divides(s.first ?? 1, blocks, "\(n) dimension 0")
                 partRows.append((s.first ?? 1) / blocks)
             }
-            let perRank = blocks / tp
             var segments: [TensorSegment] = []
             var cursor = 0
-            for b in r * perRank..<(r + 1) * perRank {
-                for (p, n) in names.enumerated() {
-                    let k = partRows[p]
-                    segments.append(seg(n, b * k..<(b + 1) * k, 0..<cols, cursor, 0))
-                    cursor += k
+            if blocks % tp == 0 {
+                // Each rank holds whole blocks.
+                let perRank = blocks / tp
+                for b in r * perRank..<(r + 1) * perRank {
+                    for (p, n) in names.enumerated() {
+                        let k = partRows[p]
+                        segments.append(seg(n, b * k..<(b + 1) * k, 0..<cols, cursor, 0))
+                        cursor += k
+                    }
+                }
+            } else {
+                // Fewer KV groups than ranks (megatron-core's ColumnParallelLinear over the whole
+                // fused tensor): the rows of all blocks, in order, cut into TP contiguous pieces;
+                // a piece may start or end inside a block's part.
+                guard blockKind == .kvHeads, tp % blocks == 0 else {
+                    throw .layoutMismatch("\(name): \(blocks) row blocks cannot be split over \(tp) tensor-parallel ranks")
+                }
+                let total = blocks * partRows.reduce(0, +)
+                try divides(total, tp, "dimension 0")
+                let lo = r * total / tp, hi = (r + 1) * total / tp
+                var row = 0
+                for b in 0..<blocks {
+                    for (p, n) in names.enumerated() {
+                        let k = partRows[p]
+                        let a = max(lo, row), e = min(hi, row + k)
+                        if a < e {
+                            let off = a - row
+                            segments.append(seg(n, b * k + off..<b * k + off + (e - a), 0..<cols, cursor, 0))
+                            cursor += e - a
+                        }
+                        row += k
+                    }
                 }
             }
             var s = first

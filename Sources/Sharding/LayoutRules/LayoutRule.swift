@@ -100,7 +100,10 @@ public struct LayoutRule: Codable, Sendable, Hashable {
         case vocab
         /// Several canonical tensors fused along dimension 0: each part is cut into `blocks` row
         /// blocks, the fused tensor is block 0 of every part, then block 1 of every part, ...,
-        /// and TP ranks take contiguous runs of whole blocks.
+        /// and TP ranks take contiguous runs of whole blocks. With fewer `kv_heads` blocks than
+        /// ranks (TP a multiple of the KV groups) the rows of the whole fused tensor are cut
+        /// into TP contiguous pieces, which may start or end inside a part, as megatron-core's
+        /// ColumnParallelLinear does.
         case fused
     }
 

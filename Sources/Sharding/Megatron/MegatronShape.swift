@@ -60,8 +60,10 @@ public struct MegatronShape: Sendable, Hashable, Codable {
         return (vocab + multiple - 1) / multiple * multiple
     }
 
-    /// Checks that this shape can shard `config`: positive sizes, TP dividing heads, KV groups,
-    /// FFN width and hidden size, PP dividing layers.
+    /// Checks that this shape can shard `config`: positive sizes, TP dividing heads, FFN width
+    /// and hidden size, TP and the KV groups dividing one another (megatron-core's rule: with
+    /// fewer groups than ranks the fused QKV rows are cut into TP contiguous pieces,
+    /// `formats/megatron-layout.md`), PP dividing layers.
     public func validate(_ config: ModelConfig) throws(ShardingError) {
         if let problem = config.validationProblem() { throw .invalidModelConfig(problem) }
         if tp < 1 { throw .invalidParallelism("tensor-parallel size must be at least 1 (got \(tp))") }
@@ -70,10 +72,18 @@ public struct MegatronShape: Sendable, Hashable, Codable {
             throw .invalidParallelism("vocab divisor must be at least 1 (got \(vocabDivisibleBy))")
         }
         for (what, value) in [
-            ("attention heads", config.heads), ("KV groups (kv_heads)", config.kvHeads),
-            ("FFN width", config.ffn), ("hidden size", config.hidden),
+            ("attention heads", config.heads), ("FFN width", config.ffn), ("hidden size", config.hidden),
         ] where value % tp != 0 {
             throw .tensorParallelDoesNotDivide(what: what, value: value, tp: tp)
+        }
+        if config.kvHeads % tp != 0 {
+            if tp % config.kvHeads != 0 {
+                throw .invalidParallelism(
+                    "tensor-parallel size \(tp) and the \(config.kvHeads) KV groups (kv_heads) must divide one another (megatron-core: num_query_groups a multiple or a divisor of the TP size)"
+                )
+            }
+            let rows = (config.heads + 2 * config.kvHeads) * config.headDim
+            if rows % tp != 0 { throw .tensorParallelDoesNotDivide(what: "fused QKV rows ((heads + 2 x kv_heads) x head_dim)", value: rows, tp: tp) }
         }
         if vpp < 1 { throw .invalidParallelism("virtual pipeline size must be at least 1 (got \(vpp))") }
         if vpp > 1 && pp == 1 {
