@@ -15,6 +15,7 @@ import Testing
         #expect(cfg["family"] as? String == "neox" && cfg["residual"] as? String == "parallel" && cfg["rotary_pct"] as? Double == 0.25)
         #expect(cfg["norm"] as? String == "layernorm" && cfg["activation"] as? String == "gelu" && cfg["tie_embeddings"] as? Bool == false)
         #expect(try CLI.run(["verify", f]).status == 0)
+        #expect(try CLI.run(["info", f]).stdout.contains("layernorm, gelu, rope positions (rotary_pct 0.25), parallel residual, untied head"))
         // --hidden keeps the head size, so the rotary dimensions stay valid; ffn follows 4 x hidden.
         let g = dir + "/g.h5"
         #expect(try CLI.run(["synth", "--family", "neox", "--preset", "tiny", "--hidden", "128", "--out", g]).status == 0)

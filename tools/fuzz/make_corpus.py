@@ -86,12 +86,14 @@ def safetensors_corpus() -> dict[str, bytes]:
 
 def json_corpus() -> dict[str, bytes]:
     c: dict[str, bytes] = {}
-    for d in ["hf-gpt2", "hf-llama", "hf-gpt2-sharded", "hf-llama-sharded"]:
+    for d in ["hf-gpt2", "hf-llama", "hf-gpt2-sharded", "hf-llama-sharded", "hf-neox"]:
         for f in ["config.json", "model.safetensors.index.json"]:
             p = os.path.join(FIXTURES, d, f)
             if os.path.exists(p):
                 c[f"{d}-{f}"] = open(p, "rb").read()
     c["rope-scaling"] = b'{"model_type":"llama","num_hidden_layers":1,"hidden_size":8,"num_attention_heads":2,"intermediate_size":16,"vocab_size":10,"max_position_embeddings":4,"rope_scaling":{"rope_type":"llama3","factor":8.0}}'
+    c["neox-legacy"] = b'{"model_type":"gpt_neox","num_hidden_layers":1,"hidden_size":16,"num_attention_heads":2,"intermediate_size":64,"vocab_size":10,"max_position_embeddings":4,"rotary_pct":0.25,"rotary_emb_base":10000,"use_parallel_residual":false,"hidden_act":"gelu_fast","rope_scaling":null}'
+    c["neox-contradiction"] = b'{"model_type":"gpt_neox","num_hidden_layers":1,"hidden_size":16,"num_attention_heads":2,"intermediate_size":64,"vocab_size":10,"max_position_embeddings":4,"rotary_pct":0.5,"rope_parameters":{"rope_type":"default","rope_theta":1e4,"partial_rotary_factor":0.25}}'
     c["index-escape"] = b'{"weight_map":{"a":"../x.safetensors","b":"/etc/passwd","c":"a/b.safetensors"}}'
     c["duplicate"] = b'{"model_type":"gpt2","n_layer":2,"n_layer":3}'
     c["escapes"] = b'["\\u00e9\\ud83d\\ude00",1e-05,-0,12345678901234567890,{"":null}]'

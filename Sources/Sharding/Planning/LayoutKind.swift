@@ -36,7 +36,7 @@ public struct LayoutKind: Sendable, Hashable, CustomStringConvertible {
     /// megatron-core `GPTModel` names, TP x PP rank files (`formats/layouts/megatron-gpt.json`).
     public static let megatron = LayoutKind(name: "megatron", table: "megatron", isSharded: true, holdsOptimizerState: true, title: "Megatron")
     /// Hugging Face `transformers` state-dict names, one (logical) file
-    /// (`formats/layouts/hf-gpt2.json`, `hf-llama.json`); no optimizer state.
+    /// (`formats/layouts/hf-gpt2.json`, `hf-llama.json`, `hf-neox.json`); no optimizer state.
     public static let hf = LayoutKind(name: "hf", table: "hf", isSharded: false, holdsOptimizerState: false, title: "HF")
 
     /// Cerebras Model Zoo names in one cstorch `.mdl` file, optimizer state indexed by the

@@ -41,7 +41,10 @@ struct InfoCommand: ParsableCommand {
             print(
                 "model:       \(c.family), \(c.layers) layers, hidden \(c.hidden), \(c.heads) heads (\(c.kvHeads) kv), ffn \(c.ffn), vocab \(c.vocab), max_seq \(c.maxSeq)"
             )
-            print("             \(c.norm), \(c.activation), \(c.position) positions, \(c.tieEmbeddings ? "tied" : "untied") head")
+            let rotary = c.position == "rope" && c.rotaryPct != 1 ? " (rotary_pct \(c.rotaryPct))" : ""
+            print(
+                "             \(c.norm), \(c.activation), \(c.position) positions\(rotary), \(c.residual) residual, "
+                    + "\(c.tieEmbeddings ? "tied" : "untied") head")
         } else {
             print("model:       (no model_config)")
         }
