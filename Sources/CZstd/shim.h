@@ -7,4 +7,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 #include <zstd_errors.h>
+
+/* ZSTD_c_blockDelimiters is a macro naming an experimental enum value: it does not import. */
+static inline ZSTD_cParameter ckpt_ZSTD_c_blockDelimiters(void) { return ZSTD_c_blockDelimiters; }
 #endif

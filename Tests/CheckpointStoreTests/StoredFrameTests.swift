@@ -51,7 +51,9 @@ import Testing
         let cap = out.count
         let n = input.withUnsafeMutableBytes { i in
             scratch.withUnsafeMutableBytes { s in
-                out.withUnsafeMutableBytes { e.encode(raw: i.baseAddress!, count: raw.count, valid: valid, scratch: s.baseAddress!, out: $0.baseAddress!, capacity: cap) }
+                out.withUnsafeMutableBytes {
+                    e.encode(raw: i.baseAddress!, count: raw.count, valid: valid, scratch: s.baseAddress!, out: $0.baseAddress!, capacity: cap)
+                }
             }
         }
         return Array(out.prefix(n ?? 0))

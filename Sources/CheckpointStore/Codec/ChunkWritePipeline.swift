@@ -128,7 +128,8 @@ final class ChunkWritePipeline: @unchecked Sendable {
             encodeQueue.async {
                 let scratch = scratchPool.take()
                 let out = outPool.take()
-                if let n = job.encoder.encode(raw: job.raw, count: job.rawCount, valid: job.validCount, scratch: scratch, out: out, capacity: outPool.capacity) {
+                if let n = job.encoder.encode(raw: job.raw, count: job.rawCount, valid: job.validCount, scratch: scratch, out: out, capacity: outPool.capacity)
+                {
                     job.out = out
                     job.outCount = n
                 } else {

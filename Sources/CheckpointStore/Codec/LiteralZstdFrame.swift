@@ -69,7 +69,7 @@ enum LiteralZstdFrame {
     static func configure(_ cctx: OpaquePointer) -> Bool {
         let delimiters = Int32(ZSTD_sf_explicitBlockDelimiters.rawValue)
         let level = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1)
-        let delim = ZSTD_CCtx_setParameter(cctx, ZSTD_c_experimentalParam11, delimiters)  // ZSTD_c_blockDelimiters
+        let delim = ZSTD_CCtx_setParameter(cctx, ckpt_ZSTD_c_blockDelimiters(), delimiters)
         return ZSTD_isError(level) == 0 && ZSTD_isError(delim) == 0
     }
 

@@ -45,7 +45,9 @@ struct BenchCodecCommand: ParsableCommand {
                     let name = r.data.padding(toLength: 18, withPad: " ", startingAt: 0)
                     let encoding = r.encoding.padding(toLength: 8, withPad: " ", startingAt: 0)
                     let numbers = String(format: "%.4f  %18.2f  %20.2f", r.ratio, r.compressGBps, r.decompressGBps)
-                    print("\(name) \(encoding)  \(numbers)  \((r.selected ? "yes" : "").padding(toLength: 8, withPad: " ", startingAt: 0))  \(r.verified ? "yes" : "NO")")
+                    print(
+                        "\(name) \(encoding)  \(numbers)  \((r.selected ? "yes" : "").padding(toLength: 8, withPad: " ", startingAt: 0))  \(r.verified ? "yes" : "NO")"
+                    )
                 }
             }
         }
