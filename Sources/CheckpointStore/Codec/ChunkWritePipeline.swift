@@ -13,17 +13,23 @@ final class ChunkJob: @unchecked Sendable {
     let offset: [hsize_t]
     let raw: UnsafeMutableRawPointer
     let rawCount: Int
+    /// Bytes at the start of `raw` holding data; the rest is zero padding (an edge chunk).
+    let validCount: Int
     let encoder: ChunkEncoder
     var out: UnsafeMutableRawPointer?
     var outCount = 0
     var failed = false
 
-    init(dataset: H5Object, tensor: String, offset: [hsize_t], raw: UnsafeMutableRawPointer, rawCount: Int, encoder: ChunkEncoder) {
+    init(
+        dataset: H5Object, tensor: String, offset: [hsize_t], raw: UnsafeMutableRawPointer, rawCount: Int, validCount: Int? = nil,
+        encoder: ChunkEncoder
+    ) {
         self.dataset = dataset
         self.tensor = tensor
         self.offset = offset
         self.raw = raw
         self.rawCount = rawCount
+        self.validCount = validCount ?? rawCount
         self.encoder = encoder
     }
 }
@@ -63,6 +69,19 @@ final class ChunkWritePipeline: @unchecked Sendable {
 
     /// Returns a raw buffer that was never submitted.
     func returnRaw(_ p: UnsafeMutableRawPointer) { rawPool.give(p) }
+
+    /// `encoder` with its zstd frame kind decided on the dataset's first chunk (`count` raw bytes
+    /// at `raw`), on the caller's thread, with scratch buffers from the pools; called before
+    /// that chunk is queued, so every chunk of the dataset is encoded the same way.
+    func resolveFrames(_ encoder: ChunkEncoder, firstChunk raw: UnsafeRawPointer, count: Int) -> ChunkEncoder {
+        guard encoder.frames == .sampled else { return encoder }
+        let scratch = scratchPool.take(), out = outPool.take()
+        defer {
+            scratchPool.give(scratch)
+            outPool.give(out)
+        }
+        return encoder.resolvingFrames(firstChunk: raw, count: count, scratch: scratch, out: out, capacity: outPool.capacity)
+    }
 
     /// Queues a filled chunk; may block while earlier batches are still in flight.
     func submit(_ job: ChunkJob) throws(StoreError) {
@@ -109,7 +128,8 @@ final class ChunkWritePipeline: @unchecked Sendable {
             encodeQueue.async {
                 let scratch = scratchPool.take()
                 let out = outPool.take()
-                if let n = job.encoder.encode(raw: job.raw, count: job.rawCount, scratch: scratch, out: out, capacity: outPool.capacity) {
+                if let n = job.encoder.encode(raw: job.raw, count: job.rawCount, valid: job.validCount, scratch: scratch, out: out, capacity: outPool.capacity)
+                {
                     job.out = out
                     job.outCount = n
                 } else {

@@ -70,8 +70,12 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
     /// elements of `dtype`, chunked by ckpt's rule and filtered by `filters` unless it is a
     /// scalar or empty (those are contiguous); `attributes` are written when it is finished.
     /// Its bytes arrive through the returned stream; finish it before starting the next.
+    /// `values` names what the elements hold when the stored `dtype` is only their carrier
+    /// (bf16 stored as int16, as cstorch does): shuffle + zstd chunks of float values get
+    /// literal-only frames, as in ckpt's own files. It must have `dtype`'s size.
     public func beginDataset(
-        _ name: String, dtype: DType, shape: [Int], filters: HDF5DatasetFilters, attributes: [(String, HDF5AttributeValue)] = []
+        _ name: String, dtype: DType, shape: [Int], filters: HDF5DatasetFilters, attributes: [(String, HDF5AttributeValue)] = [],
+        values: DType? = nil
     ) throws(StoreError) -> TensorStream {
         try checkOpen()
         HDF5Library.prepareThread()
@@ -112,7 +116,8 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
                 var zstdCD: [UInt32] = [UInt32(bitPattern: Int32(level))]
                 H5Pset_filter(dcpl.id, 2, ckpt_H5Z_FLAG_OPTIONAL(), 1, &shuffleCD)
                 H5Pset_filter(dcpl.id, ZstdFilter.id, ckpt_H5Z_FLAG_OPTIONAL(), 1, &zstdCD)
-                encoder = ChunkEncoder(zstdLevel: Int32(level), elementSize: dtype.size)
+                let v = values.flatMap { $0.size == dtype.size ? $0 : nil } ?? dtype
+                encoder = .shuffleZstd(level: level, dtype: v)
                 encoder.fletcher32 = false
             }
             H5Pset_fill_time(dcpl.id, H5D_FILL_TIME_NEVER)

@@ -91,12 +91,12 @@ public final class CheckpointWriter: ChunkStreamOwner {
             let lcpl = H5Object(H5Pcreate(ckpt_H5P_LINK_CREATE()), .plist)
         else { throw .hdf5(path: path, tensor: key.description, operation: "creating dataspace") }
         H5Pset_create_intermediate_group(lcpl.id, 1)
-        var zstdLevel: Int32? = nil
+        var encoder = ChunkEncoder(zstdLevel: nil, elementSize: dtype.size)
         if let layout {
             let cdims = layout.chunk.map { hsize_t($0) }
             _ = cdims.withUnsafeBufferPointer { H5Pset_chunk(dcpl.id, Int32(cdims.count), $0.baseAddress) }
             if case .zstd(let level) = options.codec {
-                zstdLevel = Int32(level)
+                encoder = .shuffleZstd(level: level, dtype: dtype)
                 var shuffleCD: [UInt32] = [UInt32(dtype.size)]
                 var zstdCD: [UInt32] = [UInt32(bitPattern: Int32(level))]
                 H5Pset_filter(dcpl.id, 2, ckpt_H5Z_FLAG_OPTIONAL(), 1, &shuffleCD)
@@ -119,7 +119,7 @@ public final class CheckpointWriter: ChunkStreamOwner {
         if key.isModel { parameterCount += Int64(elements) }
         let stream = TensorStream(
             writer: self, key: key, dtype: dtype, shape: shape, dataset: dataset, layout: layout,
-            encoder: ChunkEncoder(zstdLevel: zstdLevel, elementSize: dtype.size))
+            encoder: encoder)
         openStream = stream
         return stream
     }

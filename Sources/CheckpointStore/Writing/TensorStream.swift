@@ -14,7 +14,7 @@ public final class TensorStream {
     private unowned let writer: any ChunkStreamOwner
     private var dataset: H5Object?
     private let layout: ChunkLayout?
-    private let encoder: ChunkEncoder
+    private var encoder: ChunkEncoder
     private let hasher: XXH3Hasher?
     private let totalBytes: Int
     private var received = 0
@@ -132,10 +132,12 @@ public final class TensorStream {
         let offset = layout.origin(gridIndex).map { hsize_t($0) }
         current = nil
         guard let dataset else { throw .writerState(path: writer.path, detail: "tensor \(key): writer was aborted") }
+        // Literal-only or LZ zstd frames: the first chunk decides for the whole tensor.
+        if encoder.frames == .sampled { encoder = writer.pipeline.resolveFrames(encoder, firstChunk: buf, count: chunkBytes) }
         try writer.pipeline.submit(
             ChunkJob(
                 dataset: dataset, tensor: key.description, offset: offset, raw: buf,
-                rawCount: chunkBytes, encoder: encoder))
+                rawCount: chunkBytes, validCount: currentValid, encoder: encoder))
         // Next grid position in C order.
         var k = shape.count - 1
         while k >= 0 {

@@ -69,7 +69,8 @@ public final class CerebrasMDLWriter: TensorContainerWriter {
         let meta = CerebrasLeafDocument.metadata(.tensor(.model(leaf)), dtype: dtype, shape: shape)
         do {
             let s = try writer.beginDataset(
-                leaf, dtype: CerebrasDTypeName.stored(dtype), shape: shape, filters: filters, attributes: CerebrasLeafDocument.attributes(meta))
+                leaf, dtype: CerebrasDTypeName.stored(dtype), shape: shape, filters: filters, attributes: CerebrasLeafDocument.attributes(meta),
+                values: dtype)
             return HDF5TensorSink(stream: s)
         } catch { throw .store(error) }
     }

@@ -5,8 +5,8 @@ import Foundation
 /// `ckpt bench`: the ckpt half of the side-by-side store benchmark (`tools/bench_store.py`).
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Time ckpt's writer and reader (used by tools/bench_store.py).",
-        subcommands: [BenchWrite.self, BenchRead.self])
+        commandName: "bench", abstract: "Time ckpt's writer and reader (used by tools/bench_store.py), or its chunk codec.",
+        subcommands: [BenchWrite.self, BenchRead.self, BenchCodecCommand.self])
 
     /// Bare `ckpt bench` prints the help and fails with the usage exit code, as bare `ckpt` does.
     func run() throws {
