@@ -12,14 +12,15 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
     /// The final path.
     public let path: String
     /// The temporary file being written.
-    public let temporaryPath: String
+    public var temporaryPath: String { temporary.temporaryPath }
     /// Target chunk size in bytes.
     public let chunkBytes: Int
     /// Whether `commit()` may replace an existing file at `path` (atomically).
     public let replace: Bool
 
     let pipeline: ChunkWritePipeline
-    private var file: hid_t = -1
+    private let temporary: HDF5TemporaryFile
+    private var file: hid_t { temporary.id }
     private var openStream: TensorStream?
     private var pendingAttributes: [(String, HDF5AttributeValue)] = []
     private var done = false
@@ -32,23 +33,9 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
         self.path = path
         self.chunkBytes = chunkBytes
         self.replace = replace
-        temporaryPath = AtomicFile.temporaryPath(for: path)
-        StaleTemporaries.removeStale(beside: path)
-        let dir = AtomicFile.directory(of: path)
-        var st = stat()
-        if stat(dir, &st) != 0 { throw .io(path: path, operation: "opening directory \(dir)", errno: errno) }
+        temporary = try HDF5TemporaryFile(path: path, earliest: true)
         let cores = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         pipeline = ChunkWritePipeline(path: path, chunkCapacity: chunkBytes + 64, threads: cores)
-        HDF5Library.lock()
-        defer { HDF5Library.unlock() }
-        errno = 0
-        TemporaryRegistry.register(temporaryPath)
-        file = HDF5FileAccess.createEarliest(temporaryPath, flags: ckpt_H5F_ACC_EXCL())
-        if file < 0 {
-            let e = errno
-            TemporaryRegistry.unregister(temporaryPath)
-            throw e != 0 ? .io(path: path, operation: "creating \(temporaryPath)", errno: e) : .hdf5(path: path, tensor: nil, operation: "H5Fcreate")
-        }
     }
 
     deinit {
@@ -183,15 +170,7 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
             try pipeline.drain()
             HDF5Library.lock()
             defer { HDF5Library.unlock() }
-            errno = 0
-            let rc = H5Fclose(file)
-            file = -1
-            if rc < 0 {
-                throw errno != 0
-                    ? StoreError.io(path: path, operation: "closing \(temporaryPath)", errno: errno) : .hdf5(path: path, tensor: nil, operation: "H5Fclose")
-            }
-            try AtomicFile.publish(temporaryPath, as: path, replace: replace)
-            TemporaryRegistry.unregister(temporaryPath)
+            try temporary.closeAndPublish(replace: replace)
             done = true
         } catch {
             abort()
@@ -205,12 +184,7 @@ public final class HDF5DatasetFileWriter: ChunkStreamOwner {
         done = true
         pipeline.discard()
         openStream = nil
-        if file >= 0 {
-            HDF5Library.serialized { _ = H5Fclose(file) }
-            file = -1
-        }
-        unlink(temporaryPath)
-        TemporaryRegistry.unregister(temporaryPath)
+        temporary.discard()
     }
 
     private func checkOpen() throws(StoreError) {

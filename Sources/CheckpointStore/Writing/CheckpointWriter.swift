@@ -19,14 +19,15 @@ public final class CheckpointWriter: ChunkStreamOwner {
     /// The final path of the checkpoint.
     public let path: String
     /// The temporary file being written.
-    public let temporaryPath: String
+    public var temporaryPath: String { temporary.temporaryPath }
     /// Storage options.
     public let options: WriterOptions
     /// Checkpoint-level metadata, written at `commit()`; set it any time before.
     public var metadata = CheckpointMetadata()
 
     let pipeline: ChunkWritePipeline
-    private var file: hid_t = -1
+    private let temporary: HDF5TemporaryFile
+    private var file: hid_t { temporary.id }
     private var openStream: TensorStream?
     private var names = Set<TensorKey>()
     private var parameterCount: Int64 = 0
@@ -38,25 +39,8 @@ public final class CheckpointWriter: ChunkStreamOwner {
         self.path = path
         self.options = options
         guard options.chunkBytes >= 1 else { throw .invalidArgument("chunk size must be positive") }
-        temporaryPath = AtomicFile.temporaryPath(for: path)
-        StaleTemporaries.removeStale(beside: path)
-        let dir = AtomicFile.directory(of: path)
-        var st = stat()
-        if stat(dir, &st) != 0 { throw .io(path: path, operation: "opening directory \(dir)", errno: errno) }
+        temporary = try HDF5TemporaryFile(path: path, earliest: false)
         pipeline = ChunkWritePipeline(path: path, chunkCapacity: options.chunkBytes + 64, threads: max(1, options.threads))
-        HDF5Library.lock()
-        defer { HDF5Library.unlock() }
-        errno = 0
-        // Registered before it exists: a signal arriving as the file appears must find it.
-        TemporaryRegistry.register(temporaryPath)
-        file = HDF5FileAccess.create(temporaryPath, flags: ckpt_H5F_ACC_EXCL())
-        if file < 0 {
-            let e = errno
-            TemporaryRegistry.unregister(temporaryPath)
-            throw e != 0
-                ? .io(path: path, operation: "creating \(temporaryPath)", errno: e)
-                : .hdf5(path: path, tensor: nil, operation: "H5Fcreate")
-        }
     }
 
     deinit {
@@ -171,16 +155,7 @@ public final class CheckpointWriter: ChunkStreamOwner {
             HDF5Library.lock()
             defer { HDF5Library.unlock() }
             try writeRootMetadata()
-            errno = 0
-            let rc = H5Fclose(file)
-            file = -1
-            if rc < 0 {
-                throw errno != 0
-                    ? StoreError.io(path: path, operation: "closing \(temporaryPath)", errno: errno)
-                    : .hdf5(path: path, tensor: nil, operation: "H5Fclose")
-            }
-            try AtomicFile.publish(temporaryPath, as: path, replace: options.overwrite)
-            TemporaryRegistry.unregister(temporaryPath)
+            try temporary.closeAndPublish(replace: options.overwrite)
             done = true
         } catch {
             abort()
@@ -194,12 +169,7 @@ public final class CheckpointWriter: ChunkStreamOwner {
         done = true
         pipeline.discard()  // outside the HDF5 section: it waits for the pipeline's writer thread
         openStream = nil
-        if file >= 0 {
-            HDF5Library.serialized { _ = H5Fclose(file) }
-            file = -1
-        }
-        unlink(temporaryPath)
-        TemporaryRegistry.unregister(temporaryPath)
+        temporary.discard()
     }
 
     private func checkOpen() throws(StoreError) {
