@@ -66,6 +66,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ckpt_reader  # noqa: E402
 import ref_h5  # noqa: E402
+from ref_make_fixture import clip_coefficient, decays, global_norm, make_batch, np_dict  # noqa: E402  (the GPT-2 fixtures' conventions)
 
 WARMUP_STEPS = 3
 FAMILIES = ("llama", "neox")
@@ -307,37 +308,9 @@ def init_params(cfg: dict, seed: int) -> dict[str, torch.Tensor]:
     return params
 
 
-def make_batch(cfg: dict, seed: int, ignored: tuple[int, ...] = ()) -> tuple[torch.Tensor, torch.Tensor]:
-    rng = np.random.default_rng(seed)
-    inputs = rng.integers(0, cfg["vocab"], size=(2, 16)).astype(np.int32)
-    targets = rng.integers(0, cfg["vocab"], size=(2, 16)).astype(np.int32)
-    for i in ignored:
-        targets.reshape(-1)[i] = -1
-    return torch.from_numpy(inputs).long(), torch.from_numpy(targets).long()
-
-
 def loss_of(model: torch.nn.Module, cfg: dict, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     logits = model(input_ids=inputs).logits.float()
     return F.cross_entropy(logits.reshape(-1, cfg["vocab"]), targets.reshape(-1), ignore_index=-1)
-
-
-def decays(opt: dict, shape: tuple[int, ...]) -> bool:
-    return opt["decay"] == "all" or len(shape) >= 2
-
-
-def global_norm(grads: dict[str, torch.Tensor]) -> float:
-    return math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads.values()))
-
-
-def clip_coefficient(opt: dict, norm: float) -> float:
-    if opt["grad_clip"] <= 0:
-        return 1.0
-    c = opt["grad_clip"] / (norm + 1e-6)
-    return c if c < 1 else 1.0
-
-
-def np_dict(d: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    return {k: v.detach().float().numpy().copy() for k, v in d.items()}
 
 
 def write_checkpoint(path: str, cfg: dict, opt: dict, step: int, params: dict[str, np.ndarray], dtype: str,
