@@ -111,6 +111,13 @@ public struct LayoutInterpreter: Sendable {
                     }
                     var t = try localTensor(rule, names: names, shapes: shapes, name: storedName, file: file, config: config, shape: shape)
                     if rule.transpose == true { t = try Self.transposed(t) }
+                    if let order = rule.rope {
+                        guard config.rotaryPct == 1 else {
+                            throw .layoutMismatch(
+                                "rule for \(rule.name) has rope '\(order.rawValue)', which permutes whole heads, but rotary_pct is \(config.rotaryPct)")
+                        }
+                        t = try Self.ropeOrdered(t, order, headDim: config.headDim)
+                    }
                     if rule.noOptimizerState == true {
                         guard rule.copy == true else { throw .layoutMismatch("rule for \(rule.name) has no_optimizer_state but is not a copy") }
                         t.holdsOptimizerState = false

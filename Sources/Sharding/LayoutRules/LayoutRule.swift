@@ -35,11 +35,17 @@ public struct LayoutRule: Codable, Sendable, Hashable {
     /// `named_parameters()` skips). Sources are not asked for its optimizer sections and targets
     /// write only its model tensor.
     public var noOptimizerState: Bool?
+    /// How the stored rows of each attention head order the rotary pairs (absent: as the
+    /// canonical tensors do, rotate-half). `interleaved`: Meta's and torchtitan's RoPE, which
+    /// rotates consecutive pairs (`torch.view_as_complex`), so stored row `2k + a` of a head is
+    /// canonical row `a * head_dim / 2 + k` (`RopeOrder`).
+    public var rope: RopeOrder?
 
     /// Creates a rule.
     public init(
         name: String, canonical: [String], split: SplitKind = .replicated, blocks: BlockCount? = nil, stage: StageKind? = nil,
-        transpose: Bool? = nil, copy: Bool? = nil, optional: Bool? = nil, when: LayoutCondition? = nil, noOptimizerState: Bool? = nil
+        transpose: Bool? = nil, copy: Bool? = nil, optional: Bool? = nil, when: LayoutCondition? = nil, noOptimizerState: Bool? = nil,
+        rope: RopeOrder? = nil
     ) {
         self.name = name
         self.canonical = canonical
@@ -51,10 +57,11 @@ public struct LayoutRule: Codable, Sendable, Hashable {
         self.optional = optional
         self.when = when
         self.noOptimizerState = noOptimizerState
+        self.rope = rope
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, canonical, split, blocks, stage, transpose, copy, optional, when
+        case name, canonical, split, blocks, stage, transpose, copy, optional, when, rope
         case noOptimizerState = "no_optimizer_state"
     }
 
@@ -78,6 +85,7 @@ public struct LayoutRule: Codable, Sendable, Hashable {
         optional = try c.decodeIfPresent(Bool.self, forKey: .optional)
         when = try c.decodeIfPresent(LayoutCondition.self, forKey: .when)
         noOptimizerState = try c.decodeIfPresent(Bool.self, forKey: .noOptimizerState)
+        rope = try c.decodeIfPresent(RopeOrder.self, forKey: .rope)
     }
 
     private struct AnyKey: CodingKey {

@@ -23,11 +23,14 @@ public struct LayoutRuleSet: Codable, Sendable, Hashable {
     /// sequential residual, a fully rotated head): a model that fails one is refused with the
     /// requirement's reason.
     public var requires: [LayoutRequirement]?
+    /// Parameters whose optimizer state a source may store fused while their model tensors are
+    /// stored split (torchtitan's `wqkv`): read back as the parts' state (`FusedStateRule`).
+    public var fusedOptimizerState: [FusedStateRule]?
 
     /// Creates a rule set.
     public init(
         description: String? = nil, tensors: [LayoutRule], aliases: [NameAlias]? = nil, ignored: [String]? = nil, chunkPrefix: String? = nil,
-        optimizer: ParameterOrder? = nil, requires: [LayoutRequirement]? = nil
+        optimizer: ParameterOrder? = nil, requires: [LayoutRequirement]? = nil, fusedOptimizerState: [FusedStateRule]? = nil
     ) {
         self.description = description
         self.tensors = tensors
@@ -36,10 +39,12 @@ public struct LayoutRuleSet: Codable, Sendable, Hashable {
         self.chunkPrefix = chunkPrefix
         self.optimizer = optimizer
         self.requires = requires
+        self.fusedOptimizerState = fusedOptimizerState
     }
 
     enum CodingKeys: String, CodingKey {
         case description, tensors, aliases, ignored, optimizer, requires
         case chunkPrefix = "chunk_prefix"
+        case fusedOptimizerState = "fused_optimizer_state"
     }
 }
