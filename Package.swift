@@ -53,6 +53,7 @@ let package = Package(
                 .embedInCode("Layouts/megatron-gpt.json"), .embedInCode("Layouts/hf-gpt2.json"), .embedInCode("Layouts/hf-llama.json"),
                 .embedInCode("Layouts/cerebras-gpt2.json"), .embedInCode("Layouts/cerebras-llama.json"),
                 .embedInCode("Layouts/hf-neox.json"),
+                .embedInCode("Layouts/torchtitan-llama.json"),
             ]),
         .target(name: "ReferenceCore", dependencies: ["CheckpointStore", "Containers", "COpenBLAS", "CHDF5", "CVectorMath"]),
         .executableTarget(

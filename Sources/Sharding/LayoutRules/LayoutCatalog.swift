@@ -62,6 +62,7 @@ public struct LayoutCatalog: Sendable {
             ("formats/layouts/cerebras-gpt2.json", PackageResources.cerebras_gpt2_json),
             ("formats/layouts/cerebras-llama.json", PackageResources.cerebras_llama_json),
             ("formats/layouts/hf-neox.json", PackageResources.hf_neox_json),
+            ("formats/layouts/torchtitan-llama.json", PackageResources.torchtitan_llama_json),
         ]
     }
 

@@ -43,8 +43,13 @@ public struct LayoutKind: Sendable, Hashable, CustomStringConvertible {
     /// Model Zoo parameter order (`formats/layouts/cerebras-gpt2.json`, `cerebras-llama.json`).
     public static let cerebras = LayoutKind(name: "cerebras", table: "cerebras", isSharded: false, holdsOptimizerState: true, title: "Cerebras")
 
+    /// torchtitan's Llama3Model names in one (logical) PyTorch DCP directory, optimizer state
+    /// keyed by parameter (`formats/layouts/torchtitan-llama.json`).
+    public static let torchtitan = LayoutKind(
+        name: "torchtitan", table: "torchtitan", isSharded: false, holdsOptimizerState: true, title: "torchtitan")
+
     /// Every kind ckpt knows, for lookup by name.
-    public static let known: [LayoutKind] = [.wafer, .megatron, .hf, .cerebras]
+    public static let known: [LayoutKind] = [.wafer, .megatron, .hf, .cerebras, .torchtitan]
 
     /// The known kind called `name`, or nil.
     public static func named(_ name: String) -> LayoutKind? { known.first { $0.name == name } }
