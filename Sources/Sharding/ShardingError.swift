@@ -60,6 +60,9 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
     case duplicateTensor(path: String, tensor: String, other: String)
     /// No target format writes this layout in this container format.
     case noTargetFormat(layout: String, container: String, known: [String])
+    /// A source format needs something the command line must give (a torchtitan checkpoint's
+    /// job config: its tensors do not record the architecture).
+    case needsInput(path: String, detail: String)
 
     /// One line naming what went wrong and where.
     public var description: String {
@@ -94,6 +97,7 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
         case .store(let e): return e.description
         case .container(let e): return e.description
         case .duplicateTensor(let p, let t, let o): return "\(p): tensors \(o) and \(t) are the same tensor under two spellings"
+        case .needsInput(let p, let d): return "\(p): \(d)"
         case .noTargetFormat(let l, let c, let known):
             return "no writer for layout \(l) in container format '\(c)' (known: \(known.joined(separator: ", ")))"
         }
@@ -104,7 +108,7 @@ public enum ShardingError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isValidationFailure: Bool {
         switch self {
         case .notACheckpoint, .outputExists, .io, .store, .badLayoutData, .unknownLayout, .invalidParallelism, .unusableTarget,
-            .noTargetFormat, .cannotExpress:
+            .noTargetFormat, .cannotExpress, .needsInput:
             return false
         case .container(let e):
             if case .io = e { return false }

@@ -187,6 +187,7 @@ public struct Converter: Sendable {
                 switch key {
                 case "megatron": "Megatron-LM state (args, opt_param_scheduler, RNG states, _extra_state, param groups)"
                 case "cerebras": "the .mdl's other leaves (cstorch's beta powers, schedulers, lr, Model Zoo's __metadata__)"
+                case "torchtitan": "torchtitan's train_state, lr_scheduler, dataloader and param groups"
                 default: "user metadata `\(key)`"
                 }
             return "\(what) not written: \(title) checkpoints have no place for it"
