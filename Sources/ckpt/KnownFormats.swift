@@ -7,8 +7,9 @@ enum KnownFormats {
     /// ckpt's own formats, Hugging Face directories (safetensors, or `pytorch_model.bin` to
     /// read) and Megatron-LM torch directories; hf targets are cut into shards of at most
     /// `maxShardBytes`.
-    static func registry(maxShardBytes: Int = HFDirectoryWriter.defaultMaxShardBytes, vocab: Int? = nil) -> FormatRegistry {
-        FormatRegistry.all(maxShardBytes: maxShardBytes, vocab: vocab)
+    /// `modelConfig` is the job config describing a torchtitan checkpoint's model.
+    static func registry(maxShardBytes: Int = HFDirectoryWriter.defaultMaxShardBytes, vocab: Int? = nil, modelConfig: String? = nil) -> FormatRegistry {
+        FormatRegistry.all(maxShardBytes: maxShardBytes, vocab: vocab, torchtitanConfig: modelConfig)
     }
 }
 

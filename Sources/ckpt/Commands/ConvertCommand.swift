@@ -17,7 +17,8 @@ struct ConvertCommand: ParsableCommand {
             ckpt HDF5 rank files or of Megatron-LM torch rank files (model_optim_rng.pt, distrib_optim.pt), or a
             Hugging Face model directory (config.json with model.safetensors, sharded safetensors, or
             pytorch_model.bin), a Megatron torch_dist directory (metadata.json, common.pt, PyTorch DCP
-            .metadata + __R_k.distcp), or a Cerebras checkpoint (cstorch.save .mdl of a Model Zoo GPT-2 or LLaMA).
+            .metadata + __R_k.distcp), a Cerebras checkpoint (cstorch.save .mdl of a Model Zoo GPT-2 or LLaMA), or a
+            torchtitan checkpoint (its DCP step-N directory; --model-config gives its job config).
             Targets: wafer (one ckpt file), megatron (ckpt HDF5 rank files), megatron-torch (Megatron-LM's legacy
             torch format), megatron-dist (torch_dist, loadable at any TP x PP; --tp/--pp set the args and chunks),
             hf (config.json + safetensors shards + index), cerebras (one .mdl file cerebras.pytorch.load reads,
@@ -36,6 +37,7 @@ struct ConvertCommand: ParsableCommand {
               ckpt convert megatron-lm-ckpt --to hf --out hf-model-2
               ckpt convert checkpoint_1000.mdl --to wafer --out wafer.h5
               ckpt convert wafer.h5 --to cerebras --out checkpoint_1000.mdl
+              ckpt convert outputs/checkpoint/step-1000 --model-config outputs/job_config.json --to wafer --out titan.h5
             """)
 
     /// Target formats.
@@ -70,6 +72,12 @@ struct ConvertCommand: ParsableCommand {
             "Vocabulary of a Megatron-LM torch source, 1...2^31-1 (Megatron records only the padded size; give the padded size to keep the padding rows).",
             valueName: "n"))
     var vocab: Int?
+    @Option(
+        name: .customLong("model-config"),
+        help: ArgumentHelp(
+            "The job config JSON of a torchtitan source (torchtitan's --debug.save_config_file: Trainer.Config.to_dict()); its DCP checkpoint records no architecture.",
+            valueName: "file"))
+    var modelConfig: String?
     @Flag(name: .customLong("allow-divergent-replicas"), help: "Take rank 0 when replicated tensors differ across TP ranks and report the difference.")
     var allowDivergentReplicas = false
     @Flag(help: "Print a JSON summary.") var json = false
@@ -133,7 +141,8 @@ struct ConvertCommand: ParsableCommand {
         var bar: Progress?
         let report: ConversionReport
         do {
-            let converter = try Converter(options: options, formats: KnownFormats.registry(maxShardBytes: maxShardSize.bytes, vocab: vocab))
+            let converter = try Converter(
+                options: options, formats: KnownFormats.registry(maxShardBytes: maxShardSize.bytes, vocab: vocab, modelConfig: modelConfig))
             report = try converter.convert(source, to: layout, container: container, output: out) { done, total in
                 if bar == nil { bar = Progress(total: Int(total), label: "convert", enabled: Progress.shown(json: json)) }
                 bar?.update(Int(done))
