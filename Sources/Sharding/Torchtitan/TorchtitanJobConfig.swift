@@ -54,8 +54,12 @@ public struct TorchtitanJobConfig: Sendable, Equatable {
     }
 
     /// One transformer block's shape and math, as read.
-    private struct Block: Equatable {
+    private struct Block: Equatable, CustomStringConvertible {
         var heads: Int, kvHeads: Int, ffn: Int, theta: Double, maxSeq: Int, eps: [Double]
+
+        var description: String {
+            "n_heads \(heads), n_kv_heads \(kvHeads), ffn \(ffn), rope theta \(theta), max_seq_len \(maxSeq), eps \(eps)"
+        }
     }
 
     private static func llama3(_ m: TorchtitanConfigNode) throws(ContainerError) -> ModelConfig {
@@ -98,6 +102,11 @@ public struct TorchtitanJobConfig: Sendable, Equatable {
         if let d = try a.optionalMember("dim"), try d.positiveInt() != dim { throw d.bad("\(d.describe) is not the model's dim \(dim)") }
         if let q = try a.optionalMember("qk_norm") { throw q.bad("QK norms are not part of ckpt's LLaMA") }
         let qkv = try a.member("qkv_linear", neededFor: "the Q/K/V projections")
+        for (key, value) in [("n_heads", heads), ("n_kv_heads", kvHeads), ("head_dim", dim / heads)] {
+            if let q = try qkv.optionalMember(key), try q.positiveInt() != value {
+                throw q.bad("\(q.describe) contradicts the attention's \(key) \(value)")
+            }
+        }
         for key in ["wqkv", "wq", "wkv"] { if let lin = try qkv.optionalMember(key) { try noBias(lin) } }
         try noBias(try a.member("wo", neededFor: "the output projection"))
         let rope = try a.member("rope", neededFor: "the rotary embedding")
