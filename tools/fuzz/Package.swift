@@ -32,6 +32,10 @@ let package = Package(
         .executableTarget(
             name: "fuzz-megatron-dist",
             dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt), .product(name: "Sharding", package: ckpt)]),
+        // torchtitan's job config (`ckpt convert --model-config`), mapped to a model.
+        .executableTarget(
+            name: "fuzz-torchtitan-config",
+            dependencies: ["CFuzzerDriver", .product(name: "Containers", package: ckpt), .product(name: "Sharding", package: ckpt)]),
         // hdf5plugin's LZ4 chunk format (HDF5 filter 32004) as the Cerebras .mdl reader decodes it.
         .executableTarget(name: "fuzz-lz4-filter", dependencies: ["CFuzzerDriver", .product(name: "CheckpointStore", package: ckpt)]),
         // cstorch's `.mdl` root attribute `__spec__` ([structure, torch pytree treespec_dumps]).

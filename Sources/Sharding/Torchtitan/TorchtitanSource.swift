@@ -16,7 +16,7 @@ struct TorchtitanSource: SourceFormat {
             throw .needsInput(
                 path: path,
                 detail:
-                    "a torchtitan DCP checkpoint records no model architecture (heads, rope theta, norm eps); pass --model-config with its job config JSON (torchtitan's --debug.save_config_file, or Trainer.Config.to_dict() of its config_registry entry)"
+                    "a torchtitan DCP checkpoint records no model architecture (heads, rope theta, norm eps); give its job config JSON with ckpt convert --model-config FILE (torchtitan's --debug.save_config_file, or Trainer.Config.to_dict() of its config_registry entry)"
             )
         }
         let job: TorchtitanJobConfig
