@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,11 +33,10 @@ ROOT = os.path.dirname(HERE)
 
 def titan_logits(fixture: str, tokens):
     import torch
-    import torch.distributed.checkpoint as dcp
 
     import make_torchtitan_fixture as mk
 
-    config = mk.trainer_config(tempfile.mkdtemp(prefix="tt-check-"))
+    config = mk.trainer_config(fixture)  # dump_folder: only job_config.json's location
     model = config.model_spec.model.build()
     model.init_states()
     with torch.no_grad():
@@ -53,7 +53,7 @@ def titan_logits(fixture: str, tokens):
     ck.close()
     model.eval()
     with torch.no_grad():
-        return model(tokens).float(), {k: v.detach().clone() for k, v in model.state_dict().items()}, config, dcp
+        return model(tokens).float(), {k: v.detach().clone() for k, v in model.state_dict().items()}, config
 
 
 def main() -> None:
@@ -62,18 +62,32 @@ def main() -> None:
     ap.add_argument("--fixture", default=os.path.join(ROOT, "Tests", "Fixtures", "interop", "dcp-torchtitan-llama"))
     a = ap.parse_args()
     import torch
+
+    import make_torchtitan_fixture as mk
+
+    fixture = os.path.abspath(a.fixture)
+    g = torch.Generator().manual_seed(mk.TOKENS_SEED)
+    tokens = torch.randint(0, mk.SHAPE["vocab"], (2, 48), generator=g)
+    ref, sd, config = titan_logits(fixture, tokens)
+
+    out = tempfile.mkdtemp(prefix="tt-check-hf-")
+    try:
+        ok = check(a, fixture, tokens, ref, sd, config, out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    print("ok" if ok else "FAILED")
+    raise SystemExit(0 if ok else 1)
+
+
+def check(a, fixture: str, tokens, ref, sd: dict, config, out: str) -> bool:
+    """Converts with ckpt into `out`, compares; prints one line per check."""
+    import torch
     from safetensors.torch import load_file
     from transformers import LlamaForCausalLM
 
     import make_torchtitan_fixture as mk
     from torchtitan.models.llama3 import Llama3StateDictAdapter
 
-    fixture = os.path.abspath(a.fixture)
-    g = torch.Generator().manual_seed(mk.TOKENS_SEED)
-    tokens = torch.randint(0, mk.SHAPE["vocab"], (2, 48), generator=g)
-    ref, sd, config, _ = titan_logits(fixture, tokens)
-
-    out = tempfile.mkdtemp(prefix="tt-check-hf-")
     hf = os.path.join(out, "hf")
     step = os.path.join(fixture, "checkpoint", "step-%d" % mk.STEPS)
     cmd = [a.ckpt, "convert", step, "--model-config", os.path.join(fixture, "job_config.json"), "--to", "hf", "--out", hf]
@@ -81,7 +95,7 @@ def main() -> None:
     print("$ " + " ".join(cmd) + "\n" + r.stdout.strip())
     if r.returncode != 0:
         print(r.stderr.strip())
-        raise SystemExit(1)
+        return False
     model = LlamaForCausalLM.from_pretrained(hf, dtype=torch.float32)
     model.eval()
     with torch.no_grad():
@@ -109,9 +123,7 @@ def main() -> None:
             attn.k_proj.weight.copy_(sd[f"layers.{i}.attention.qkv_linear.wk.weight"])
         wrong = (model(tokens).logits.float() - ref).abs().max().item()
     print(f"control: without the permutation the max |difference| is {wrong:.3e}")
-    ok = ok and wrong > 10 * 1e-5
-    print("ok" if ok else "FAILED")
-    raise SystemExit(0 if ok else 1)
+    return ok and wrong > 10 * 1e-5
 
 
 if __name__ == "__main__":
