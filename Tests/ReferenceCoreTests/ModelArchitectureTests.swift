@@ -65,4 +65,28 @@ import Testing
         let extra = all + [("embed.positions.weight", [6, 8])]
         #expect(run(extra) == .unsupportedModel(path: "parameters", detail: "tensor embed.positions.weight is not read by the model model_config describes"))
     }
+
+    @Test func zeroGradientElementsFollowThePositions() throws {
+        let gpt2 = try ModelArchitecture(config: ComposedModels.config())
+        #expect(gpt2.zeroGradientRanges("layers.1.attn.k.bias") == [0..<8])
+        #expect(gpt2.zeroGradientRanges("layers.1.attn.q.bias").isEmpty && gpt2.zeroGradientRanges("layers.1.attn.k.weight").isEmpty)
+        // NeoX, half of each head of 4 rotated: dimensions 2, 3 of each of the 2 KV heads.
+        let neox = try ModelArchitecture(config: ComposedModels.neox)
+        #expect(neox.zeroGradientRanges("layers.0.attn.k.bias") == [2..<4, 6..<8])
+        let pythia = try ModelArchitecture(config: ModelConfig.preset(family: "neox", name: "160m")!)
+        #expect(pythia.zeroGradientRanges("layers.0.attn.k.bias").count == 12)
+        #expect(pythia.zeroGradientRanges("layers.0.attn.k.bias").first == 16..<64)
+        // Full rotary: every element of the k bias carries a gradient; no biases, no tensor.
+        let rotated = try ModelArchitecture(config: ComposedModels.config(position: "rope"))
+        #expect(rotated.zeroGradientRanges("layers.0.attn.k.bias").isEmpty)
+        #expect(try ModelArchitecture(config: ComposedModels.llama).zeroGradientRanges("layers.0.attn.k.bias").isEmpty)
+    }
+
+    @Test func verifierSegmentsCoverEveryRowOnce() {
+        let s = StepVerifier.segments(rows: 8, rowElements: 1, zero: [6..<8, 2..<4])
+        #expect(s.map(\.rows) == [0..<2, 2..<4, 4..<6, 6..<8])
+        #expect(s.map(\.noise) == [false, true, false, true])
+        #expect(StepVerifier.segments(rows: 5, rowElements: 1, zero: [0..<5]).map(\.noise) == [true])
+        #expect(StepVerifier.segments(rows: 3, rowElements: 4, zero: []).map(\.rows) == [0..<3])
+    }
 }
