@@ -41,7 +41,11 @@ let package = Package(
         // Vector instructions Swift's SIMD types do not reach by themselves (header-only).
         .target(name: "CVectorMath"),
 
-        .target(name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash", "CLZ4"]),
+        // Model/presets.json (byte-identical to formats/presets.json) is compiled in: the one
+        // source of `ckpt synth --preset` shapes and the families' conventions.
+        .target(
+            name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash", "CLZ4"],
+            resources: [.embedInCode("Model/presets.json")]),
         // Every tensor file format behind one protocol (`TensorContainer`): ckpt's HDF5,
         // safetensors, `torch.save` zip archives with a restricted pickle reader.
         .target(name: "Containers", dependencies: ["CheckpointStore", "CZlib", "CDeflate", "CZstd"]),

@@ -15,6 +15,8 @@ import hdf5plugin  # noqa: F401  (registers the zstd filter for files written by
 import numpy as np
 import xxhash
 
+import ckpt_reader
+
 WRITER = "ckpt-ref-tools 0.1.0"
 
 
@@ -143,35 +145,9 @@ def update_counts(f: h5py.File) -> None:
 
 
 def canonical_tensors(c: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
-    """Canonical gpt2 parameter names and shapes (CONTEXT / formats/tensor-names.md)."""
-    C, F, V, S = c["hidden"], c["ffn"], c["vocab"], c["max_seq"]
-    kv = c["kv_heads"] * (C // c["heads"])
-    out: list[tuple[str, tuple[int, ...]]] = [("embed.tokens.weight", (V, C)), ("embed.positions.weight", (S, C))]
-
-    def norm(p: str) -> None:
-        out.append((p + ".weight", (C,)))
-        if c["bias"]:
-            out.append((p + ".bias", (C,)))
-
-    def linear(p: str, o: int, i: int) -> None:
-        out.append((p + ".weight", (o, i)))
-        if c["bias"]:
-            out.append((p + ".bias", (o,)))
-
-    for i in range(c["layers"]):
-        p = f"layers.{i}"
-        norm(p + ".attn_norm")
-        linear(p + ".attn.q", C, C)
-        linear(p + ".attn.k", kv, C)
-        linear(p + ".attn.v", kv, C)
-        linear(p + ".attn.out", C, C)
-        norm(p + ".mlp_norm")
-        linear(p + ".mlp.up", F, C)
-        linear(p + ".mlp.down", C, F)
-    norm("final_norm")
-    if not c["tie_embeddings"]:
-        out.append(("lm_head.weight", (V, C)))
-    return out
+    """Canonical parameter names and shapes of any family (formats/tensor-names.md): the one
+    implementation, ckpt_reader.canonical_tensors."""
+    return ckpt_reader.canonical_tensors(c)
 
 
 def write_batch(path: str, inputs: np.ndarray, targets: np.ndarray) -> None:

@@ -68,6 +68,30 @@ import Testing
         }
     }
 
+    @Test func onlyTheFormatV1FamiliesMayLeaveKeysOut() throws {
+        // gpt2 and llama documents of format v1.0 writers: the sizes suffice.
+        let gpt2 = try MetadataJSON.decode(
+            ModelConfig.self, #"{"family":"gpt2","layers":2,"hidden":8,"heads":2,"vocab":16,"max_seq":4}"#, path: "x.h5", what: "model_config")
+        #expect(gpt2.residual == "sequential" && gpt2.rotaryPct == 1 && gpt2.position == "learned" && gpt2.ffn == 32)
+        let llama = try MetadataJSON.decode(
+            ModelConfig.self, #"{"family":"llama","layers":2,"hidden":8,"heads":2,"vocab":16,"max_seq":4,"kv_heads":1}"#, path: "x.h5",
+            what: "model_config")
+        #expect(llama.norm == "rmsnorm" && llama.activation == "swiglu" && llama.residual == "sequential" && llama.rotaryPct == 1)
+        // neox (and any later family) needs every key; the error names the first missing one.
+        let full = try #require(ModelConfig.preset(family: "neox", name: "tiny"))
+        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as? [String: Any])
+        for key in ["rotary_pct", "residual", "norm_eps", "rope_theta", "bias", "kv_heads", "ffn", "activation"] {
+            var partial = object
+            partial[key] = nil
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: partial), as: UTF8.self)
+            #expect(throws: StoreError.badMetadata(path: "x.h5", detail: "model_config: key '\(key)' is missing")) {
+                try MetadataJSON.decode(ModelConfig.self, json, path: "x.h5", what: "model_config")
+            }
+        }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        #expect(try MetadataJSON.decode(ModelConfig.self, json, path: "x.h5", what: "model_config") == full)
+    }
+
     @Test func readerReportsBadModelConfigWithoutTypeNames() throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -27,7 +27,7 @@ import Testing
         let params: TensorBuffers<Double> = TestModels.parameters(config, seed: 7)
         let batch = TestModels.batch(config, b: 2, t: 5, seed: 11, ignored: [3, 6])
         let grads = TensorBuffers<Double>(zerosLike: params)
-        _ = model.run(parameters: params, batch: batch, gradients: grads)
+        _ = try model.run(parameters: params, batch: batch, gradients: grads)
         let h = 1e-5
         for name in params.names {
             let p = params[name]!
@@ -35,9 +35,9 @@ import Testing
             for i in 0..<p.count {
                 let saved = p[i]
                 p[i] = saved + h
-                let up = model.run(parameters: params, batch: batch, gradients: nil)
+                let up = try model.run(parameters: params, batch: batch, gradients: nil)
                 p[i] = saved - h
-                let down = model.run(parameters: params, batch: batch, gradients: nil)
+                let down = try model.run(parameters: params, batch: batch, gradients: nil)
                 p[i] = saved
                 fd[i] = (up - down) / (2 * h)
             }
@@ -58,8 +58,8 @@ import Testing
         let p32 = p64.converted(to: Float.self)
         let batch = TestModels.batch(config, b: 3, t: 6, seed: 5)
         let g64 = TensorBuffers<Double>(zerosLike: p64)
-        let l64 = model.run(parameters: p64, batch: batch, gradients: g64)
-        let (l32, g32) = model.lossAndGradients(parameters: p32, batch: batch)
+        let l64 = try model.run(parameters: p64, batch: batch, gradients: g64)
+        let (l32, g32) = try model.lossAndGradients(parameters: p32, batch: batch)
         #expect(abs(l32 - l64) / l64 < 1e-5)
         for name in p64.names where name.hasSuffix("attn.k.bias") {
             #expect(g32[name]!.array.allSatisfy { abs($0) < 1e-6 }, "\(name): key-bias gradient is not ~0")

@@ -11,12 +11,12 @@ import Testing
         let params: TensorBuffers<Double> = TestModels.parameters(config, seed: 1)
         // Only positions 0...2 of each sequence count.
         var batch = TestModels.batch(config, b: 2, t: 6, seed: 2, ignored: [3, 4, 5, 9, 10, 11])
-        let before = model.run(parameters: params, batch: batch, gradients: nil)
+        let before = try model.run(parameters: params, batch: batch, gradients: nil)
         for i in [3, 4, 5, 9, 10, 11] { batch.inputs[i] = (batch.inputs[i] + 1) % Int32(config.vocab) }
-        let after = model.run(parameters: params, batch: batch, gradients: nil)
+        let after = try model.run(parameters: params, batch: batch, gradients: nil)
         #expect(before == after, "a later token changed an earlier position's loss")
         batch.inputs[1] = (batch.inputs[1] + 1) % Int32(config.vocab)
-        let changed = model.run(parameters: params, batch: batch, gradients: nil)
+        let changed = try model.run(parameters: params, batch: batch, gradients: nil)
         #expect(abs(changed - before) > 1e-9, "an earlier token did not change the loss")
     }
 
@@ -32,11 +32,11 @@ import Testing
         for i in active {
             var one = full
             for j in 0..<one.targets.count where j != i { one.targets[j] = -1 }
-            sum += model.run(parameters: params, batch: one, gradients: nil)
+            sum += try model.run(parameters: params, batch: one, gradients: nil)
         }
-        let loss = model.run(parameters: params, batch: masked, gradients: nil)
+        let loss = try model.run(parameters: params, batch: masked, gradients: nil)
         #expect(abs(loss - sum / Double(active.count)) < 1e-12)
-        let all = model.run(parameters: params, batch: full, gradients: nil)
+        let all = try model.run(parameters: params, batch: full, gradients: nil)
         #expect(abs(all - loss) > 1e-6)
     }
 
@@ -57,14 +57,6 @@ import Testing
         for name in pt.names where name != "embed.tokens.weight" {
             #expect(TestModels.relativeL2(gt[name]!.array, gu[name]!.array) < 1e-12, "\(name)")
         }
-    }
-
-    @Test func unsupportedConfigurationsAreRejected() {
-        let llama = ModelConfig.preset(family: "llama", name: "tiny")!
-        #expect(throws: ReferenceError.self) { try ReferenceModel(config: llama) }
-        var bad = TestModels.tiny()
-        bad.activation = "swiglu"
-        #expect(throws: ReferenceError.self) { try ReferenceModel(config: bad) }
     }
 
     @Test func batchValidationNamesTheProblem() {

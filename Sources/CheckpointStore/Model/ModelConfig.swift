@@ -46,14 +46,22 @@ public struct ModelConfig: Codable, Sendable, Hashable {
         case residual, rotaryPct = "rotary_pct"
     }
 
-    /// Creates a configuration; unspecified fields take the family's conventions.
+    /// Creates a configuration. Unspecified sizes: `kvHeads` = `heads`, `ffn` = 4 · `hidden`;
+    /// unspecified switches take the family's conventions (`ModelConfig.conventions(family:)`,
+    /// from `formats/presets.json`; those of gpt2 for a family without presets, which
+    /// `validationProblem` then reports).
     public init(
         family: String, layers: Int, hidden: Int, heads: Int, kvHeads: Int? = nil, ffn: Int? = nil,
-        vocab: Int, maxSeq: Int, normEps: Double = 1e-5, activation: String? = nil,
+        vocab: Int, maxSeq: Int, normEps: Double? = nil, activation: String? = nil,
         tieEmbeddings: Bool? = nil, norm: String? = nil, position: String? = nil,
-        ropeTheta: Double = 10000, bias: Bool? = nil, residual: String? = nil, rotaryPct: Double? = nil
+        ropeTheta: Double? = nil, bias: Bool? = nil, residual: String? = nil, rotaryPct: Double? = nil
     ) {
-        let llama = family == "llama", neox = family == "neox"
+        // Only a configuration with a switch left out reads the presets (which are themselves
+        // decoded through this initialiser, every switch given).
+        let anyLeftOut =
+            normEps == nil || activation == nil || tieEmbeddings == nil || norm == nil || position == nil || ropeTheta == nil
+            || bias == nil || residual == nil || rotaryPct == nil
+        let base = anyLeftOut ? Self.conventions(family: family) ?? Self.conventions(family: "gpt2") : nil
         self.family = family
         self.layers = layers
         self.hidden = hidden
@@ -62,39 +70,52 @@ public struct ModelConfig: Codable, Sendable, Hashable {
         self.ffn = ffn ?? 4 * hidden
         self.vocab = vocab
         self.maxSeq = maxSeq
-        self.normEps = normEps
-        self.activation = activation ?? (llama ? "swiglu" : neox ? "gelu" : "gelu_tanh")
-        self.tieEmbeddings = tieEmbeddings ?? !(llama || neox)
-        self.norm = norm ?? (llama ? "rmsnorm" : "layernorm")
-        self.position = position ?? (llama || neox ? "rope" : "learned")
-        self.ropeTheta = ropeTheta
-        self.bias = bias ?? !llama
-        self.residual = residual ?? (neox ? "parallel" : "sequential")
-        self.rotaryPct = rotaryPct ?? (neox ? 0.25 : 1.0)
+        self.normEps = normEps ?? base?.normEps ?? 1e-5
+        self.activation = activation ?? base?.activation ?? "gelu_tanh"
+        self.tieEmbeddings = tieEmbeddings ?? base?.tieEmbeddings ?? true
+        self.norm = norm ?? base?.norm ?? "layernorm"
+        self.position = position ?? base?.position ?? "learned"
+        self.ropeTheta = ropeTheta ?? base?.ropeTheta ?? 10000
+        self.bias = bias ?? base?.bias ?? true
+        self.residual = residual ?? base?.residual ?? "sequential"
+        self.rotaryPct = rotaryPct ?? base?.rotaryPct ?? 1
     }
 
-    /// Decodes, filling fields older writers may omit with the family's conventions.
+    /// Decodes `model_config`. `family`, `layers`, `hidden`, `heads`, `vocab` and `max_seq`
+    /// are always required. A gpt2 or llama document (the families of format v1.0) may omit
+    /// any other key, which then takes the value ckpt's writers of that time meant
+    /// (`kv_heads` = `heads`, `ffn` = 4 · `hidden`, the family's conventions; `residual` and
+    /// `rotary_pct`, added later, sequential and 1). Any other family needs every key: a
+    /// missing one is an error naming it, never a silent default (`formats/checkpoint-v1.md`
+    /// section 9.1).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let family = try c.decode(String.self, forKey: .family)
+        let everyKey = (decoder.userInfo[Self.requireEveryKey] as? Bool ?? false) || !Self.familiesWithOptionalKeys.contains(family)
+        func optional<V: Decodable>(_ type: V.Type, _ key: CodingKeys) throws -> V? {
+            if let v = try c.decodeIfPresent(type, forKey: key) { return v }
+            guard everyKey else { return nil }
+            throw DecodingError.keyNotFound(
+                key, .init(codingPath: c.codingPath, debugDescription: "family '\(family)' requires every model_config key"))
+        }
         self.init(
             family: family,
             layers: try c.decode(Int.self, forKey: .layers),
             hidden: try c.decode(Int.self, forKey: .hidden),
             heads: try c.decode(Int.self, forKey: .heads),
-            kvHeads: try c.decodeIfPresent(Int.self, forKey: .kvHeads),
-            ffn: try c.decodeIfPresent(Int.self, forKey: .ffn),
+            kvHeads: try optional(Int.self, .kvHeads),
+            ffn: try optional(Int.self, .ffn),
             vocab: try c.decode(Int.self, forKey: .vocab),
             maxSeq: try c.decode(Int.self, forKey: .maxSeq),
-            normEps: try c.decodeIfPresent(Double.self, forKey: .normEps) ?? 1e-5,
-            activation: try c.decodeIfPresent(String.self, forKey: .activation),
-            tieEmbeddings: try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings),
-            norm: try c.decodeIfPresent(String.self, forKey: .norm),
-            position: try c.decodeIfPresent(String.self, forKey: .position),
-            ropeTheta: try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000,
-            bias: try c.decodeIfPresent(Bool.self, forKey: .bias),
-            residual: try c.decodeIfPresent(String.self, forKey: .residual),
-            rotaryPct: try c.decodeIfPresent(Double.self, forKey: .rotaryPct))
+            normEps: try optional(Double.self, .normEps),
+            activation: try optional(String.self, .activation),
+            tieEmbeddings: try optional(Bool.self, .tieEmbeddings),
+            norm: try optional(String.self, .norm),
+            position: try optional(String.self, .position),
+            ropeTheta: try optional(Double.self, .ropeTheta),
+            bias: try optional(Bool.self, .bias),
+            residual: try optional(String.self, .residual),
+            rotaryPct: try optional(Double.self, .rotaryPct))
     }
 
     /// Head dimension C / heads.

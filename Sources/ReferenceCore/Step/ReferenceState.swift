@@ -52,7 +52,7 @@ public final class ReferenceState {
     /// Loss, gradients and the clipping decision for `batch` (validated here).
     public func gradients(batch: TokenBatch, batchPath: String) throws(ReferenceError) -> StepGradients {
         try batch.validate(vocab: model.config.vocab, maxSeq: model.config.maxSeq, path: batchPath)
-        let (loss, grads, norm) = model.lossGradientsAndNorm(parameters: parameters, batch: batch)
+        let (loss, grads, norm) = try model.lossGradientsAndNorm(parameters: parameters, batch: batch, source: source.path)
         return StepGradients(loss: loss, gradients: grads, globalNorm: norm, clipCoefficient: optimizer.clipCoefficient(globalNorm: norm))
     }
 

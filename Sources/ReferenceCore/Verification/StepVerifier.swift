@@ -62,96 +62,6 @@ public struct StepVerifier: Sendable {
             global: global, tensors: verdicts)
     }
 
-    /// Compares one parameter of `after` with its reference update, streaming the tensor in
-    /// row blocks of about `streamElements` elements: per block the reference state and update
-    /// are recomputed and the sums and worst elements accumulated, so only a few blocks are in
-    /// memory besides the parameters and gradients.
-    func compare(
-        _ name: String, gradient: ScalarBuffer<Float>, clipCoefficient: Double, state: ReferenceState, after: any TensorSource
-    ) throws(ReferenceError) -> TensorVerdict {
-        func structural(_ what: String) -> TensorVerdict {
-            TensorVerdict(
-                name: name, passed: false, severity: .infinity,
-                checks: [Self.check(what, .nan, limit: 0, passed: false, severity: .infinity)], worstElement: nil)
-        }
-        guard let shape = state.parameters.shapes[name] else { throw .missingTensor(path: state.source.path, tensor: name) }
-        let paramKey = TensorKey.model(name)
-        guard let pd = after.describe(paramKey) else { return structural("missing parameter") }
-        guard pd.shape == shape else { return structural("shape \(pd.shape) differs from \(shape)") }
-        let hasMaster = state.source.describe(.optimizer("master", name)) != nil
-        var keysB = [TensorKey.optimizer("exp_avg", name), .optimizer("exp_avg_sq", name)]
-        if hasMaster { keysB.append(.optimizer("master", name)) }
-        for key in keysB {
-            guard let d = after.describe(key), d.shape == shape else { return structural("missing or misshapen \(key)") }
-        }
-        // A tensor whose exact gradient is zero gets gradients of pure rounding noise on any
-        // machine, which Adam normalises to lr-sized steps of random sign: only finiteness and
-        // the per-element bound of a valid step are checked for it.
-        let noiseOnly = Self.hasZeroExactGradient(name)
-        let storage = hasMaster ? DType.float32 : pd.dtype
-        let lr = state.optimizer.config.lr
-        let unit = lr > 0 ? lr * state.optimizer.elementBound(completedSteps: state.completedSteps) : 1e-30
-
-        var acc = TensorAccumulator()
-        let rowsTotal = shape.first ?? 1
-        let rowElements = max(1, shape.dropFirst().reduce(1, *))
-        let rowsPerBlock = max(1, streamElements / rowElements)
-        var row = 0
-        while row < rowsTotal {
-            let rows = row..<min(rowsTotal, row + rowsPerBlock)
-            let offset = row * rowElements
-            let u = try state.referenceUpdate(name: name, gradient: gradient, clipCoefficient: clipCoefficient, rows: rows)
-            let paramB = try after.readFloats(paramKey, rows: rows)
-            for (i, (stateName, ref)) in [("exp_avg", u.expAvg), ("exp_avg_sq", u.expAvgSq)].enumerated() {
-                let sB = try after.readFloats(.optimizer(stateName, name), rows: rows)
-                if noiseOnly {
-                    acc.stateBad[i] = acc.stateBad[i] || sB.contains { !$0.isFinite } || (i == 1 && sB.contains { $0 < 0 })
-                } else {
-                    let sA = try state.stateBefore(stateName, name, rows: rows)
-                    acc.stateSums[i] += Self.stateSums(b: sB, ref: ref, a: sA)
-                }
-            }
-            let thetaB: [Float]
-            if hasMaster {
-                thetaB = try after.readFloats(.optimizer("master", name), rows: rows)
-                acc.rounding.merge(Self.roundingWorst(param: paramB, master: thetaB, dtype: pd.dtype), offset: offset)
-            } else {
-                thetaB = paramB
-            }
-            let thetaRef = hasMaster ? u.theta : u.parameter
-            let (sums, worst) = updateSums(
-                a: u.thetaBefore, b: thetaB, ref: thetaRef, storage: storage, decayed: u.decayed, optimizer: state.optimizer,
-                unit: unit)
-            acc.updateSums += sums
-            if worst.value > acc.worst.value || acc.worst.index < 0 {
-                acc.worst = (worst.value, worst.index + offset, thetaB[worst.index], thetaRef[worst.index], u.thetaBefore[worst.index])
-            }
-            acc.count += u.thetaBefore.count
-            row = rows.upperBound
-        }
-
-        var checks: [CheckResult] = []
-        for (i, stateName) in ["exp_avg", "exp_avg_sq"].enumerated() {
-            if noiseOnly {
-                let bad = acc.stateBad[i]
-                checks.append(Self.check("\(stateName).finite", bad ? 1 : 0, limit: 0, passed: !bad, severity: bad ? .infinity : 0))
-            } else {
-                checks += stateChecks(stateName, acc.stateSums[i])
-            }
-        }
-        if hasMaster {
-            checks.append(Self.limited("param.rounding_ulps", acc.rounding.value, max(tolerances.roundingULPs, 1)))
-        }
-        let elementLimit = noiseOnly ? max(tolerances.elementBound, 2) : tolerances.elementBound
-        var update = updateChecks(acc.updateSums, count: acc.count, worst: acc.worst.value, elementLimit: elementLimit)
-        if noiseOnly { update = update.filter { $0.check == "update.element_bound" } }
-        checks += update
-        let passed = checks.allSatisfy(\.passed)
-        let w = acc.worst
-        let detail = passed ? nil : "index \(w.index): after \(w.b), reference \(w.ref), before \(w.a)"
-        return TensorVerdict(name: name, passed: passed, severity: checks.map(\.severity).max() ?? 0, checks: checks, worstElement: detail)
-    }
-
     /// Sums for the state checks of one block: Σe², Σr², Σb·r, Σb², Σ(b−a)(r−a), Σ(r−a)².
     static func stateSums(b: [Float], ref: [Float], a: [Float]) -> SIMD8<Double> {
         b.withUnsafeBufferPointer { bp in
@@ -264,9 +174,11 @@ public struct StepVerifier: Sendable {
         return out
     }
 
-    /// Whether the exact gradient of the named parameter is identically zero: the key bias of
-    /// softmax attention (q·b_k is the same for every key of a row, and softmax ignores a
-    /// constant shift).
+    /// Whether the whole named parameter has an exactly zero gradient in a model with learned
+    /// positions (GPT-2): the key bias of softmax attention (q·b_k is the same for every key of
+    /// a row, and softmax ignores a constant shift). With rotary positions only part of it, or
+    /// none, has; the general rule, which the verifier applies, is
+    /// `ModelArchitecture.zeroGradientRanges`.
     public static func hasZeroExactGradient(_ name: String) -> Bool { name.hasSuffix(".attn.k.bias") }
 
     // MARK: helpers
