@@ -3,7 +3,9 @@ import Glibc
 /// A new file being written sequentially, through a small buffer; closed when released.
 ///
 /// All writes go through `write(_:)`, which loops over short writes and `EINTR`; the position
-/// is the number of bytes accepted so far.
+/// is the number of bytes accepted so far. Small writes are gathered in the buffer; a write of
+/// `directBytes` or more goes to the kernel straight from the caller's memory (after the
+/// buffered bytes), so tensor data is not copied once more on its way out.
 final class OutputFile {
     /// The path, for messages.
     let path: String
@@ -12,6 +14,8 @@ final class OutputFile {
     private var descriptor: Int32
     private var buffer: [UInt8] = []
     private static let bufferSize = 1 << 20
+    /// Writes at least this long bypass the buffer.
+    static let directBytes = 64 << 10
 
     /// Creates `file`, which must not exist (mode 0644, close-on-exec); messages name
     /// `reportingAs` (the final path of a temporary), or `file`. The corresponding C function is
@@ -32,12 +36,13 @@ final class OutputFile {
     func write(_ bytes: UnsafeRawBufferPointer) throws(ContainerError) {
         guard bytes.count > 0 else { return }
         position += bytes.count
-        if buffer.count + bytes.count <= Self.bufferSize {
+        let small = bytes.count < Self.directBytes
+        if small && buffer.count + bytes.count <= Self.bufferSize {
             buffer.append(contentsOf: bytes)
             return
         }
         try flush()
-        if bytes.count < Self.bufferSize {
+        if small {
             buffer.append(contentsOf: bytes)
         } else {
             try writeAll(bytes)

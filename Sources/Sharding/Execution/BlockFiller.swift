@@ -1,9 +1,10 @@
 import CheckpointStore
 import Containers
 
-/// Fills one row block (rows of dimension 0) of a planned output tensor (one section) from the
-/// source: the block is zeroed (padding rows stay zero) and every piece overlapping it is
-/// copied in from the shared `SourceWindowCache`.
+/// Resolves row blocks (rows of dimension 0) of planned output tensors (one section each)
+/// against the shared `SourceWindowCache`: which source rows a block needs (`requests`, for
+/// `prefetch`) and, once they are cached, how the block is made from them (`recipe`). Rows no
+/// piece fills (padding) are zero.
 ///
 /// A piece that is not transposed reads the source rows matching the block's rows, so output
 /// and source stream together by row windows. A transposed piece (a Hugging Face Conv1D
@@ -16,7 +17,7 @@ import Containers
 struct BlockFiller {
     let cache: SourceWindowCache
 
-    /// The source rows that `fill` will read for rows `rows` of `tensor`'s `section`.
+    /// The source rows that the recipe of rows `rows` of `tensor`'s `section` reads.
     func requests(_ tensor: PlannedTensor, _ section: SectionDType, rows: Range<Int>) -> [SourceWindowCache.Request] {
         var out: [SourceWindowCache.Request] = []
         for p in tensor.pieces {
@@ -26,55 +27,56 @@ struct BlockFiller {
         return out
     }
 
-    /// Writes rows `rows` of `tensor`'s `section` into `block` (row-major, `rows.count` rows of
-    /// the target's row length).
+    /// How rows `rows` of `tensor`'s `section` are made (row-major, `rows.count` rows of the
+    /// target's row length) from the windows the cache holds after `prefetch(requests(...))`.
     ///
     /// A derived section (`SectionDType.isDerived`: 16-bit source data for a float32 target) is
-    /// filled from its source section into a scratch block, then widened exactly into `block`.
-    func fill(_ tensor: PlannedTensor, _ section: SectionDType, rows: Range<Int>, into block: UnsafeMutableRawPointer) throws(ShardingError) {
-        guard !section.isDerived else { return try fillWidened(tensor, section, rows: rows, into: block) }
-        let es = section.dtype.size
+    /// copied from its source section and widened exactly.
+    func recipe(_ tensor: PlannedTensor, _ section: SectionDType, rows: Range<Int>) throws(ShardingError) -> BlockRecipe {
         let target = tensor.target
-        block.initializeMemory(as: UInt8.self, repeating: 0, count: rows.count * target.cols * es)
+        let source = section.source
+        var widenedFrom: DType?
+        if section.isDerived {
+            guard section.dtype == .float32, source.dtype == .bfloat16 || source.dtype == .float16 else {
+                throw .layoutMismatch(
+                    "\(target.name): cannot fill \(section.dtype.rawValue) \(section.section) from \(source.dtype.rawValue) \(source.section)")
+            }
+            widenedFrom = source.dtype
+        }
         let blockShape = target.shape.isEmpty ? [] : [rows.count] + target.shape.dropFirst()
+        var copies: [BlockRecipe.Copy] = []
+        var placed: [TensorBox] = []
         for p in tensor.pieces {
             guard var q = p.restricted(destRows: rows) else { continue }
             if !q.destBox.offsets.isEmpty { q.destBox.offsets[0] -= rows.lowerBound }
-            let key = TensorKey(section: section.section, name: q.sourceTensor)
+            placed.append(q.destBox)
+            let key = TensorKey(section: source.section, name: q.sourceTensor)
             let sourceShape = try cache.shape(q.source, key)
-            try cache.withWindows(q.source, key, rows: q.sourceRows) { (w: Range<Int>, base: UnsafeRawPointer) throws(ShardingError) in
-                guard var part = q.restricted(sourceRows: w) else { return }
+            for (w, base) in try cache.prefetchedWindows(q.source, key, rows: q.sourceRows) {
+                guard var part = q.restricted(sourceRows: w) else { continue }
                 var windowShape = sourceShape
                 if !windowShape.isEmpty {
                     windowShape[0] = w.count
                     part.sourceBox.offsets[0] -= w.lowerBound
                 }
-                BoxCopy.copy(
-                    from: base, shape: windowShape, box: part.sourceBox, to: block, shape: blockShape, box: part.destBox,
-                    transposed: part.transposed, elementSize: es)
+                copies.append(
+                    .init(source: base, sourceShape: windowShape, sourceBox: part.sourceBox, destBox: part.destBox, transposed: part.transposed))
             }
         }
+        let elements = rows.count * target.cols
+        return BlockRecipe(
+            byteCount: elements * section.dtype.size, blockShape: blockShape, elementSize: source.dtype.size, copies: copies,
+            coversBlock: Self.tiles(placed, elements: elements), widenedFrom: widenedFrom)
     }
 
-    /// Fills `section`'s source data (16-bit floats) and widens it to float32 in `block`.
-    private func fillWidened(_ tensor: PlannedTensor, _ section: SectionDType, rows: Range<Int>, into block: UnsafeMutableRawPointer)
-        throws(ShardingError)
-    {
-        let source = section.source
-        let n = rows.count * tensor.target.cols
-        guard section.dtype == .float32, source.dtype == .bfloat16 || source.dtype == .float16 else {
-            throw .layoutMismatch(
-                "\(tensor.target.name): cannot fill \(section.dtype.rawValue) \(section.section) from \(source.dtype.rawValue) \(source.section)")
+    /// Whether boxes of a block of `elements` elements fill it: disjoint and as many elements
+    /// together. (A plan's pieces cover every element but padding exactly once; checking it
+    /// here keeps a block from ever being written with unset bytes.)
+    static func tiles(_ boxes: [TensorBox], elements: Int) -> Bool {
+        guard boxes.reduce(0, { $0 + $1.count }) == elements else { return false }
+        for i in boxes.indices {
+            for j in boxes.indices where j > i && boxes[i].overlap(with: boxes[j]) != nil { return false }
         }
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, n * source.dtype.size), alignment: 64)
-        defer { scratch.deallocate() }
-        try fill(tensor, source, rows: rows, into: scratch)
-        // Bit patterns, not Float values, are stored: a bfloat16 NaN keeps its payload.
-        let bf16 = source.dtype == .bfloat16
-        for i in 0..<n {
-            let h = UInt16(littleEndian: scratch.load(fromByteOffset: 2 * i, as: UInt16.self))
-            let w = bf16 ? UInt32(h) << 16 : HalfPrecision.float(fromF16: h).bitPattern
-            block.storeBytes(of: w.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
-        }
+        return true
     }
 }

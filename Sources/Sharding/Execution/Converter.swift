@@ -107,7 +107,7 @@ public struct Converter: Sendable {
         func output(_ f: PlannedFile, path: String) -> FileGroupWriter.Output {
             FileGroupWriter.Output(planned: f, path: path, sections: sections[f.file] ?? [:])
         }
-        func write(_ group: [FileGroupWriter.Output]) throws(ShardingError) {
+        func write(_ group: [FileGroupWriter.Output], retained: Set<SourceWindowCache.Key>) throws(ShardingError) {
             // Writers of a group share the cores: fewer encoder threads each keeps the chunks in
             // flight (a few per encoder thread per writer) bounded.
             var writerOptions = options.writer
@@ -115,7 +115,7 @@ public struct Converter: Sendable {
             writerOptions.overwrite = options.replaceExisting
             let replace = options.replaceExisting
             let writer = FileGroupWriter(
-                outputs: group, blockBytes: options.blockBytes, filler: BlockFiller(cache: cache),
+                outputs: group, blockBytes: options.blockBytes, filler: BlockFiller(cache: cache), retained: retained,
                 makeWriter: { (o: FileGroupWriter.Output, manifest: [ContainerTensor]) throws(ShardingError) -> any TensorContainerWriter in
                     var m = source.metadata
                     m.layoutJSON = target.layoutJSON(for: o.planned.file, config: source.config)
@@ -136,7 +136,7 @@ public struct Converter: Sendable {
             guard plan.files.count == 1 else {
                 throw .layoutMismatch("\(format.containerFormat) writes one \(target.kind.name) output, the layout has \(plan.files.count) files")
             }
-            try write([output(plan.files[0], path: outputPath)])
+            try write([output(plan.files[0], path: outputPath)], retained: [])
         case .tree(let tree):
             let out = try OutputDirectory(path: outputPath, replace: options.replaceExisting)
             var outputs: [FileGroupWriter.Output] = []
@@ -150,19 +150,20 @@ public struct Converter: Sendable {
             // `maxOpenWriters` at once).
             var stages: [Int] = []
             for f in plan.files where !stages.contains(f.file.ppRank) { stages.append(f.file.ppRank) }
+            var groups: [[FileGroupWriter.Output]] = []
             for stage in stages {
                 let ranks = outputs.filter { $0.planned.file.ppRank == stage }
                 var k = 0
                 while k < ranks.count {
                     let group = Array(ranks[k..<min(ranks.count, k + max(1, options.maxOpenWriters))])
-                    if FileGroupWriter.canGroup(group) {
-                        try write(group)
-                    } else {
-                        for o in group { try write([o]) }
-                    }
+                    groups += FileGroupWriter.canGroup(group) ? [group] : group.map { [$0] }
                     k += group.count
                 }
             }
+            // What each group's successors read stays cached after the group.
+            var later = [Set<SourceWindowCache.Key>](repeating: [], count: groups.count)
+            for g in groups.indices.dropLast().reversed() { later[g] = later[g + 1].union(FileGroupWriter.sourceKeys(groups[g + 1])) }
+            for (group, retained) in zip(groups, later) { try write(group, retained: retained) }
             for (path, text) in tree.textFiles { try out.writeText(path, text) }
             try out.publish(syncing: tree.directories)
         }

@@ -22,6 +22,8 @@ struct FileGroupWriter {
     let outputs: [Output]
     let blockBytes: Int
     let filler: BlockFiller
+    /// Source tensors that groups written later read: their windows stay cached.
+    var retained: Set<SourceWindowCache.Key> = []
     /// Creates the writer of one output from its manifest.
     let makeWriter: (Output, [ContainerTensor]) throws(ShardingError) -> any TensorContainerWriter
 
@@ -126,16 +128,24 @@ struct FileGroupWriter {
     }
 
     /// Writes the rounds in order. The source windows of the next round are loaded in the
-    /// background (`prefetchAhead`) while the current round is filled and appended, so decoding
-    /// overlaps encoding and writing; the cache budget bounds what is in flight.
+    /// background (`prefetchAhead`) while the current round is written, so decoding overlaps
+    /// encoding and writing; the cache budget bounds what is in flight. After the last round
+    /// that reads a source tensor its windows are retired (unless `retained`: a later group
+    /// reads it), so their buffers serve the next loads while they are still warm.
     private func writeRounds(
         _ order: [(Int, SectionDType)], writers: [any TensorContainerWriter], block: UnsafeMutableRawPointer,
         progress: (Int) -> Void
     ) throws(ShardingError) {
         let rounds = rounds(order)
-        func requests(_ round: Round) -> [SourceWindowCache.Request] {
+        let requests = rounds.map { round in
             outputs.flatMap { filler.requests($0.planned.tensors[round.tensor], round.section, rows: round.rows) }
         }
+        var lastRound: [SourceWindowCache.Key: Int] = [:]
+        for (k, list) in requests.enumerated() {
+            for q in list { lastRound[SourceWindowCache.Key(file: q.file, tensor: q.tensor)] = k }
+        }
+        var retiring: [Int: [SourceWindowCache.Key]] = [:]
+        for (key, k) in lastRound where !retained.contains(key) { retiring[k, default: []].append(key) }
         var streams: [any TensorByteSink] = []
         for (k, round) in rounds.enumerated() {
             let (i, s) = (round.tensor, round.section)
@@ -149,20 +159,32 @@ struct FileGroupWriter {
                 }
             }
             // Every window this round needs, loaded in parallel (most already started ahead).
-            try filler.cache.prefetch(requests(round))
-            if k + 1 < rounds.count { filler.cache.prefetchAhead(requests(rounds[k + 1])) }
-            let rowBytes = outputs[0].planned.tensors[i].target.cols * s.dtype.size
+            try filler.cache.prefetch(requests[k])
+            if k + 1 < rounds.count { filler.cache.prefetchAhead(requests[k + 1]) }
             for (o, stream) in zip(outputs, streams) {
-                try filler.fill(o.planned.tensors[i], s, rows: round.rows, into: block)
-                let n = round.rows.count * rowBytes
-                do { try stream.append(UnsafeRawBufferPointer(start: block, count: n)) } catch { throw .from(error) }
-                progress(n)
+                let recipe = try filler.recipe(o.planned.tensors[i], s, rows: round.rows)
+                do { try recipe.write(to: stream, block: block) } catch { throw .from(error) }
+                progress(recipe.byteCount)
             }
             if round.rows.upperBound == outputs[0].planned.tensors[i].target.rows {
                 for stream in streams {
                     do { try stream.finish() } catch { throw .from(error) }
                 }
             }
+            filler.cache.retire(retiring[k] ?? [])
         }
+    }
+
+    /// The source tensors the outputs read (their sections as filled from).
+    static func sourceKeys(_ outputs: [Output]) -> Set<SourceWindowCache.Key> {
+        var out = Set<SourceWindowCache.Key>()
+        for o in outputs {
+            for t in o.planned.tensors {
+                for s in o.sections[t.target.name] ?? [] {
+                    for p in t.pieces { out.insert(.init(file: p.source, tensor: TensorKey(section: s.sourceSection, name: p.sourceTensor))) }
+                }
+            }
+        }
+        return out
     }
 }

@@ -25,7 +25,8 @@ final class SourceWindowCache {
         var rows: Range<Int>
     }
 
-    private struct Key: Hashable {
+    /// A source tensor: its file and key.
+    struct Key: Hashable {
         var file: ShardFile
         var tensor: TensorKey
     }
@@ -100,8 +101,7 @@ final class SourceWindowCache {
     private let loaders: [DispatchQueue]
     private var windows: [Key: [Window]] = [:]
     private var geometry: [Key: Geometry] = [:]
-    private var spare: [Int: [UnsafeMutableRawPointer]] = [:]
-    private var spareBytes = 0
+    private let pool = WindowBufferPool()
     private var residentBytes = 0
     private var clock = 0
     /// Windows used at or after this tick belong to the current block and are not evicted.
@@ -129,7 +129,6 @@ final class SourceWindowCache {
                 release(w.buffer, capacity: w.capacity, keep: false)
             }
         }
-        for list in spare.values { for p in list { p.deallocate() } }
     }
 
     /// Loads, in parallel, every window the `requests` need that is not cached yet, and waits for
@@ -138,12 +137,12 @@ final class SourceWindowCache {
         clock += 1
         pinFrom = clock
         let (used, loads) = try plan(requests)
-        let capacities = loads.map { capacity(forBytes: $0.2.count * $0.1.rowBytes) }
-        evict(toFit: capacities)
+        let capacities = loads.map { WindowBufferPool.capacity(forBytes: $0.2.count * $0.1.rowBytes) }
+        evict(toFit: capacities.reduce(0, +))
         var started: [(Key, Window)] = []
         var firstFailure: ShardingError?
         do throws(ShardingError) {
-            started = try start(loads, capacities)
+            started = try start(loads, buffers(capacities))
         } catch {
             firstFailure = error
         }
@@ -159,13 +158,13 @@ final class SourceWindowCache {
     func prefetchAhead(_ requests: [Request]) {
         clock += 1
         guard var loads = try? plan(requests).loads else { return }
-        var capacities = loads.map { capacity(forBytes: $0.2.count * $0.1.rowBytes) }
-        evict(toFit: capacities)
+        var capacities = loads.map { WindowBufferPool.capacity(forBytes: $0.2.count * $0.1.rowBytes) }
+        evict(toFit: capacities.reduce(0, +))
         while !loads.isEmpty && residentBytes + capacities.reduce(0, +) > budgetBytes {
             loads.removeLast()
             capacities.removeLast()
         }
-        _ = try? start(loads, capacities)
+        _ = try? start(loads, buffers(capacities))
     }
 
     /// The cached (or loading) windows the `requests` touch, marked used now, and the rows of
@@ -196,16 +195,19 @@ final class SourceWindowCache {
         return (used, loads)
     }
 
-    /// Starts `loads` on the loader queues, each as a pending window.
-    private func start(_ loads: [(Key, Geometry, Range<Int>)], _ capacities: [Int]) throws(ShardingError) -> [(Key, Window)] {
+    /// Starts `loads` on the loader queues, each as a pending window filling its buffer.
+    private func start(_ loads: [(Key, Geometry, Range<Int>)], _ buffers: [(buffer: UnsafeMutableRawPointer, capacity: Int)]) throws(ShardingError)
+        -> [(Key, Window)]
+    {
         var jobs: [Load] = []
-        for ((key, g, rows), cap) in zip(loads, capacities) {
+        for ((key, g, rows), b) in zip(loads, buffers) {
             let container: any TensorContainer
             do { container = try source.container(key.file) } catch {
+                for b in buffers[jobs.count...] { release(b.buffer, capacity: b.capacity, keep: true) }
                 for j in jobs { release(j.buffer, capacity: j.capacity, keep: true) }
                 throw error
             }
-            jobs.append(Load(key: key, geometry: g, rows: rows, buffer: buffer(capacity: cap), capacity: cap, container: container))
+            jobs.append(Load(key: key, geometry: g, rows: rows, buffer: b.buffer, capacity: b.capacity, container: container))
         }
         var out: [(Key, Window)] = []
         for job in jobs {
@@ -252,6 +254,39 @@ final class SourceWindowCache {
             let w = try window(key, g, containing: r)
             try body(w.rows, UnsafeRawPointer(w.buffer))
             r = w.rows.upperBound
+        }
+    }
+
+    /// The windows holding rows `rows` of `tensor` in `file`, in row order, each with its rows
+    /// and its first row's bytes (whole rows, row-major). Every row must lie in a window the
+    /// last `prefetch` loaded or found: nothing is loaded or dropped here, so the addresses stay
+    /// valid until the next `prefetch` or `retire` and may be read from several threads.
+    func prefetchedWindows(_ file: ShardFile, _ tensor: TensorKey, rows: Range<Int>) throws(ShardingError) -> [(rows: Range<Int>, base: UnsafeRawPointer)] {
+        let key = Key(file: file, tensor: tensor)
+        var out: [(rows: Range<Int>, base: UnsafeRawPointer)] = []
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            guard let w = windows[key]?.first(where: { $0.rows.contains(r) }), w.pending == nil, w.lastUse >= pinFrom else {
+                throw .layoutMismatch("row \(r) of \(tensor) in \(source.path(file)) was not prefetched for the current block")
+            }
+            out.append((w.rows, UnsafeRawPointer(w.buffer)))
+            r = w.rows.upperBound
+        }
+        return out
+    }
+
+    /// Drops every window of the tensors `keys` (nothing reads them any more), keeping their
+    /// buffers for the coming loads.
+    func retire(_ keys: some Sequence<Key>) {
+        for key in keys {
+            for w in windows[key] ?? [] {
+                w.pending?.done.wait()
+                if w.pending?.failure != nil { decodedBytes -= Int64(w.bytes) }
+                w.pending = nil
+                residentBytes -= w.capacity
+                release(w.buffer, capacity: w.capacity, keep: true)
+            }
+            windows[key] = nil
         }
     }
 
@@ -319,34 +354,16 @@ final class SourceWindowCache {
         return w
     }
 
-    /// Window buffers come in power-of-two capacities (at least 64 KiB) and are reused, so
-    /// decoding does not fault in fresh pages for every window.
-    private func capacity(forBytes bytes: Int) -> Int {
-        var c = 64 << 10
-        while c < bytes { c <<= 1 }
-        return c
-    }
-
-    private func buffer(capacity: Int) -> UnsafeMutableRawPointer {
-        if let p = spare[capacity]?.popLast() {
-            spareBytes -= capacity
-            return p
-        }
-        return .allocate(byteCount: capacity, alignment: 64)
-    }
-
     private func insert(_ key: Key, _ w: Window) {
         windows[key, default: []].append(w)
         residentBytes += w.capacity
         decodedBytes += Int64(w.bytes)
     }
 
-    /// Drops least recently used windows until `capacities` more bytes fit the budget (windows
-    /// of the current block, used since `pinFrom`, stay; an older window still loading is waited
-    /// for first), then spare buffers that the coming loads cannot reuse, so resident plus spare
-    /// memory stays within the budget.
-    private func evict(toFit capacities: [Int]) {
-        let needed = capacities.reduce(0, +)
+    /// Drops least recently used windows until `needed` more bytes fit the budget (windows of
+    /// the current block, used since `pinFrom`, stay; an older window still loading is waited
+    /// for first), keeping their buffers for the coming loads.
+    private func evict(toFit needed: Int) {
         while residentBytes + needed > budgetBytes {
             var victim: (Key, Int, Int)?
             for (k, list) in windows {
@@ -361,29 +378,20 @@ final class SourceWindowCache {
             w.pending = nil
             if windows[k]!.isEmpty { windows[k] = nil }
             residentBytes -= w.capacity
-            // Kept for the coming loads; the trimming below frees what they cannot reuse.
-            spare[w.capacity, default: []].append(w.buffer)
-            spareBytes += w.capacity
-        }
-        var reusable: [Int: Int] = [:]
-        for c in capacities { reusable[c, default: 0] += 1 }
-        for c in spare.keys.sorted(by: { (reusable[$0] ?? 0, $1) < (reusable[$1] ?? 0, $0) }) {
-            while residentBytes + spareBytes + needed > budgetBytes + min(needed, reusableBytes(reusable)), let p = spare[c]?.popLast() {
-                p.deallocate()
-                spareBytes -= c
-            }
+            pool.keep(w.buffer, capacity: w.capacity)
         }
     }
 
-    private func reusableBytes(_ reusable: [Int: Int]) -> Int {
-        reusable.reduce(0) { $0 + min($1.value, spare[$1.key]?.count ?? 0) * $1.key }
+    /// Buffers for loads of `capacities`, spare ones where possible; resident plus spare memory
+    /// stays within the budget once the loads hold theirs.
+    private func buffers(_ capacities: [Int]) -> [(buffer: UnsafeMutableRawPointer, capacity: Int)] {
+        pool.buffers(for: capacities, limit: budgetBytes - residentBytes)
     }
 
     /// Keeps a freed buffer for reuse while resident plus spare buffers fit the budget.
     private func release(_ p: UnsafeMutableRawPointer, capacity: Int, keep: Bool) {
-        if keep && residentBytes + spareBytes + capacity <= budgetBytes {
-            spare[capacity, default: []].append(p)
-            spareBytes += capacity
+        if keep && residentBytes + pool.spareBytes + capacity <= budgetBytes {
+            pool.keep(p, capacity: capacity)
         } else {
             p.deallocate()
         }
