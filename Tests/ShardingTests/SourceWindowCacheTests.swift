@@ -74,8 +74,10 @@ import Testing
         #expect(windows.map(\.rows) == [0..<8, 8..<16])
         #expect(Array(UnsafeRawBufferPointer(start: windows[1].base, count: 512)) == Array(bytes[512..<1024]))
         #expect(throws: ShardingError.self) { try cache.prefetchedWindows(.wafer, key, rows: 15..<17) }
-        cache.retire([SourceWindowCache.Key(file: .wafer, tensor: key)])
+        // Rows 9..<10 are still to be read: only the first window goes.
+        cache.retire(SourceWindowCache.Key(file: .wafer, tensor: key), keeping: [9..<10])
         #expect(throws: ShardingError.self) { try cache.prefetchedWindows(.wafer, key, rows: 0..<1) }
+        #expect(try cache.prefetchedWindows(.wafer, key, rows: 8..<16).count == 1)
         try cache.prefetch([Self.request(0..<8)])
         #expect(cache.decodedBytes == 1536, "a retired window is decoded again when asked for")
         #expect(try Self.copy(cache, 0..<8) == Array(bytes[0..<512]))

@@ -129,9 +129,9 @@ struct FileGroupWriter {
 
     /// Writes the rounds in order. The source windows of the next round are loaded in the
     /// background (`prefetchAhead`) while the current round is written, so decoding overlaps
-    /// encoding and writing; the cache budget bounds what is in flight. After the last round
-    /// that reads a source tensor its windows are retired (unless `retained`: a later group
-    /// reads it), so their buffers serve the next loads while they are still warm.
+    /// encoding and writing; the cache budget bounds what is in flight. Windows no later round
+    /// reads are retired after each round (unless `retained`: a later group reads the tensor),
+    /// so their buffers serve the next loads while they are still warm.
     private func writeRounds(
         _ order: [(Int, SectionDType)], writers: [any TensorContainerWriter], block: UnsafeMutableRawPointer,
         progress: (Int) -> Void
@@ -140,12 +140,7 @@ struct FileGroupWriter {
         let requests = rounds.map { round in
             outputs.flatMap { filler.requests($0.planned.tensors[round.tensor], round.section, rows: round.rows) }
         }
-        var lastRound: [SourceWindowCache.Key: Int] = [:]
-        for (k, list) in requests.enumerated() {
-            for q in list { lastRound[SourceWindowCache.Key(file: q.file, tensor: q.tensor)] = k }
-        }
-        var retiring: [Int: [SourceWindowCache.Key]] = [:]
-        for (key, k) in lastRound where !retained.contains(key) { retiring[k, default: []].append(key) }
+        let retiring = Self.retirements(requests, retained: retained)
         var streams: [any TensorByteSink] = []
         for (k, round) in rounds.enumerated() {
             let (i, s) = (round.tensor, round.section)
@@ -171,8 +166,53 @@ struct FileGroupWriter {
                     do { try stream.finish() } catch { throw .from(error) }
                 }
             }
-            filler.cache.retire(retiring[k] ?? [])
+            for (key, kept) in retiring[k] { filler.cache.retire(key, keeping: kept) }
         }
+    }
+
+    /// For each round (`requests`: the source rows each reads), the source tensors it read with
+    /// the rows of them later rounds still read: after the round, their other windows can go.
+    /// Tensors in `retained` are left out.
+    static func retirements(
+        _ requests: [[SourceWindowCache.Request]], retained: Set<SourceWindowCache.Key>
+    ) -> [[(SourceWindowCache.Key, [Range<Int>])]] {
+        var out = [[(SourceWindowCache.Key, [Range<Int>])]](repeating: [], count: requests.count)
+        var later: [SourceWindowCache.Key: [Range<Int>]] = [:]
+        for k in requests.indices.reversed() {
+            var seen = Set<SourceWindowCache.Key>()
+            for q in requests[k] {
+                let key = SourceWindowCache.Key(file: q.file, tensor: q.tensor)
+                if !retained.contains(key) && seen.insert(key).inserted { out[k].append((key, later[key] ?? [])) }
+            }
+            for q in requests[k] where !q.rows.isEmpty {
+                let key = SourceWindowCache.Key(file: q.file, tensor: q.tensor)
+                later[key] = Self.union(later[key] ?? [], q.rows)
+            }
+        }
+        return out
+    }
+
+    /// Sorted disjoint ranges `ranges` with `r` added (overlapping or adjacent ones joined).
+    static func union(_ ranges: [Range<Int>], _ r: Range<Int>) -> [Range<Int>] {
+        var lo = r.lowerBound, hi = r.upperBound
+        var out: [Range<Int>] = []
+        var placed = false
+        for x in ranges {
+            if x.upperBound < lo {
+                out.append(x)
+            } else if x.lowerBound > hi {
+                if !placed {
+                    out.append(lo..<hi)
+                    placed = true
+                }
+                out.append(x)
+            } else {
+                lo = min(lo, x.lowerBound)
+                hi = max(hi, x.upperBound)
+            }
+        }
+        if !placed { out.append(lo..<hi) }
+        return out
     }
 
     /// The source tensors the outputs read (their sections as filled from).

@@ -4,8 +4,8 @@ import Dispatch
 import Foundation
 
 /// Decoded windows of source tensors — runs of whole rows that start and end on stored chunk
-/// boundaries — shared by every output tensor being written, so each stored chunk is decoded
-/// once while its rows are still wanted.
+/// boundaries, covering the rows a block asks for — shared by every output tensor being
+/// written, so each stored chunk is decoded once while its rows are still wanted.
 ///
 /// Reading a column slice or a few rows of a chunked tensor decodes whole chunks; a row-parallel
 /// weight split over TP ranks, or Q/K/V rows interleaved per query group, would otherwise be
@@ -32,7 +32,7 @@ final class SourceWindowCache {
     }
 
     /// Row geometry of a source tensor: rows along dimension 0, each `rowBytes` long.
-    private struct Geometry {
+    struct Geometry {
         var shape: [Int]
         var rows: Int
         var elementSize: Int
@@ -58,40 +58,6 @@ final class SourceWindowCache {
             self.bytes = bytes
             self.lastUse = lastUse
             self.pending = pending
-        }
-    }
-
-    /// A window being loaded by a loader queue. `@unchecked Sendable`: each load is written by
-    /// exactly one queue before `done` is left, and read by the caller after `done.wait()`.
-    private final class Load: @unchecked Sendable {
-        let key: Key
-        let geometry: Geometry
-        let rows: Range<Int>
-        let buffer: UnsafeMutableRawPointer
-        let capacity: Int
-        let container: any TensorContainer
-        var failure: ShardingError?
-        let done = DispatchGroup()
-
-        init(key: Key, geometry: Geometry, rows: Range<Int>, buffer: UnsafeMutableRawPointer, capacity: Int, container: any TensorContainer) {
-            self.key = key
-            self.geometry = geometry
-            self.rows = rows
-            self.buffer = buffer
-            self.capacity = capacity
-            self.container = container
-            done.enter()
-        }
-
-        func run() {
-            defer { done.leave() }
-            do {
-                try container.read(
-                    geometry.storedKey, box: .rows(rows, of: geometry.shape),
-                    into: UnsafeMutableRawBufferPointer(start: buffer, count: max(1, rows.count * geometry.rowBytes)))
-            } catch {
-                failure = .from(error)
-            }
         }
     }
 
@@ -173,11 +139,10 @@ final class SourceWindowCache {
         var planned: [Key: [Range<Int>]] = [:]
         var used: [(Key, Window)] = []
         var loads: [(Key, Geometry, Range<Int>)] = []
-        for q in requests where !q.rows.isEmpty {
-            let key = Key(file: q.file, tensor: q.tensor)
+        for (key, wanted) in Self.merged(requests) {
             let g = try geometry(key)
-            var r = q.rows.lowerBound
-            while r < q.rows.upperBound {
+            var r = wanted.lowerBound
+            while r < wanted.upperBound {
                 if let w = windows[key]?.first(where: { $0.rows.contains(r) }) {
                     if w.lastUse != clock { used.append((key, w)) }
                     w.lastUse = clock
@@ -185,7 +150,7 @@ final class SourceWindowCache {
                 } else if let p = planned[key]?.first(where: { $0.contains(r) }) {
                     r = p.upperBound
                 } else {
-                    let rows = span(key, g, from: r, alsoAvoiding: planned[key] ?? [])
+                    let rows = span(key, g, from: r, through: wanted.upperBound, alsoAvoiding: planned[key] ?? [])
                     planned[key, default: []].append(rows)
                     loads.append((key, g, rows))
                     r = rows.upperBound
@@ -193,6 +158,29 @@ final class SourceWindowCache {
             }
         }
         return (used, loads)
+    }
+
+    /// The rows of `requests` per tensor, overlapping or adjacent ranges joined; tensors in the
+    /// order they are first asked for.
+    private static func merged(_ requests: [Request]) -> [(Key, Range<Int>)] {
+        var order: [Key] = []
+        var ranges: [Key: [Range<Int>]] = [:]
+        for q in requests where !q.rows.isEmpty {
+            let key = Key(file: q.file, tensor: q.tensor)
+            if ranges[key] == nil { order.append(key) }
+            ranges[key, default: []].append(q.rows)
+        }
+        return order.flatMap { key in
+            var out: [(Key, Range<Int>)] = []
+            for r in ranges[key]!.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+                if let last = out.last, r.lowerBound <= last.1.upperBound {
+                    out[out.count - 1].1 = last.1.lowerBound..<max(last.1.upperBound, r.upperBound)
+                } else {
+                    out.append((key, r))
+                }
+            }
+            return out
+        }
     }
 
     /// Starts `loads` on the loader queues, each as a pending window filling its buffer.
@@ -275,19 +263,23 @@ final class SourceWindowCache {
         return out
     }
 
-    /// Drops every window of the tensors `keys` (nothing reads them any more), keeping their
-    /// buffers for the coming loads.
-    func retire(_ keys: some Sequence<Key>) {
-        for key in keys {
-            for w in windows[key] ?? [] {
-                w.pending?.done.wait()
-                if w.pending?.failure != nil { decodedBytes -= Int64(w.bytes) }
-                w.pending = nil
-                residentBytes -= w.capacity
-                release(w.buffer, capacity: w.capacity, keep: true)
+    /// Drops the windows of `key` that hold none of the rows `kept` (the rows still to be
+    /// read), keeping their buffers for the coming loads.
+    func retire(_ key: Key, keeping kept: [Range<Int>] = []) {
+        guard let list = windows[key] else { return }
+        var left: [Window] = []
+        for w in list {
+            if kept.contains(where: { $0.overlaps(w.rows) }) {
+                left.append(w)
+                continue
             }
-            windows[key] = nil
+            w.pending?.done.wait()
+            if w.pending?.failure != nil { decodedBytes -= Int64(w.bytes) }
+            w.pending = nil
+            residentBytes -= w.capacity
+            release(w.buffer, capacity: w.capacity, keep: true)
         }
+        windows[key] = left.isEmpty ? nil : left
     }
 
     /// The shape of `tensor` in `file`.
@@ -330,12 +322,16 @@ final class SourceWindowCache {
         return g
     }
 
-    /// The rows of a new window holding `row`: from the chunk boundary at or before it, about
-    /// `windowBytes` of whole chunks, stopping where a cached or planned window starts.
-    private func span(_ key: Key, _ g: Geometry, from row: Int, alsoAvoiding planned: [Range<Int>]) -> Range<Int> {
+    /// The rows of a new window holding `row`, for rows wanted up to `last` (exclusive): from
+    /// the chunk boundary at or before `row` to the one at or after `last`, at most about
+    /// `windowBytes` of whole chunks, stopping where a cached or planned window starts. Rows
+    /// nobody asked for are not decoded: a fused tensor whose parts are written in separate
+    /// passes (every layer's Q, then every layer's K) has each part read once.
+    private func span(_ key: Key, _ g: Geometry, from row: Int, through last: Int, alsoAvoiding planned: [Range<Int>]) -> Range<Int> {
         let start = row - row % g.chunkRows
         let chunkBytes = max(1, g.chunkRows * g.rowBytes)
-        var end = min(g.rows, start + max(1, windowBytes / chunkBytes) * g.chunkRows)
+        let wantedEnd = (last + g.chunkRows - 1) / g.chunkRows * g.chunkRows
+        var end = min(g.rows, start + max(1, windowBytes / chunkBytes) * g.chunkRows, max(start + g.chunkRows, wantedEnd))
         for s in (windows[key] ?? []).map(\.rows.lowerBound) + planned.map(\.lowerBound) where s > start { end = min(end, s) }
         return start..<end
     }
