@@ -16,6 +16,15 @@ public protocol TensorContainerWriter: AnyObject {
     func commit() throws(ContainerError)
     /// Drops the temporary; the final path is untouched.
     func abort()
+    /// Whether the writer shares no mutable state with any other writer, so different writers
+    /// may receive their tensors on different threads at once (each writer from one thread at a
+    /// time). Writers over a library with process-wide state (HDF5) say no.
+    var isIndependent: Bool { get }
+}
+
+extension TensorContainerWriter {
+    /// No, unless the writer says otherwise.
+    public var isIndependent: Bool { false }
 }
 
 /// The byte stream of one tensor being written.

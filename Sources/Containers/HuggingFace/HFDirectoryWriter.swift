@@ -50,6 +50,9 @@ public final class HFDirectoryWriter: TensorContainerWriter {
         do { directory = try AtomicDirectory(path: path, replace: replace) } catch { throw .store(error) }
     }
 
+    /// Yes: the writer keeps its state (and its shards' writers) to itself.
+    public var isIndependent: Bool { true }
+
     /// Plans and creates the directory for `model` (config.json mapped by `HFConfig`).
     public convenience init(
         path: String, model: ModelConfig, manifest: [ContainerTensor], maxShardBytes: Int = defaultMaxShardBytes,

@@ -110,6 +110,9 @@ public final class SafetensorsWriter: TensorContainerWriter {
         return out + json
     }
 
+    /// Yes: the writer keeps its state to itself and writes its own file.
+    public var isIndependent: Bool { true }
+
     /// Starts the next tensor of the manifest; `key`, `dtype` and `shape` must be the manifest's.
     public func beginTensor(_ key: TensorKey, dtype: DType, shape: [Int]) throws(ContainerError) -> any TensorByteSink {
         try checkUsable()

@@ -52,6 +52,10 @@ public final class TorchArchiveWriter {
 
     deinit { if !finished { abort() } }
 
+    /// Yes: the writer keeps its state to itself and writes its own file, so different
+    /// archives may be written on different threads at once.
+    public var isIndependent: Bool { true }
+
     /// Starts the next storage: `elementCount` elements of torch dtype `dtypeName`
     /// (`float32`, `bfloat16`, `float8_e4m3fn` ...). Returns the reference tensors in the root
     /// value use and the sink its bytes (little-endian, exactly elementCount × element size)

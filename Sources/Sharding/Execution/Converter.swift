@@ -104,6 +104,7 @@ public struct Converter: Sendable {
         ).verify(allowDivergent: options.allowDivergentReplicas)
         var done: Int64 = 0
         let cache = SourceWindowCache(source: source, windowBytes: options.blockBytes, budgetBytes: options.cacheBytes)
+        let appender = RoundAppender()
         func output(_ f: PlannedFile, path: String) -> FileGroupWriter.Output {
             FileGroupWriter.Output(planned: f, path: path, sections: sections[f.file] ?? [:])
         }
@@ -115,7 +116,7 @@ public struct Converter: Sendable {
             writerOptions.overwrite = options.replaceExisting
             let replace = options.replaceExisting
             let writer = FileGroupWriter(
-                outputs: group, blockBytes: options.blockBytes, filler: BlockFiller(cache: cache), retained: retained,
+                outputs: group, blockBytes: options.blockBytes, filler: BlockFiller(cache: cache), appender: appender, retained: retained,
                 makeWriter: { (o: FileGroupWriter.Output, manifest: [ContainerTensor]) throws(ShardingError) -> any TensorContainerWriter in
                     var m = source.metadata
                     m.layoutJSON = target.layoutJSON(for: o.planned.file, config: source.config)

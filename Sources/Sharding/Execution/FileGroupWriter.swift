@@ -7,8 +7,8 @@ import Containers
 /// The files of one pipeline stage hold the same tensors, and their pieces read the same source
 /// rows (row-parallel weights, replicated tensors) or neighbouring ones (column-parallel
 /// weights, Q/K/V of consecutive query groups), so each source window is decoded once and used
-/// by every rank while it is cached. Memory: one block, the cache, and each writer's bounded
-/// chunk pipeline. Files are written through `TensorContainerWriter`s made by `makeWriter`
+/// by every rank while it is cached. Memory: a block per appending thread (`RoundAppender`), the
+/// cache, and each writer's bounded chunk pipeline. Files are written through `TensorContainerWriter`s made by `makeWriter`
 /// from each file's manifest: its tensors and sections in the order `order` computes.
 struct FileGroupWriter {
     /// One file of the group.
@@ -22,6 +22,8 @@ struct FileGroupWriter {
     let outputs: [Output]
     let blockBytes: Int
     let filler: BlockFiller
+    /// Appends each round's blocks (in parallel across files whose writers allow it).
+    let appender: RoundAppender
     /// Source tensors that groups written later read: their windows stay cached.
     var retained: Set<SourceWindowCache.Key> = []
     /// Creates the writer of one output from its manifest.
@@ -80,20 +82,7 @@ struct FileGroupWriter {
         var writers: [any TensorContainerWriter] = []
         do throws(ShardingError) {
             for o in outputs { writers.append(try makeWriter(o, Self.manifest(o))) }
-            // One block serves every file: `append` copies it before the next fill.
-            var blockCapacity = 1
-            for o in outputs {
-                for t in o.planned.tensors {
-                    for s in o.sections[t.target.name] ?? [] {
-                        let rowBytes = t.target.cols * s.dtype.size
-                        blockCapacity = max(blockCapacity, min(t.target.rows, max(1, blockBytes / max(1, rowBytes))) * rowBytes)
-                    }
-                }
-            }
-            let block = UnsafeMutableRawPointer.allocate(byteCount: blockCapacity, alignment: 64)
-            defer { block.deallocate() }
-
-            try writeRounds(Self.order(first), writers: writers, block: block, progress: progress)
+            try writeRounds(Self.order(first), writers: writers, progress: progress)
             for w in writers {
                 do { try w.commit() } catch { throw ShardingError.from(error) }
             }
@@ -132,15 +121,13 @@ struct FileGroupWriter {
     /// encoding and writing; the cache budget bounds what is in flight. Windows no later round
     /// reads are retired after each round (unless `retained`: a later group reads the tensor),
     /// so their buffers serve the next loads while they are still warm.
-    private func writeRounds(
-        _ order: [(Int, SectionDType)], writers: [any TensorContainerWriter], block: UnsafeMutableRawPointer,
-        progress: (Int) -> Void
-    ) throws(ShardingError) {
+    private func writeRounds(_ order: [(Int, SectionDType)], writers: [any TensorContainerWriter], progress: (Int) -> Void) throws(ShardingError) {
         let rounds = rounds(order)
         let requests = rounds.map { round in
             outputs.flatMap { filler.requests($0.planned.tensors[round.tensor], round.section, rows: round.rows) }
         }
         let retiring = Self.retirements(requests, retained: retained)
+        let concurrently = writers.count > 1 && writers.allSatisfy(\.isIndependent)
         var streams: [any TensorByteSink] = []
         for (k, round) in rounds.enumerated() {
             let (i, s) = (round.tensor, round.section)
@@ -156,11 +143,11 @@ struct FileGroupWriter {
             // Every window this round needs, loaded in parallel (most already started ahead).
             try filler.cache.prefetch(requests[k])
             if k + 1 < rounds.count { filler.cache.prefetchAhead(requests[k + 1]) }
-            for (o, stream) in zip(outputs, streams) {
-                let recipe = try filler.recipe(o.planned.tensors[i], s, rows: round.rows)
-                do { try recipe.write(to: stream, block: block) } catch { throw .from(error) }
-                progress(recipe.byteCount)
+            let recipes = try outputs.map { (o: Output) throws(ShardingError) -> BlockRecipe in
+                try filler.recipe(o.planned.tensors[i], s, rows: round.rows)
             }
+            do { try appender.append(recipes, to: streams, concurrently: concurrently) } catch { throw .from(error) }
+            for r in recipes { progress(r.byteCount) }
             if round.rows.upperBound == outputs[0].planned.tensors[i].target.rows {
                 for stream in streams {
                     do { try stream.finish() } catch { throw .from(error) }

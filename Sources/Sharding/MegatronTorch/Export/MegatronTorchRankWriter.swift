@@ -96,6 +96,9 @@ public final class MegatronTorchRankWriter: NotingContainerWriter {
         }
     }
 
+    /// Whether its archive is independent of other writers' (a `TorchArchiveWriter` is).
+    public var isIndependent: Bool { archive.isIndependent }
+
     /// Starts the next manifest tensor: a storage of its own in the archive.
     public func beginTensor(_ key: TensorKey, dtype: DType, shape: [Int]) throws(ContainerError) -> any TensorByteSink {
         guard !finished else { throw .malformed(path: path, detail: "writer already committed or aborted") }

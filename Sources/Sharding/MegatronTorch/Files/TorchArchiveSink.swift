@@ -11,4 +11,12 @@ public protocol TorchArchiveSink: AnyObject {
     func commit(root: PickleValue) throws(ContainerError)
     /// Drops everything written; the final path is untouched.
     func abort()
+    /// Whether the sink shares no mutable state with other sinks (see
+    /// `TensorContainerWriter.isIndependent`).
+    var isIndependent: Bool { get }
+}
+
+extension TorchArchiveSink {
+    /// No, unless the sink says otherwise.
+    public var isIndependent: Bool { false }
 }
