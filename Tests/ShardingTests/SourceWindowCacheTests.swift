@@ -22,11 +22,13 @@ import Testing
         SourceWindowCache.Request(file: .wafer, tensor: .model("embed.tokens.weight"), rows: rows)
     }
 
-    /// Rows `rows` copied out of the cache.
+    /// Rows `rows` (prefetched first) copied out of the cache's windows.
     static func copy(_ cache: SourceWindowCache, _ rows: Range<Int>) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0xFF, count: rows.count * 64)
-        try out.withUnsafeMutableBytes { b in
-            try cache.copy(.wafer, .model("embed.tokens.weight"), rows: rows, cols: 0..<16, into: b.baseAddress!, rowStride: 64)
+        try cache.prefetch([request(rows)])
+        var out: [UInt8] = []
+        for (w, base) in try cache.prefetchedWindows(.wafer, .model("embed.tokens.weight"), rows: rows) {
+            let lo = max(rows.lowerBound, w.lowerBound), hi = min(rows.upperBound, w.upperBound)
+            out += UnsafeRawBufferPointer(start: base + (lo - w.lowerBound) * 64, count: (hi - lo) * 64)
         }
         return out
     }

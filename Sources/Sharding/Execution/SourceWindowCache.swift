@@ -229,22 +229,6 @@ final class SourceWindowCache {
         decodedBytes -= Int64(w.bytes)
     }
 
-    /// Calls `body` for each window holding rows of `rows` (dimension 0) of `tensor` in `file`,
-    /// in row order, with the window's rows and its first row's bytes (whole rows, row-major);
-    /// windows not cached yet are loaded.
-    func withWindows(
-        _ file: ShardFile, _ tensor: TensorKey, rows: Range<Int>, _ body: (Range<Int>, UnsafeRawPointer) throws(ShardingError) -> Void
-    ) throws(ShardingError) {
-        let key = Key(file: file, tensor: tensor)
-        let g = try geometry(key)
-        var r = rows.lowerBound
-        while r < rows.upperBound {
-            let w = try window(key, g, containing: r)
-            try body(w.rows, UnsafeRawPointer(w.buffer))
-            r = w.rows.upperBound
-        }
-    }
-
     /// The windows holding rows `rows` of `tensor` in `file`, in row order, each with its rows
     /// and its first row's bytes (whole rows, row-major). Every row must lie in a window the
     /// last `prefetch` loaded or found: nothing is loaded or dropped here, so the addresses stay
@@ -287,23 +271,6 @@ final class SourceWindowCache {
         try geometry(Key(file: file, tensor: tensor)).shape
     }
 
-    /// Copies rows `rows`, columns `cols` (matrix view: dimension 0 x the rest) of `tensor` in
-    /// `file` to `dst`, one output row every `rowStride` bytes.
-    func copy(
-        _ file: ShardFile, _ tensor: TensorKey, rows: Range<Int>, cols: Range<Int>,
-        into dst: UnsafeMutableRawPointer, rowStride: Int
-    ) throws(ShardingError) {
-        let g = try geometry(Key(file: file, tensor: tensor))
-        let span = cols.count * g.elementSize
-        let colOffset = cols.lowerBound * g.elementSize
-        try withWindows(file, tensor, rows: rows) { (w: Range<Int>, base: UnsafeRawPointer) throws(ShardingError) in
-            let lo = max(rows.lowerBound, w.lowerBound), hi = min(rows.upperBound, w.upperBound)
-            for r in lo..<hi {
-                (dst + (r - rows.lowerBound) * rowStride).copyMemory(from: base + (r - w.lowerBound) * g.rowBytes + colOffset, byteCount: span)
-            }
-        }
-    }
-
     private func geometry(_ key: Key) throws(ShardingError) -> Geometry {
         if let g = geometry[key] { return g }
         guard let info = source.describe(key.file, key.tensor) else {
@@ -334,20 +301,6 @@ final class SourceWindowCache {
         var end = min(g.rows, start + max(1, windowBytes / chunkBytes) * g.chunkRows, max(start + g.chunkRows, wantedEnd))
         for s in (windows[key] ?? []).map(\.rows.lowerBound) + planned.map(\.lowerBound) where s > start { end = min(end, s) }
         return start..<end
-    }
-
-    private func window(_ key: Key, _ g: Geometry, containing row: Int) throws(ShardingError) -> Window {
-        clock += 1
-        if let w = windows[key]?.first(where: { $0.rows.contains(row) }) {
-            w.lastUse = clock
-            try settle(key, w)
-            return w
-        }
-        try prefetch([Request(file: key.file, tensor: key.tensor, rows: row..<row + 1)])
-        guard let w = windows[key]?.first(where: { $0.rows.contains(row) }) else {
-            throw .layoutMismatch("row \(row) of \(key.tensor) in \(source.path(key.file)) could not be loaded")
-        }
-        return w
     }
 
     private func insert(_ key: Key, _ w: Window) {
