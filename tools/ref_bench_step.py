@@ -77,12 +77,16 @@ def torch_step(family: str, before: str, inputs: np.ndarray, targets: np.ndarray
     with h5py.File(before, "r") as f:
         cfg = json.loads(ref_h5.attr_str(f, "model_config"))
         opt_cfg = json.loads(ref_h5.attr_str(f, "optimizer"))
-        names = [n for n, _ in ref_h5.canonical_tensors(cfg)]
-        weights = {n: torch.from_numpy(ref_h5.read_tensor(f, n)) for n in names}
+    names = [n for n, _ in ref_h5.canonical_tensors(cfg)]
     inp, tgt = torch.from_numpy(inputs).long(), torch.from_numpy(targets).long()
     best, loss = float("inf"), 0.0
     for _ in range(repeat):
+        # Read afresh for every repeat and dropped once the model holds them: a 1B model's fp32
+        # weights, model, gradients and Adam moments would not fit next to a kept copy.
+        with h5py.File(before, "r") as f:
+            weights = {n: torch.from_numpy(ref_h5.read_tensor(f, n)) for n in names}
         params, loss_fn = torch_model(family, cfg, weights)
+        del weights
         decay = [p for p in params if opt_cfg["decay"] == "all" or p.dim() >= 2]
         rest = [p for p in params if not (opt_cfg["decay"] == "all" or p.dim() >= 2)]
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": opt_cfg["weight_decay"]}, {"params": rest, "weight_decay": 0.0}],
