@@ -3,7 +3,7 @@ import Testing
 
 @testable import CheckpointStore
 
-/// Presets have one source, formats/presets.json: the compiled-in copy is that file, the
+/// Presets have one source: formats/presets.json links to the compiled-in file, the
 /// Swift API serves it, and each family's presets share the switches that become its
 /// conventions.
 @Suite struct PresetTests {
@@ -12,7 +12,7 @@ import Testing
     @Test func compiledInCopyIsFormatsPresetsJSON() throws {
         let documented = try Data(contentsOf: Self.root.appendingPathComponent("formats/presets.json"))
         let copy = try Data(contentsOf: Self.root.appendingPathComponent("Sources/CheckpointStore/Model/presets.json"))
-        #expect(documented == copy, "Sources/CheckpointStore/Model/presets.json must be a copy of formats/presets.json")
+        #expect(documented == copy, "formats/presets.json must be the compiled-in Sources/CheckpointStore/Model/presets.json")
         #expect(Array(documented) == ModelConfig.presetsJSON)
     }
 

@@ -4,9 +4,9 @@ import Foundation
 /// The layout rule tables the converter knows, read from the layout data files.
 ///
 /// The bundled catalog is `formats/layouts/*.json` (`megatron-gpt.json`, `hf-gpt2.json`,
-/// `hf-llama.json`, `hf-neox.json`, ...), compiled into the module from byte-identical copies in
-/// `Sources/Sharding/Layouts/` (SwiftPM `embedInCode`, so the executable needs no resource
-/// bundle at run time; a test keeps the copies identical). Documents of the same `kind` are
+/// `hf-llama.json`, `hf-neox.json`, ...), symbolic links to the files compiled into
+/// the module, `Sources/Sharding/Layouts/` (SwiftPM `embedInCode`, so the executable needs no
+/// resource bundle at run time). Documents of the same `kind` are
 /// merged by family, so each Hugging Face family can live in its own file. Adding a model
 /// family means adding an entry under `families`.
 public struct LayoutCatalog: Sendable {
