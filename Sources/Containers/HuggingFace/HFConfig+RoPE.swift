@@ -157,14 +157,13 @@ extension HFConfig {
         return JSONObject(members) ?? JSONObject()
     }
 
-    /// `rope_scaling` as transformers 4 (4.43 and later) reads it, for a scaled model: the
-    /// type's parameters and `rope_type` (and `type` for linear, its older spelling, as
-    /// transformers 5 writes it back); nil without scaling.
+    /// `rope_scaling` as transformers 4 (4.43 and later, which read `rope_type`) reads it, for
+    /// a scaled model: the type's parameters and `rope_type`; nil without scaling. transformers
+    /// 5 prefers it to `rope_parameters` and loads the same `rope_parameters` from either (no
+    /// legacy `type` member, which transformers 5 would keep in its `rope_parameters`).
     static func ropeScalingTransformers4(_ scaling: RopeScaling?) -> JSONObject? {
         guard let scaling else { return nil }
-        var members = ropeScalingMembers(scaling)
-        if scaling.type == "linear" { members.append(("type", .string("linear"))) }
-        return JSONObject(members)
+        return JSONObject(ropeScalingMembers(scaling))
     }
 
     private static func ropeScalingMembers(_ scaling: RopeScaling?) -> [(String, JSONValue)] {
