@@ -1,7 +1,8 @@
 """RoPE scaling through ckpt, checked with the real libraries (run by tools/rope_scaling_check.sh).
 
-  make OUT    writes OUT/<case>/orig: a tiny LlamaForCausalLM (transformers 5.24, float32,
-              seeded) with the case's rope_parameters, save_pretrained
+  make OUT    writes OUT/<case>/orig: a tiny LlamaForCausalLM or GPTNeoXForCausalLM
+              (transformers 5.24, float32, seeded) with the case's rope_parameters,
+              save_pretrained
   check OUT   for every OUT/<case>/via-<route> directory ckpt wrote (orig -> route -> hf):
               AutoConfig's rope_parameters equal the original's, the state dict is identical
               and the logits are identical (torch.equal) to the original's, at positions 0..15
@@ -32,11 +33,16 @@ CASES = {
     "llama3-bands": {"rope_type": "llama3", "factor": 4.0, "low_freq_factor": 2.0, "high_freq_factor": 8.0,
                      "original_max_position_embeddings": 256},
     "linear": {"rope_type": "linear", "factor": 4.0},
+    "neox-linear": {"rope_type": "linear", "factor": 4.0},
+    "neox-llama3": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                    "original_max_position_embeddings": 8192},
 }
 # The routes each case takes (megatron-core computes llama3 with low 1, high 4, original 8192 only).
 ROUTES = {"llama3.1": ["wafer", "megatron-torch", "megatron-dist", "cerebras"],
           "llama3.2": ["wafer", "megatron-torch", "megatron-dist", "cerebras"],
-          "llama3-bands": ["wafer", "cerebras"], "linear": ["wafer", "cerebras"]}
+          "llama3-bands": ["wafer", "cerebras"], "linear": ["wafer", "cerebras"],
+          # GPT-NeoX (partial rotary 0.25, parallel residual) converts to wafer and hf only.
+          "neox-linear": ["wafer"], "neox-llama3": ["wafer"]}
 THETA = 500000.0
 
 failures: list[str] = []
@@ -49,15 +55,21 @@ def check(ok: bool, what: str) -> None:
 
 
 def make(out: str) -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
 
     for i, (name, rope) in enumerate(CASES.items()):
         torch.manual_seed(100 + i)
-        config = LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-                             num_key_value_heads=2, head_dim=16, vocab_size=101, max_position_embeddings=131072,
-                             rms_norm_eps=1e-6, tie_word_embeddings=False,
-                             rope_parameters=dict(rope, rope_theta=THETA))
-        model = LlamaForCausalLM(config)
+        if name.startswith("neox"):
+            config = GPTNeoXConfig(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+                                   vocab_size=101, max_position_embeddings=131072, tie_word_embeddings=False,
+                                   rope_parameters=dict(rope, rope_theta=THETA, partial_rotary_factor=0.25))
+            model = GPTNeoXForCausalLM(config)
+        else:
+            config = LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=2, head_dim=16, vocab_size=101, max_position_embeddings=131072,
+                                 rms_norm_eps=1e-6, tie_word_embeddings=False,
+                                 rope_parameters=dict(rope, rope_theta=THETA))
+            model = LlamaForCausalLM(config)
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn_like(p) * 0.05)
@@ -96,19 +108,20 @@ def check_megatron_core(name: str, route: str, path: str, inv_freq: torch.Tensor
 
 
 def check_all(out: str) -> None:
-    from transformers import AutoConfig, LlamaForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     for name in CASES:
         orig_dir = os.path.join(out, name, "orig")
-        orig = LlamaForCausalLM.from_pretrained(orig_dir).eval()
+        orig = AutoModelForCausalLM.from_pretrained(orig_dir).eval()
         want_rope = dict(AutoConfig.from_pretrained(orig_dir).rope_parameters)
         want = {s: logits(orig, s) for s in (0, 9000)}
         plain_cfg = AutoConfig.from_pretrained(orig_dir)
-        plain_cfg.rope_parameters = {"rope_type": "default", "rope_theta": THETA}
-        plain = LlamaForCausalLM(plain_cfg).eval()
+        plain_cfg.rope_parameters = {k: v for k, v in want_rope.items() if k in ("rope_theta", "partial_rotary_factor")}
+        plain_cfg.rope_parameters["rope_type"] = "default"
+        plain = AutoModelForCausalLM.from_config(plain_cfg).eval()
         plain.load_state_dict(orig.state_dict())
         check(not torch.equal(logits(plain, 9000), want[9000]), f"{name}: unscaled RoPE gives other logits at 9000.. (the check sees the scaling)")
-        inv_freq = orig.model.rotary_emb.inv_freq
+        inv_freq = orig.base_model.rotary_emb.inv_freq
         for route in open(os.path.join(out, name, "routes")).read().split():
             d = os.path.join(out, name, "via-" + route)
             if not os.path.isdir(d):
@@ -116,12 +129,12 @@ def check_all(out: str) -> None:
                 continue
             got_rope = dict(AutoConfig.from_pretrained(d).rope_parameters)
             check(got_rope == want_rope, f"{name} {route}: rope_parameters {got_rope}")
-            m, info = LlamaForCausalLM.from_pretrained(d, output_loading_info=True)
+            m, info = AutoModelForCausalLM.from_pretrained(d, output_loading_info=True)
             bad = {k: v for k, v in info.items() if v}
             check(not bad, f"{name} {route}: from_pretrained with no missing/unexpected keys {bad if bad else ''}")
             sd, osd = m.state_dict(), orig.state_dict()
             check(sd.keys() == osd.keys() and all(torch.equal(sd[k], osd[k]) for k in sd), f"{name} {route}: state_dict identical")
-            check(torch.equal(m.model.rotary_emb.inv_freq, inv_freq), f"{name} {route}: inv_freq identical")
+            check(torch.equal(m.base_model.rotary_emb.inv_freq, inv_freq), f"{name} {route}: inv_freq identical")
             for s in want:
                 check(torch.equal(logits(m.eval(), s), want[s]), f"{name} {route}: logits identical at positions {s}..{s + 15}")
             if route.startswith("megatron"):

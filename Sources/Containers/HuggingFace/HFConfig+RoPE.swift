@@ -72,7 +72,7 @@ extension HFConfig {
                     try agree(&partial, "\(key).partial_rotary_factor", d)
                 default:
                     guard allowed.contains(k) else {
-                        throw .unsupported(path: f.path, detail: "\(key).\(k): not a member of rope_type \(type) that ckpt maps")
+                        throw .unsupported(path: f.path, detail: "\(memberName(key, k)): not a member of rope_type \(type) that ckpt maps")
                     }
                 }
             }
@@ -95,6 +95,13 @@ extension HFConfig {
             throw f.bad(p.key, "must be in (0, 1], found \(p.value)")
         }
         return RoPE(theta: value, partial: partial?.value, scaling: objects.first?.scaling)
+    }
+
+    /// `key.member` for a message: the member as it is when it is a plain name, quoted (control
+    /// characters escaped) when not, so a hostile key cannot break the one-line error.
+    private static func memberName(_ key: String, _ member: String) -> String {
+        let plain = !member.isEmpty && member.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
+        return key + "." + (plain ? member : JSONReader.quote(member))
     }
 
     /// The type of a rotary object: `rope_type`, or the older `type` (both: they must agree);

@@ -33,7 +33,7 @@ extension CerebrasModelParams {
         case "llama3":
             let known = Set(llama3ExtraArgs.map(\.key))
             if let k = p.keys.sorted().first(where: { $0.hasPrefix(extraPrefix) && !known.contains(String($0.dropFirst(extraPrefix.count))) }) {
-                throw bad("\(k): not an argument of Model Zoo's llama3 scaling (low_freq_factor, high_freq_factor, original_max_position_embeddings)")
+                throw bad("\(PrintableName.of(k)): not an argument of Model Zoo's llama3 scaling (low_freq_factor, high_freq_factor, original_max_position_embeddings)")
             }
             var values: [Double] = []
             for (key, fallback) in llama3ExtraArgs {
@@ -49,7 +49,7 @@ extension CerebrasModelParams {
             if let problem = s.validationProblem() { throw bad("pos_scaling_type llama3: \(problem)") }
             return s
         default:
-            throw bad("pos_scaling_type \(type) (ckpt computes linear and llama3 rotary scaling)")
+            throw bad("pos_scaling_type \(PrintableName.of(type)) (ckpt computes linear and llama3 rotary scaling)")
         }
     }
 
