@@ -70,4 +70,23 @@ import Testing
         let r = try CLI.run(["info", yarn])
         #expect(r.status != 0 && r.stderr.contains("rope_parameters.rope_type \"yarn\""), "\(r.stderr)")
     }
+
+    /// The reference core computes unscaled RoPE: `step` and `verify-step` refuse a scaled
+    /// model by name (exit 1, as every model the core does not compute) rather than computing
+    /// other math.
+    @Test func stepAndVerifyStepRefuseAScaledModel() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let hf = try Self.scaledCopy(dir)
+        #expect(try CLI.run(["convert", hf, "--to", "wafer", "--out", dir + "/w.h5"]).status == 0)
+        for args in [
+            ["step", "--before", dir + "/w.h5", "--batch", dir + "/batch.h5", "--out", dir + "/after.h5"],
+            ["verify-step", "--before", dir + "/w.h5", "--after", dir + "/w.h5", "--batch", dir + "/batch.h5"],
+        ] {
+            let r = try CLI.run(args)
+            #expect(r.status == 1, "\(args[0]): \(r.stderr)")  // ExitPolicy: a model the core does not compute
+            #expect(r.stderr.contains("rope_scaling llama3 (factor 8.0") && r.stderr.contains("does not apply RoPE frequency scaling"), "\(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/after.h5"))
+    }
 }

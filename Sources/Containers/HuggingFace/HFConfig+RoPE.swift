@@ -100,7 +100,8 @@ extension HFConfig {
     /// `key.member` for a message: the member as it is when it is a plain name, quoted (control
     /// characters escaped) when not, so a hostile key cannot break the one-line error.
     private static func memberName(_ key: String, _ member: String) -> String {
-        let plain = !member.isEmpty && member.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
+        let plain =
+            !member.isEmpty && member.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
         return key + "." + (plain ? member : JSONReader.quote(member))
     }
 

@@ -33,7 +33,9 @@ extension CerebrasModelParams {
         case "llama3":
             let known = Set(llama3ExtraArgs.map(\.key))
             if let k = p.keys.sorted().first(where: { $0.hasPrefix(extraPrefix) && !known.contains(String($0.dropFirst(extraPrefix.count))) }) {
-                throw bad("\(PrintableName.of(k)): not an argument of Model Zoo's llama3 scaling (low_freq_factor, high_freq_factor, original_max_position_embeddings)")
+                throw bad(
+                    "\(PrintableName.of(k)): not an argument of Model Zoo's llama3 scaling (low_freq_factor, high_freq_factor, original_max_position_embeddings)"
+                )
             }
             var values: [Double] = []
             for (key, fallback) in llama3ExtraArgs {

@@ -220,7 +220,8 @@ import Testing
     /// fuzz-hf-json found a member name with line breaks inside `rope_parameters` printed raw,
     /// breaking the one-line error (its input is in tools/fuzz/corpus/hf-json/3cd0317d...).
     @Test func aHostileMemberNameStaysOnOneLine() throws {
-        let text = #"{"model_type": "llama", "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 48, "vocab_size": 101, "max_position_embeddings": 64, "rope_parameters": {"rope_theta": 20000.0, "rope_\n\n\type": "default"}}"#
+        let text =
+            #"{"model_type": "llama", "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 48, "vocab_size": 101, "max_position_embeddings": 64, "rope_parameters": {"rope_theta": 20000.0, "rope_\n\n\type": "default"}}"#
         do {
             _ = try HFConfig(json: Array(text.utf8), path: "config.json")
             Issue.record("accepted")
