@@ -81,4 +81,32 @@ import Testing
         #expect(LayoutRequirement.value(of: "tie_embeddings", in: TinyModels.neox) == .bool(false))
         #expect(LayoutRequirement.value(of: "family", in: TinyModels.neox) == .string("neox"))
     }
+
+    /// A dotted field names a member of `rope_scaling`: met by a model without scaling, checked
+    /// against one with it, and a member that does not exist is bad data.
+    @Test func dottedRequirementsOnRopeScaling() throws {
+        let layout = CheckpointLayout.megatron(MegatronShape(tp: 2, pp: 1))
+        var scaled = TinyModels.llama
+        scaled.maxSeq = 4096
+        scaled.ropeScaling = .llama3(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxSeq: 8192)
+        #expect(refusal(scaled, layout) == nil)
+        #expect(refusal(TinyModels.llama, layout) == nil)
+        scaled.ropeScaling?.highFreqFactor = 2
+        guard case .cannotExpress(_, _, let r)? = refusal(scaled, layout) else {
+            Issue.record("high_freq_factor 2 accepted")
+            return
+        }
+        #expect(r.hasPrefix("rope_scaling.high_freq_factor 2 (needs 4): "))
+        var doc = try #require(try LayoutCatalog.bundled().documents["megatron"])
+        let kept = doc.families["llama"]?.requires?.filter { !$0.field.hasPrefix("rope_scaling.") }
+        doc.families["llama"]?.requires = kept
+        #expect(refusal(scaled, layout, LayoutInterpreter(catalog: LayoutCatalog(documents: [doc]))) == nil)
+        doc.families["llama"]?.requires = [LayoutRequirement(field: "rope_scaling.low_freq_facter", equals: .number(1), reason: "typo")]
+        #expect(
+            refusal(TinyModels.llama, layout, LayoutInterpreter(catalog: LayoutCatalog(documents: [doc])))
+                == .badLayoutData(
+                    source: "megatron layout, family llama", detail: "requirement on 'rope_scaling.low_freq_facter', which is not a model_config key"))
+        #expect(LayoutRequirement.value(of: "rope_scaling.original_max_seq", in: scaled) == .number(8192))
+        #expect(LayoutRequirement.value(of: "rope_scaling.type", in: TinyModels.llama) == nil)
+    }
 }

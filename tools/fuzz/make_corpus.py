@@ -91,6 +91,10 @@ def json_corpus() -> dict[str, bytes]:
             p = os.path.join(FIXTURES, d, f)
             if os.path.exists(p):
                 c[f"{d}-{f}"] = open(p, "rb").read()
+    rope = os.path.join(FIXTURES, "rope-scaling", "hf")
+    if os.path.isdir(rope):
+        for f in sorted(os.listdir(rope)):
+            c[f"rope-scaling-{f}"] = open(os.path.join(rope, f), "rb").read()
     c["rope-scaling"] = b'{"model_type":"llama","num_hidden_layers":1,"hidden_size":8,"num_attention_heads":2,"intermediate_size":16,"vocab_size":10,"max_position_embeddings":4,"rope_scaling":{"rope_type":"llama3","factor":8.0}}'
     c["neox-legacy"] = b'{"model_type":"gpt_neox","num_hidden_layers":1,"hidden_size":16,"num_attention_heads":2,"intermediate_size":64,"vocab_size":10,"max_position_embeddings":4,"rotary_pct":0.25,"rotary_emb_base":10000,"use_parallel_residual":false,"hidden_act":"gelu_fast","rope_scaling":null}'
     c["neox-contradiction"] = b'{"model_type":"gpt_neox","num_hidden_layers":1,"hidden_size":16,"num_attention_heads":2,"intermediate_size":64,"vocab_size":10,"max_position_embeddings":4,"rotary_pct":0.5,"rope_parameters":{"rope_type":"default","rope_theta":1e4,"partial_rotary_factor":0.25}}'

@@ -38,12 +38,16 @@ public struct ModelConfig: Codable, Sendable, Hashable {
     /// Fraction of each head's dimensions that rotary embedding rotates (the first
     /// `Int(headDim * rotaryPct)`); 1 for LLaMA, 0.25 for Pythia.
     public var rotaryPct: Double
+    /// Rotary frequency scaling (`llama3` or `linear`, see `RopeScaling`); nil for none, which
+    /// is also what a file without the `rope_scaling` key means.
+    public var ropeScaling: RopeScaling?
 
     enum CodingKeys: String, CodingKey {
         case family, layers, hidden, heads, ffn, vocab, activation, norm, position, bias
         case kvHeads = "kv_heads", maxSeq = "max_seq", normEps = "norm_eps"
         case tieEmbeddings = "tie_embeddings", ropeTheta = "rope_theta"
         case residual, rotaryPct = "rotary_pct"
+        case ropeScaling = "rope_scaling"
     }
 
     /// Creates a configuration. Unspecified sizes: `kvHeads` = `heads`, `ffn` = 4 · `hidden`;
@@ -54,7 +58,8 @@ public struct ModelConfig: Codable, Sendable, Hashable {
         family: String, layers: Int, hidden: Int, heads: Int, kvHeads: Int? = nil, ffn: Int? = nil,
         vocab: Int, maxSeq: Int, normEps: Double? = nil, activation: String? = nil,
         tieEmbeddings: Bool? = nil, norm: String? = nil, position: String? = nil,
-        ropeTheta: Double? = nil, bias: Bool? = nil, residual: String? = nil, rotaryPct: Double? = nil
+        ropeTheta: Double? = nil, bias: Bool? = nil, residual: String? = nil, rotaryPct: Double? = nil,
+        ropeScaling: RopeScaling? = nil
     ) {
         // Only a configuration with a switch left out reads the presets (which are themselves
         // decoded through this initialiser, every switch given).
@@ -79,6 +84,7 @@ public struct ModelConfig: Codable, Sendable, Hashable {
         self.bias = bias ?? base?.bias ?? true
         self.residual = residual ?? base?.residual ?? "sequential"
         self.rotaryPct = rotaryPct ?? base?.rotaryPct ?? 1
+        self.ropeScaling = ropeScaling
     }
 
     /// Decodes `model_config`. `family`, `layers`, `hidden`, `heads`, `vocab` and `max_seq`
@@ -87,7 +93,7 @@ public struct ModelConfig: Codable, Sendable, Hashable {
     /// (`kv_heads` = `heads`, `ffn` = 4 · `hidden`, the family's conventions; `residual` and
     /// `rotary_pct`, added later, sequential and 1). Any other family needs every key: a
     /// missing one is an error naming it, never a silent default (`formats/checkpoint-v1.md`
-    /// section 9.1).
+    /// section 9.1). `rope_scaling` is optional in every family: absent (or null) is no scaling.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let family = try c.decode(String.self, forKey: .family)
@@ -115,14 +121,16 @@ public struct ModelConfig: Codable, Sendable, Hashable {
             ropeTheta: try optional(Double.self, .ropeTheta),
             bias: try optional(Bool.self, .bias),
             residual: try optional(String.self, .residual),
-            rotaryPct: try optional(Double.self, .rotaryPct))
+            rotaryPct: try optional(Double.self, .rotaryPct),
+            ropeScaling: try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling))
     }
 
     /// Head dimension C / heads.
     public var headDim: Int { hidden / heads }
 
     /// Checks internal consistency (positive sizes, heads divide hidden, kv_heads divide heads,
-    /// known family/activation/norm); returns a message for the first problem.
+    /// known family/activation/norm, a valid `rope_scaling` on a rotary model only); returns a
+    /// message for the first problem.
     public func validationProblem() -> String? {
         if !["gpt2", "llama", "neox"].contains(family) { return "unknown family '\(family)' (expected gpt2, llama or neox)" }
         for (n, v) in [
@@ -145,6 +153,10 @@ public struct ModelConfig: Codable, Sendable, Hashable {
             if rotary < 2 || rotary % 2 != 0 {
                 return "rotary_pct \(rotaryPct) of head_dim \(headDim) gives \(rotary) rotary dimensions; it must be even and at least 2"
             }
+        }
+        if let s = ropeScaling {
+            guard position == "rope" else { return "rope_scaling \(s.type) needs position rope (got \(position))" }
+            if let p = s.validationProblem() { return p }
         }
         return nil
     }

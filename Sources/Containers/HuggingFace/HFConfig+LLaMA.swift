@@ -21,7 +21,7 @@ extension HFConfig {
         guard act == "silu" || act == "swish" else {
             throw .unsupported(path: f.path, detail: "hidden_act \(JSONReader.quote(act)) (ckpt's LLaMA MLP is SwiGLU: silu)")
         }
-        let theta = try rope(&f, thetaKeys: ["rope_theta"], partialKeys: nil).theta
+        let rope = try rope(&f, thetaKeys: ["rope_theta"], partialKeys: nil, maxPositions: positions)
         let tied = try f.bool("tie_word_embeddings", default: false)
         let attentionBias = try f.bool("attention_bias", default: false)
         let mlpBias = try f.bool("mlp_bias", default: false)
@@ -33,7 +33,7 @@ extension HFConfig {
         return ModelConfig(
             family: "llama", layers: layers, hidden: hidden, heads: heads, kvHeads: kvHeads, ffn: ffn, vocab: vocab,
             maxSeq: positions, normEps: eps, activation: "swiglu", tieEmbeddings: tied, norm: "rmsnorm", position: "rope",
-            ropeTheta: theta, bias: attentionBias)
+            ropeTheta: rope.theta, bias: attentionBias, ropeScaling: rope.scaling)
     }
 
     /// Refuses a `ModelConfig` an HF llama config cannot express.
@@ -49,12 +49,13 @@ extension HFConfig {
         guard m.rotaryPct == 1 else { throw refuse("rotary_pct \(m.rotaryPct) (LlamaAttention rotates the whole head)") }
     }
 
-    /// The members of a llama config.json. The rotary base is written both ways, as
-    /// transformers 5 (`rope_parameters`) and 4 (`rope_theta`) read it.
+    /// The members of a llama config.json. The rotary settings are written both ways, as
+    /// transformers 5 (`rope_parameters`, as its `save_pretrained` writes it) and 4
+    /// (`rope_theta`, and `rope_scaling` for a scaled model) read them.
     func llamaMembers() -> [(String, JSONValue)] {
         let theta = JSONValue.double(model.ropeTheta) ?? .null
-        let rope = JSONObject([("rope_theta", theta), ("rope_type", .string("default"))]) ?? JSONObject()
-        return [
+        let rope = Self.ropeParameters(theta: model.ropeTheta, scaling: model.ropeScaling)
+        var members: [(String, JSONValue)] = [
             ("architectures", .array([.string("LlamaForCausalLM")])),
             ("attention_bias", .bool(model.bias)),
             ("head_dim", .int(model.headDim)),
@@ -73,5 +74,7 @@ extension HFConfig {
             ("tie_word_embeddings", .bool(model.tieEmbeddings)),
             ("vocab_size", .int(model.vocab)),
         ]
+        if let s = Self.ropeScalingTransformers4(model.ropeScaling) { members.append(("rope_scaling", .object(s))) }
+        return members
     }
 }

@@ -25,7 +25,7 @@ extension HFConfig {
             throw .unsupported(
                 path: f.path, detail: "hidden_act \(JSONReader.quote(act)) (ckpt computes gelu, and gelu_new / gelu_fast / gelu_pytorch_tanh as gelu_tanh)")
         }
-        let rope = try rope(&f, thetaKeys: ["rotary_emb_base", "rope_theta"], partialKeys: ["rotary_pct"])
+        let rope = try rope(&f, thetaKeys: ["rotary_emb_base", "rope_theta"], partialKeys: ["rotary_pct"], maxPositions: positions)
         if rope.partial == nil { f.assumed.append("rotary_pct=0.25") }
         let parallel = try f.bool("use_parallel_residual", default: true)
         let tied = try f.bool("tie_word_embeddings", default: false)
@@ -39,7 +39,8 @@ extension HFConfig {
         return ModelConfig(
             family: "neox", layers: layers, hidden: hidden, heads: heads, kvHeads: heads, ffn: ffn, vocab: vocab,
             maxSeq: positions, normEps: eps, activation: activation, tieEmbeddings: tied, norm: "layernorm", position: "rope",
-            ropeTheta: rope.theta, bias: true, residual: parallel ? "parallel" : "sequential", rotaryPct: rope.partial ?? 0.25)
+            ropeTheta: rope.theta, bias: true, residual: parallel ? "parallel" : "sequential", rotaryPct: rope.partial ?? 0.25,
+            ropeScaling: rope.scaling)
     }
 
     /// Refuses a `ModelConfig` an HF gpt_neox config cannot express.
@@ -56,14 +57,13 @@ extension HFConfig {
     }
 
     /// The members of a gpt_neox config.json. The rotary settings are written both ways, as
-    /// transformers 5 (`rope_parameters`) and 4 (`rotary_pct`, `rotary_emb_base`, `rope_theta`)
-    /// read them.
+    /// transformers 5 (`rope_parameters`) and 4 (`rotary_pct`, `rotary_emb_base`, `rope_theta`,
+    /// and `rope_scaling` for a scaled model) read them.
     func neoxMembers() -> [(String, JSONValue)] {
         let theta = JSONValue.double(model.ropeTheta) ?? .null
         let pct = JSONValue.double(model.rotaryPct) ?? .null
-        let rope =
-            JSONObject([("partial_rotary_factor", pct), ("rope_theta", theta), ("rope_type", .string("default"))]) ?? JSONObject()
-        return [
+        let rope = Self.ropeParameters(theta: model.ropeTheta, scaling: model.ropeScaling, partial: model.rotaryPct)
+        var members: [(String, JSONValue)] = [
             ("architectures", .array([.string("GPTNeoXForCausalLM")])),
             ("attention_bias", .bool(true)),
             ("hidden_act", .string(model.activation == "gelu" ? "gelu" : "gelu_new")),
@@ -82,5 +82,7 @@ extension HFConfig {
             ("use_parallel_residual", .bool(model.residual == "parallel")),
             ("vocab_size", .int(model.vocab)),
         ]
+        if let s = Self.ropeScalingTransformers4(model.ropeScaling) { members.append(("rope_scaling", .object(s))) }
+        return members
     }
 }

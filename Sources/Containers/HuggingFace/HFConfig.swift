@@ -5,10 +5,12 @@ import CheckpointStore
 /// ckpt family `neox`), both ways.
 ///
 /// Reading is strict: an unknown `model_type`, a member that may change the tensors or the
-/// math and that ckpt does not map (an unknown key, `rope_scaling` other than the default,
-/// `quantization_config`, ...), a contradiction (`head_dim` ≠ hidden / heads, `attention_bias`
-/// ≠ `mlp_bias`, `rope_theta` twice with two values) or an activation ckpt does not compute is
-/// an error naming the member. Members that change neither tensors nor math (dtype,
+/// math and that ckpt does not map (an unknown key, a rotary type other than `default`,
+/// `llama3` and `linear`, `quantization_config`, ...), a contradiction (`head_dim` ≠ hidden /
+/// heads, `attention_bias` ≠ `mlp_bias`, `rope_theta` twice with two values, `rope_scaling`
+/// and `rope_parameters` disagreeing) or an activation ckpt does not compute is an error naming
+/// the member. RoPE scaling (`llama3`, `linear`) is read from `rope_parameters` (transformers
+/// 5) or `rope_scaling` (transformers 4) into `ModelConfig.ropeScaling`. Members that change neither tensors nor math (dtype,
 /// architectures, token ids, dropout probabilities, generation settings, ...) are accepted,
 /// listed in `ignored` and kept in `extra`, so writing the config back preserves them.
 /// Math members that are absent take transformers' defaults and are listed in `assumed`.

@@ -89,13 +89,19 @@ enum CerebrasModelParams {
         case let other: throw bad("norm_type \(other) (ckpt holds layernorm and rmsnorm)")
         }
         let position: String
+        var scaling: RopeScaling?
         switch try text("position_embedding_type", "learned") {
-        case "learned": position = "learned"
+        case "learned":
+            position = "learned"
+            if let f = p["pos_scaling_factor"], f.doubleValue != 1 {
+                throw bad("pos_scaling_factor \(JSONText.compact(f)) with learned positions (Model Zoo scales only rotary and ALiBi positions)")
+            }
         case "rotary":
             position = "rope"
             if let r = p["rotary_dim"]?.intValue, r != hidden / heads {
                 throw bad("rotary_dim \(r) rotates part of each head (ckpt's rope rotates all \(hidden / heads) dimensions)")
             }
+            scaling = try ropeScaling(p, path: path)
         case let other: throw bad("position_embedding_type \(other) (ckpt holds learned and rotary)")
         }
         let biases = [
@@ -109,7 +115,7 @@ enum CerebrasModelParams {
             family: family, layers: try int("num_hidden_layers"), hidden: hidden, heads: heads, kvHeads: kv, ffn: try int("filter_size"),
             vocab: try int("vocab_size"), maxSeq: p["max_position_embeddings"]?.intValue ?? 1024, normEps: eps, activation: activation,
             tieEmbeddings: try flag("share_embedding_weights", true), norm: norm, position: position,
-            ropeTheta: p["rope_theta"]?.doubleValue ?? 10000, bias: biases[0])
+            ropeTheta: p["rope_theta"]?.doubleValue ?? 10000, bias: biases[0], ropeScaling: scaling)
         if let problem = config.validationProblem() { throw bad(problem) }
         return config
     }
@@ -134,6 +140,7 @@ enum CerebrasModelParams {
         if c.position == "rope" {
             m.append(("rotary_dim", v(.int(c.headDim))))
             m.append(("rope_theta", v(JSONValue.double(c.ropeTheta) ?? .int(10000))))
+            m += ropeScalingParams(c.ropeScaling)
         }
         m.append(("layer_norm_epsilon", v(JSONValue.double(c.normEps) ?? .int(0))))
         m.append(("share_embedding_weights", v(.bool(c.tieEmbeddings))))

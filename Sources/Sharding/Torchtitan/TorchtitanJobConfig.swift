@@ -10,7 +10,9 @@ import Containers
 /// Strict like `HFConfig`: `model_spec.name` must be `llama3` (whose `ComplexRoPE` pairs
 /// consecutive dimensions, the `rope: interleaved` of the layout table); every layer must have
 /// the same shape; anything ckpt's model would compute differently is an error naming the
-/// member: rope scaling other than `none`, a head_dim other than dim / n_heads, biases, QK
+/// member: rope scaling other than `none` and `llama` (which maps to `ModelConfig.ropeScaling`
+/// type `llama3` with `scaling_factor`, `low_freq_factor`, `high_freq_factor` and
+/// `original_max_position_embeddings`), a head_dim other than dim / n_heads, biases, QK
 /// norms, MoE layers, norms without weights or with different epsilons. Members that change
 /// neither tensors nor math (param_init, sharding_config, inner_attention, ...) are not read.
 public struct TorchtitanJobConfig: Sendable, Equatable {
@@ -55,10 +57,11 @@ public struct TorchtitanJobConfig: Sendable, Equatable {
 
     /// One transformer block's shape and math, as read.
     private struct Block: Equatable, CustomStringConvertible {
-        var heads: Int, kvHeads: Int, ffn: Int, theta: Double, maxSeq: Int, eps: [Double]
+        var heads: Int, kvHeads: Int, ffn: Int, theta: Double, maxSeq: Int, eps: [Double], scaling: RopeScaling?
 
         var description: String {
             "n_heads \(heads), n_kv_heads \(kvHeads), ffn \(ffn), rope theta \(theta), max_seq_len \(maxSeq), eps \(eps)"
+                + (scaling.map { ", rope scaling \($0.summary)" } ?? "")
         }
     }
 
@@ -85,7 +88,7 @@ public struct TorchtitanJobConfig: Sendable, Equatable {
         }
         let config = ModelConfig(
             family: "llama", layers: layers.count, hidden: dim, heads: b.heads, kvHeads: b.kvHeads, ffn: b.ffn, vocab: vocab,
-            maxSeq: b.maxSeq, normEps: normEps, tieEmbeddings: tied, ropeTheta: b.theta, bias: false)
+            maxSeq: b.maxSeq, normEps: normEps, tieEmbeddings: tied, ropeTheta: b.theta, bias: false, ropeScaling: b.scaling)
         if let p = config.validationProblem() { throw .malformed(path: m.path, detail: "model_spec.model: \(p)") }
         return config
     }
@@ -110,11 +113,7 @@ public struct TorchtitanJobConfig: Sendable, Equatable {
         for key in ["wqkv", "wq", "wkv"] { if let lin = try qkv.optionalMember(key) { try noBias(lin) } }
         try noBias(try a.member("wo", neededFor: "the output projection"))
         let rope = try a.member("rope", neededFor: "the rotary embedding")
-        let scaling = try rope.optionalMember("scaling")?.string() ?? "none"
-        guard scaling == "none" else {
-            throw try rope.member("scaling", neededFor: "").bad(
-                "\(JSONText.quoted(scaling)) frequency scaling is not in ckpt's model (plain RoPE): converting would change the math")
-        }
+        let scaling = try ropeScaling(rope)
         let ropeDim = try rope.member("dim", neededFor: "the rotary dimensions").positiveInt()
         guard ropeDim == dim / heads else {
             throw try rope.member("dim", neededFor: "").bad("\(ropeDim) is not the head dimension \(dim / heads) (ckpt rotates whole heads)")
@@ -130,7 +129,35 @@ public struct TorchtitanJobConfig: Sendable, Equatable {
             try norm(try l.member("attention_norm", neededFor: "the attention norm"), dim: dim),
             try norm(try l.member("ffn_norm", neededFor: "the MLP norm"), dim: dim),
         ]
-        return Block(heads: heads, kvHeads: kvHeads, ffn: ffn, theta: theta, maxSeq: maxSeq, eps: eps)
+        return Block(heads: heads, kvHeads: kvHeads, ffn: ffn, theta: theta, maxSeq: maxSeq, eps: eps, scaling: scaling)
+    }
+
+    /// The frequency scaling of a `RoPE.Config`: `none` (or absent) is none; `llama` is
+    /// ComplexRoPE's Llama 3.1 rule, the `llama3` type of `ModelConfig.ropeScaling`, with its
+    /// four parameters (which `to_dict()` always writes); anything else (`yarn`) is refused.
+    private static func ropeScaling(_ rope: TorchtitanConfigNode) throws(ContainerError) -> RopeScaling? {
+        let kind = try rope.optionalMember("scaling")?.string() ?? "none"
+        switch kind {
+        case "none": return nil
+        case "llama":
+            func positive(_ key: String) throws(ContainerError) -> Double {
+                let n = try rope.member(key, neededFor: "the llama rope scaling")
+                let v = try n.number()
+                guard v > 0 else { throw n.bad("must be positive") }
+                return v
+            }
+            let factor = try positive("scaling_factor"), low = try positive("low_freq_factor"), high = try positive("high_freq_factor")
+            let original = try rope.member("original_max_position_embeddings", neededFor: "the llama rope scaling").positiveInt()
+            let s = RopeScaling.llama3(factor: factor, lowFreqFactor: low, highFreqFactor: high, originalMaxSeq: original)
+            if s.validationProblem() != nil {
+                throw try rope.member("high_freq_factor", neededFor: "").bad("\(high) must exceed low_freq_factor \(low)")
+            }
+            return s
+        default:
+            throw try rope.member("scaling", neededFor: "").bad(
+                "\(JSONText.quoted(kind)) frequency scaling is not one ckpt computes (none, and llama as rope_scaling llama3): converting would change the math"
+            )
+        }
     }
 
     /// The epsilon of an RMSNorm config (with weights, over `dim`).

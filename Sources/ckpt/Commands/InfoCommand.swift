@@ -41,7 +41,8 @@ struct InfoCommand: ParsableCommand {
             print(
                 "model:       \(c.family), \(c.layers) layers, hidden \(c.hidden), \(c.heads) heads (\(c.kvHeads) kv), ffn \(c.ffn), vocab \(c.vocab), max_seq \(c.maxSeq)"
             )
-            let rotary = c.position == "rope" && c.rotaryPct != 1 ? " (rotary_pct \(c.rotaryPct))" : ""
+            var rotary = c.position == "rope" && c.rotaryPct != 1 ? " (rotary_pct \(c.rotaryPct))" : ""
+            if c.position == "rope", let scaling = c.ropeScaling { rotary += ", rope scaling \(scaling.summary)" }
             print(
                 "             \(c.norm), \(c.activation), \(c.position) positions\(rotary), \(c.residual) residual, "
                     + "\(c.tieEmbeddings ? "tied" : "untied") head")

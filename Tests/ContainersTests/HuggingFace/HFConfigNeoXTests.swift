@@ -105,7 +105,7 @@ import Testing
             (["rope_theta": "10000"], .malformed(path: "config.json", detail: "rope_theta 10000.0 contradicts rope_parameters.rope_theta 25000.0")),
             (
                 ["rope_parameters": #"{"rope_type":"dynamic","rope_theta":10000.0,"factor":2.0}"#],
-                .unsupported(path: "config.json", detail: "rope_parameters of type the string \"dynamic\": ckpt implements unscaled default RoPE only")
+                .unsupported(path: "config.json", detail: "rope_parameters.rope_type \"dynamic\": ckpt computes default, llama3 and linear RoPE only")
             ),
             (
                 ["rope_parameters": #"{"rope_type":"default","rope_theta":10000.0,"partial_rotary_factor":0}"#],

@@ -169,19 +169,23 @@ import Testing
             (["num_key_value_heads": "3"], .malformed(path: "config.json", detail: "kv_heads (3) must divide heads (4)")),
             (
                 ["rope_scaling": #"{"rope_type":"llama3","factor":8.0}"#],
-                .unsupported(path: "config.json", detail: "rope_scaling of type the string \"llama3\": ckpt implements unscaled default RoPE only")
+                .malformed(
+                    path: "config.json",
+                    detail:
+                        "rope_scaling.low_freq_factor: missing (rope_type llama3 needs factor, low_freq_factor, high_freq_factor, original_max_position_embeddings)"
+                )
             ),
             (
                 ["rope_scaling": #"{"type":"linear","factor":2.0}"#],
-                .unsupported(path: "config.json", detail: "rope_scaling of type the string \"linear\": ckpt implements unscaled default RoPE only")
+                .malformed(path: "config.json", detail: "rope_scaling linear (factor 2.0) contradicts rope_parameters default")
             ),
             (
                 ["rope_parameters": #"{"rope_type":"yarn","rope_theta":10000.0,"factor":4.0}"#],
-                .unsupported(path: "config.json", detail: "rope_parameters of type the string \"yarn\": ckpt implements unscaled default RoPE only")
+                .unsupported(path: "config.json", detail: "rope_parameters.rope_type \"yarn\": ckpt computes default, llama3 and linear RoPE only")
             ),
             (
                 ["rope_parameters": #"{"rope_type":"default","rope_theta":10000.0,"partial_rotary_factor":0.5}"#],
-                .unsupported(path: "config.json", detail: "rope_parameters.partial_rotary_factor: ckpt implements unscaled default RoPE only")
+                .unsupported(path: "config.json", detail: "rope_parameters.partial_rotary_factor: not a member of rope_type default that ckpt maps")
             ),
             (["rope_theta": "500000.0"], .malformed(path: "config.json", detail: "rope_theta 500000.0 contradicts rope_parameters.rope_theta 10000.0")),
             (

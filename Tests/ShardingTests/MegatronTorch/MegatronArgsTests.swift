@@ -82,7 +82,7 @@ import Testing
 
     @Test(arguments: [
         ("squared_relu", PickleValue.bool(true)), ("qk_layernorm", .bool(true)), ("apply_layernorm_1p", .bool(true)),
-        ("rotary_interleaved", .bool(true)), ("use_rope_scaling", .bool(true)), ("rotary_percent", .float(0.1)),
+        ("rotary_interleaved", .bool(true)), ("rotary_seq_len_interpolation_factor", .int(2)), ("rotary_percent", .float(0.1)),
         ("position_embedding_type", .string("yarn")), ("normalization", .string("LayerNorm1P")), ("kv_channels", .int(16)),
         ("add_qkv_bias", .bool(true)),
     ])

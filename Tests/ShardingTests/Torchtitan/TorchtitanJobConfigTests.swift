@@ -62,9 +62,9 @@ import Testing
         case "rope scaling":
             return (
                 attention { a in
-                    var r = a["rope"] as! Doc; r["scaling"] = "llama"; a["rope"] = r
+                    var r = a["rope"] as! Doc; r["scaling"] = "yarn"; a["rope"] = r
                 },
-                "model_spec.model.layers[0].attention.rope.scaling: \"llama\" frequency scaling"
+                "model_spec.model.layers[0].attention.rope.scaling: \"yarn\" frequency scaling is not one ckpt computes"
             )
         case "no model_spec": return ({ $0["model_spec"] = nil }, "model_spec: missing")
         case "another model":

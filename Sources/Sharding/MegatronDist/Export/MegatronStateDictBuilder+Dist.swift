@@ -13,7 +13,7 @@ extension MegatronStateDictBuilder {
     /// Adam `step`), `opt_param_scheduler`, `num_floating_point_operations_so_far`,
     /// `rerun_state_machine` (the source's) and `content_metadata`.
     func distCommon(archive: any TorchArchiveSink) throws(ContainerError) -> (PickleValue, [String]) {
-        var notes: [String] = []
+        var notes: [String] = MegatronArgs.ropeScalingNote(config).map { [$0] } ?? []
         let origin = ShardFile(tpRank: 0, ppRank: 0)
         let dp = options.dataParallel ?? blob?.dataParallel ?? 1
         let paramsDType = params.first { $0.dtype == .bfloat16 || $0.dtype == .float16 }?.dtype ?? params.first?.dtype ?? .float32

@@ -23,6 +23,16 @@ extension MegatronArgs {
             throw .unsupported(
                 path: path, detail: "activation gelu_tanh without biases: megatron-core uses the tanh GeLU only fused with a bias (bias_gelu_fusion)")
         }
+        if let s = config.ropeScaling {
+            let f = MegatronArgs.llama3Fixed
+            guard s.type == "llama3", s.lowFreqFactor == f.low, s.highFreqFactor == f.high, s.originalMaxSeq == f.original else {
+                throw .unsupported(
+                    path: path,
+                    detail:
+                        "rope_scaling \(s.summary): megatron-core 0.16.1 applies Llama 3 scaling with low_freq_factor 1, high_freq_factor 4 and original 8192 only"
+                )
+            }
+        }
         if config.residual != "sequential" {
             throw .unsupported(
                 path: path, detail: "residual \(config.residual): megatron-core's TransformerLayer runs the MLP on the attention block's output")
@@ -66,6 +76,8 @@ extension MegatronArgs {
             ("untie_embeddings_and_output_weights", .bool(!config.tieEmbeddings)),
             ("normalization", .string(config.norm == "rmsnorm" ? "RMSNorm" : "LayerNorm")), ("apply_layernorm_1p", .bool(false)),
             ("qk_layernorm", .bool(false)), ("num_experts", .none),
+            ("use_rope_scaling", .bool(config.ropeScaling != nil)),
+            ("rope_scaling_factor", .float(config.ropeScaling?.factor ?? MegatronArgs.defaultRopeScalingFactor)),
         ]
         let probe = PickleValue.object(
             PickleObject(

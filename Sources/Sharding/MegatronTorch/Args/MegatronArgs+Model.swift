@@ -54,6 +54,8 @@ extension MegatronArgs {
     /// `group_query_attention`; activation `swiglu`, or `gelu_tanh` when megatron-core fuses
     /// the bias into its tanh-approximated GeLU (`bias_gelu_fusion` with `add_bias_linear`),
     /// else `gelu` (exact erf, megatron-core's `F.gelu`); `layernorm_epsilon`; `rotary_base`; `rotary_percent`;
+    /// `use_rope_scaling` with `rope_scaling_factor` (default 8) as `rope_scaling` llama3 with
+    /// megatron-core's fixed low_freq_factor 1, high_freq_factor 4 and original length 8192;
     /// `add_bias_linear`; tied unless `untie_embeddings_and_output_weights`.
     public func modelConfig(vocab requested: Int? = nil) throws(ContainerError) -> ModelConfig {
         let r = reader
@@ -62,7 +64,6 @@ extension MegatronArgs {
             ("qk_layernorm", "QK layer norms are not supported"),
             ("apply_layernorm_1p", "zero-centred (1p) layer-norm weights are not supported"),
             ("rotary_interleaved", "interleaved rotary embeddings are not supported"),
-            ("use_rope_scaling", "Llama-3 RoPE scaling is not supported"),
         ] where try r.flag(name) {
             throw .unsupported(path: path, detail: "args.\(name) = True: \(why)")
         }
@@ -104,6 +105,7 @@ extension MegatronArgs {
         }
         let position: String
         var rotaryPct = 1.0
+        var scaling: RopeScaling?
         switch try r.string("position_embedding_type") ?? "learned_absolute" {
         case "learned_absolute":
             if r.value("add_position_embedding") != nil, !(try r.flag("add_position_embedding")) {
@@ -123,6 +125,7 @@ extension MegatronArgs {
                 )
             }
             position = "rope"
+            scaling = try ropeScaling()
         case let other:
             throw .unsupported(path: path, detail: "args.position_embedding_type = '\(other)' (ckpt reads learned_absolute and rope)")
         }
@@ -141,7 +144,7 @@ extension MegatronArgs {
             family: swiglu ? "llama" : "gpt2", layers: layers, hidden: hidden, heads: heads, kvHeads: kvHeads, ffn: ffn,
             vocab: vocab, maxSeq: maxSeq, normEps: try r.double("layernorm_epsilon") ?? 1e-5, activation: activation,
             tieEmbeddings: !(try r.flag("untie_embeddings_and_output_weights")), norm: norm, position: position,
-            ropeTheta: try r.double("rotary_base") ?? 10000, bias: bias, rotaryPct: rotaryPct)
+            ropeTheta: try r.double("rotary_base") ?? 10000, bias: bias, rotaryPct: rotaryPct, ropeScaling: scaling)
         if let problem = config.validationProblem() {
             throw .unsupported(path: path, detail: "args describe an invalid model: \(problem)")
         }
@@ -154,5 +157,35 @@ extension MegatronArgs {
                 detail: "args.num_layers = \(layers) is not a multiple of PP \(shape.pp) x virtual_pipeline_model_parallel_size \(shape.vpp)")
         }
         return config
+    }
+
+    /// megatron-core 0.16.1's Llama 3 scaling (`--use-rope-scaling`): `RotaryEmbedding`
+    /// applies `_apply_scaling(inv_freq, factor=rope_scaling_factor)`, whose other parameters
+    /// are fixed (`MegatronArgs.llama3Fixed`); nil without the flag.
+    func ropeScaling() throws(ContainerError) -> RopeScaling? {
+        guard try reader.flag("use_rope_scaling") else { return nil }
+        let factor = try reader.double("rope_scaling_factor") ?? Self.defaultRopeScalingFactor
+        guard factor.isFinite && factor > 0 else {
+            throw .unsupported(path: path, detail: "args.rope_scaling_factor = \(factor): a RoPE scaling factor must be positive")
+        }
+        let f = Self.llama3Fixed
+        return .llama3(factor: factor, lowFreqFactor: f.low, highFreqFactor: f.high, originalMaxSeq: f.original)
+    }
+
+    /// The parameters megatron-core 0.16.1's `RotaryEmbedding._apply_scaling` fixes (its
+    /// defaults; `GPTModel` passes only the factor).
+    public static let llama3Fixed = (low: 1.0, high: 4.0, original: 8192)
+
+    /// `--rope-scaling-factor`'s default in Megatron-LM core_v0.16.1 (and GPTModel's).
+    public static let defaultRopeScalingFactor = 8.0
+
+    /// A note for an export whose scaling factor is not 8: Megatron-LM core_v0.16.1's
+    /// `gpt_builders.py` builds `GPTModel(rope_scaling=args.use_rope_scaling)` without
+    /// `rope_scaling_factor`, so its `pretrain_gpt.py` scales with 8 whatever the args say;
+    /// megatron-core's `GPTModel` itself takes the factor. Nil otherwise.
+    public static func ropeScalingNote(_ config: ModelConfig) -> String? {
+        guard let f = config.ropeScaling?.factor, f != defaultRopeScalingFactor else { return nil }
+        return
+            "args.rope_scaling_factor = \(f): Megatron-LM core_v0.16.1's gpt_builders.py does not pass it to GPTModel (which then scales by 8.0); build the model with GPTModel(rope_scaling_factor=\(f)) to compute the source's frequencies"
     }
 }

@@ -76,7 +76,7 @@ struct MegatronStateDictBuilder {
     /// The root dict; small extra storages (optimizer steps, inlined RNG and extra-state
     /// tensors) are written to `archive` on the way.
     func build(written: [TensorKey: TorchTensorRef], archive: any TorchArchiveSink) throws(ContainerError) -> (PickleValue, [String]) {
-        var notes: [String] = []
+        var notes: [String] = MegatronArgs.ropeScalingNote(config).map { [$0] } ?? []
         let rank = sameLayout ? file : nil
         let rng = try rank.flatMap { (f: ShardFile) throws(ContainerError) in try blob?.rankValue(f, "rng_state") }
         let dp = options.dataParallel ?? blob?.dataParallel ?? 1
