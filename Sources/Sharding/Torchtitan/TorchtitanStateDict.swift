@@ -13,37 +13,28 @@ public final class TorchtitanStateDict: TensorContainer {
     /// The checkpoint directory.
     public let path: String
     /// Model tensors in the checkpoint's order, then the optimizer states.
-    public let tensors: [ContainerTensor]
+    public var tensors: [ContainerTensor] { regions.tensors }
     /// `torchtitan`.
     public var formatName: String { TorchtitanFormats.name }
     /// DCP stores no checksums.
     public var verifiesChecksums: Bool { false }
 
-    private let store: any DistCheckpointStore
-    private let index: [TensorKey: (ContainerTensor, DistRegion)]
+    private let regions: DistRegionIndex
 
     /// A container of `store` holding `entries` (tensor, region), in order.
     init(store: any DistCheckpointStore, entries: [(ContainerTensor, DistRegion)]) {
-        self.store = store
         path = store.path
-        tensors = entries.map(\.0)
-        var index: [TensorKey: (ContainerTensor, DistRegion)] = [:]
-        for e in entries { index[e.0.key] = e }
-        self.index = index
+        regions = DistRegionIndex(store: store, entries: entries)
     }
 
     /// The tensor stored under `key`, or nil.
-    public func describe(_ key: TensorKey) -> ContainerTensor? { index[key]?.0 }
+    public func describe(_ key: TensorKey) -> ContainerTensor? { regions.describe(key) }
 
     /// Where tensor `key` lies in the checkpoint's global tensors, or nil.
-    public func region(_ key: TensorKey) -> DistRegion? { index[key]?.1 }
+    public func region(_ key: TensorKey) -> DistRegion? { regions.region(key) }
 
     /// Reads `box` of `key` from its global tensor(s).
     public func read(_ key: TensorKey, box: TensorBox, into buffer: UnsafeMutableRawBufferPointer) throws(ContainerError) {
-        guard let (t, region) = index[key] else { throw .noSuchTensor(path: path, tensor: key.description) }
-        guard buffer.count >= box.count * t.dtype.size else {
-            throw .badTensor(path: path, tensor: key.description, detail: "buffer of \(buffer.count) bytes for box \(box)")
-        }
-        try region.read(box: box, shape: t.shape, elementSize: t.dtype.size, from: store, into: buffer)
+        try regions.read(key, box: box, into: buffer, path: path)
     }
 }

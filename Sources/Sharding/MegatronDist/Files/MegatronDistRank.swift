@@ -12,10 +12,9 @@ public final class MegatronDistRank: TensorContainer {
     /// Which rank it is.
     public let file: ShardFile
     /// Every tensor: model tensors in layout order, then per parameter its optimizer states.
-    public let tensors: [ContainerTensor]
+    public var tensors: [ContainerTensor] { regions.tensors }
 
-    private let store: any DistCheckpointStore
-    private let index: [TensorKey: (ContainerTensor, DistRegion)]
+    private let regions: DistRegionIndex
 
     /// `megatron-dist`.
     public var formatName: String { MegatronDistFormats.name }
@@ -24,27 +23,19 @@ public final class MegatronDistRank: TensorContainer {
 
     /// A rank of `store` holding `entries` (tensor, region) in order.
     init(store: any DistCheckpointStore, file: ShardFile, entries: [(ContainerTensor, DistRegion)]) {
-        self.store = store
         self.file = file
         path = "\(store.path)#tp\(file.tpRank)pp\(file.ppRank)"
-        tensors = entries.map(\.0)
-        var index: [TensorKey: (ContainerTensor, DistRegion)] = [:]
-        for e in entries { index[e.0.key] = e }
-        self.index = index
+        regions = DistRegionIndex(store: store, entries: entries)
     }
 
     /// The tensor stored under `key`, or nil.
-    public func describe(_ key: TensorKey) -> ContainerTensor? { index[key]?.0 }
+    public func describe(_ key: TensorKey) -> ContainerTensor? { regions.describe(key) }
 
     /// Where tensor `key` lies in the global tensors, or nil.
-    public func region(_ key: TensorKey) -> DistRegion? { index[key]?.1 }
+    public func region(_ key: TensorKey) -> DistRegion? { regions.region(key) }
 
     /// Reads `box` of `key` from its global tensor(s).
     public func read(_ key: TensorKey, box: TensorBox, into buffer: UnsafeMutableRawBufferPointer) throws(ContainerError) {
-        guard let (t, region) = index[key] else { throw .noSuchTensor(path: path, tensor: key.description) }
-        guard buffer.count >= box.count * t.dtype.size else {
-            throw .badTensor(path: path, tensor: key.description, detail: "buffer of \(buffer.count) bytes for box \(box)")
-        }
-        try region.read(box: box, shape: t.shape, elementSize: t.dtype.size, from: store, into: buffer)
+        try regions.read(key, box: box, into: buffer, path: path)
     }
 }
