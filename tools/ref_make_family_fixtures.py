@@ -66,7 +66,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ckpt_reader  # noqa: E402
 import ref_h5  # noqa: E402
-from ref_make_fixture import clip_coefficient, decays, global_norm, make_batch, np_dict  # noqa: E402  (the GPT-2 fixtures' conventions)
+from ref_make_fixture import clip_coefficient, decays, global_norm, make_batch, np_dict, write_checkpoint  # noqa: E402  (the GPT-2 fixtures' conventions)
 
 WARMUP_STEPS = 3
 FAMILIES = ("llama", "neox")
@@ -311,19 +311,6 @@ def init_params(cfg: dict, seed: int) -> dict[str, torch.Tensor]:
 def loss_of(model: torch.nn.Module, cfg: dict, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     logits = model(input_ids=inputs).logits.float()
     return F.cross_entropy(logits.reshape(-1, cfg["vocab"]), targets.reshape(-1), ignore_index=-1)
-
-
-def write_checkpoint(path: str, cfg: dict, opt: dict, step: int, params: dict[str, np.ndarray], dtype: str,
-                     exp_avg: dict[str, np.ndarray], exp_avg_sq: dict[str, np.ndarray],
-                     masters: dict[str, np.ndarray] | None, user: dict | None) -> None:
-    with h5py.File(path, "w") as f:
-        for name, _ in ckpt_reader.canonical_tensors(cfg):
-            ref_h5.write_tensor(f, name, params[name], dtype)
-            ref_h5.write_tensor(f, "optimizer.exp_avg." + name, exp_avg[name], "float32")
-            ref_h5.write_tensor(f, "optimizer.exp_avg_sq." + name, exp_avg_sq[name], "float32")
-            if masters is not None:
-                ref_h5.write_tensor(f, "optimizer.master." + name, masters[name], "float32")
-        ref_h5.write_root(f, step, cfg, opt, user)
 
 
 def write_grads(path: str, cfg: dict, opt: dict, grads: dict[str, np.ndarray], loss: float, norm: float) -> None:
