@@ -27,7 +27,9 @@ against targets, ignore_index -1):
                   - bf16 parameters with fp32 masters; forward/backward under
                     torch.autocast(bfloat16) with the parameters set to the masters rounded to
                     bfloat16; AdamW variant "decoupled" on the masters (written out here), decay
-                    "all", clipping active. grads.h5 holds the autocast gradients.
+                    "all", clipping active. grads.h5 holds the autocast gradients;
+                  grads_fp32.h5 the float32 (no autocast) loss and gradients of exactly the bf16
+                    parameters before.h5 stores (--exact-only rewrites just these).
 
 Canonical names from HF (formats/tensor-names.md):
   llama: model.embed_tokens -> embed.tokens, self_attn.{q,k,v,o}_proj -> attn.{q,k,v,out},
@@ -54,6 +56,7 @@ xxh3_64 attributes, root attributes). Needs torch and transformers (not used in 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -313,12 +316,12 @@ def loss_of(model: torch.nn.Module, cfg: dict, inputs: torch.Tensor, targets: to
     return F.cross_entropy(logits.reshape(-1, cfg["vocab"]), targets.reshape(-1), ignore_index=-1)
 
 
-def write_grads(path: str, cfg: dict, opt: dict, grads: dict[str, np.ndarray], loss: float, norm: float) -> None:
+def write_grads(path: str, cfg: dict, opt: dict, grads: dict[str, np.ndarray], loss: float, norm: float,
+                note: str = "PyTorch gradients of the fixture step, before clipping") -> None:
     with h5py.File(path, "w") as f:
         for name, _ in ckpt_reader.canonical_tensors(cfg):
             ref_h5.write_tensor(f, name, grads[name], "float32")
-        ref_h5.write_root(f, WARMUP_STEPS, cfg, opt, {"loss": loss, "grad_norm": norm,
-                                                      "note": "PyTorch gradients of the fixture step, before clipping"})
+        ref_h5.write_root(f, WARMUP_STEPS, cfg, opt, {"loss": loss, "grad_norm": norm, "note": note})
 
 
 def make_fp32(family: str, out: str, seed: int) -> None:
@@ -429,17 +432,49 @@ def make_bf16(family: str, out: str, seed: int) -> None:
     print(f"{family}-bf16: loss {loss:.9f}, grad norm {norm:.6f}, clip {clip_coefficient(opt_cfg, norm):.6f}")
 
 
+def make_exact(family: str, out: str) -> None:
+    """grads_fp32.h5 of a bf16 fixture: the loss and gradients transformers computes in float32
+    (no autocast) on exactly the bf16 parameters out/before.h5 stores, for out/batch.h5. The
+    exact-arithmetic gradient of the stored model, which a float32-compute reference (ckpt's
+    core) reproduces to float32 rounding; grads.h5 keeps the autocast gradients of the step."""
+    cfg = model_config(family)
+    with h5py.File(os.path.join(out, "before.h5"), "r") as f:
+        assert all(ref_h5.dtype_of(f, n) == "bfloat16" for n, _ in ckpt_reader.canonical_tensors(cfg))
+        canon = {n: torch.from_numpy(ref_h5.read_tensor(f, n).copy()) for n, _ in ckpt_reader.canonical_tensors(cfg)}
+    with h5py.File(os.path.join(out, "grads.h5"), "r") as f:
+        opt_cfg = json.loads(ref_h5.attr_str(f, "optimizer"))
+    with h5py.File(os.path.join(out, "batch.h5"), "r") as f:
+        inputs = torch.from_numpy(f["inputs"][()].astype(np.int64))
+        targets = torch.from_numpy(f["targets"][()].astype(np.int64))
+    model = hf_model(cfg)
+    load_canonical(model, cfg, canon)
+    P = hf_parameters(model)
+    for p in P.values():
+        p.grad = None
+    loss = loss_of(model, cfg, inputs, targets)
+    loss.backward()
+    grads = to_canonical(cfg, {n: p.grad.float() for n, p in P.items()})
+    norm = global_norm(grads)
+    write_grads(os.path.join(out, "grads_fp32.h5"), cfg, opt_cfg, np_dict(grads), float(loss.detach()), norm,
+                "PyTorch float32 gradients (no autocast) of the stored bf16 parameters, before clipping")
+    print(f"{family}-bf16 float32 compute: loss {float(loss.detach()):.9f}, grad norm {norm:.6f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="Tests/ReferenceCoreTests/Fixtures", help="fixture directory")
     ap.add_argument("--family", choices=FAMILIES + ("all",), default="all")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 keeps results reproducible)")
+    ap.add_argument("--exact-only", action="store_true",
+                    help="only (re)write grads_fp32.h5 of the existing bf16 fixtures")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     for i, family in enumerate(FAMILIES):
         if args.family in (family, "all"):
-            make_fp32(family, os.path.join(args.out, f"{family}-fp32"), seed=11 + 2 * i)
-            make_bf16(family, os.path.join(args.out, f"{family}-bf16"), seed=12 + 2 * i)
+            if not args.exact_only:
+                make_fp32(family, os.path.join(args.out, f"{family}-fp32"), seed=11 + 2 * i)
+                make_bf16(family, os.path.join(args.out, f"{family}-bf16"), seed=12 + 2 * i)
+            make_exact(family, os.path.join(args.out, f"{family}-bf16"))
     return 0
 
 
