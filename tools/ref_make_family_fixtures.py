@@ -277,13 +277,19 @@ def check_functional(cfg: dict, canon: dict[str, torch.Tensor], inputs: torch.Te
     return err
 
 
+def read_canonical(cfg: dict, path: str, dtype: str) -> dict[str, torch.Tensor]:
+    """The canonical parameters of the checkpoint at `path`, widened to float32, each checked to
+    be stored as `dtype`."""
+    with h5py.File(path, "r") as f:
+        for n, _ in ckpt_reader.canonical_tensors(cfg):
+            assert ref_h5.dtype_of(f, n) == dtype, f"{path}: {n} stored as {ref_h5.dtype_of(f, n)}"
+        return {n: torch.from_numpy(ref_h5.read_tensor(f, n).copy()) for n, _ in ckpt_reader.canonical_tensors(cfg)}
+
+
 def check_reassembled(cfg: dict, path: str, dtype: str, reference: torch.nn.Module, inputs: torch.Tensor) -> None:
     """The canonical parameters written to `path`, read back and loaded into a fresh model, give
     exactly the logits of `reference` (the trained model, parameters as the file stores them)."""
-    with h5py.File(path, "r") as f:
-        canon = {n: torch.from_numpy(ref_h5.read_tensor(f, n).copy()) for n, _ in ckpt_reader.canonical_tensors(cfg)}
-        for n, _ in ckpt_reader.canonical_tensors(cfg):
-            assert ref_h5.dtype_of(f, n) == dtype, f"{path}: {n} stored as {ref_h5.dtype_of(f, n)}"
+    canon = read_canonical(cfg, path, dtype)
     fresh = hf_model(cfg)
     load_canonical(fresh, cfg, canon)
     fresh.eval()
@@ -438,9 +444,7 @@ def make_exact(family: str, out: str) -> None:
     exact-arithmetic gradient of the stored model, which a float32-compute reference (ckpt's
     core) reproduces to float32 rounding; grads.h5 keeps the autocast gradients of the step."""
     cfg = model_config(family)
-    with h5py.File(os.path.join(out, "before.h5"), "r") as f:
-        assert all(ref_h5.dtype_of(f, n) == "bfloat16" for n, _ in ckpt_reader.canonical_tensors(cfg))
-        canon = {n: torch.from_numpy(ref_h5.read_tensor(f, n).copy()) for n, _ in ckpt_reader.canonical_tensors(cfg)}
+    canon = read_canonical(cfg, os.path.join(out, "before.h5"), "bfloat16")
     with h5py.File(os.path.join(out, "grads.h5"), "r") as f:
         opt_cfg = json.loads(ref_h5.attr_str(f, "optimizer"))
     with h5py.File(os.path.join(out, "batch.h5"), "r") as f:
