@@ -48,6 +48,11 @@ Self-checks (the script fails rather than write a wrong fixture):
   - the canonical model written to before.h5 and after.h5, read back and reassembled into a
     fresh transformers model, gives exactly the logits of the model that was trained.
 
+Variant (fp32 only, --variant llama3): llama3-fp32/ is the llama model with Llama 3.1-style RoPE
+scaling (model_config.rope_scaling llama3, factor 8, low 0.5, high 2, original_max_seq 16; HF
+rope_parameters rope_type "llama3"), plus inv_freq.json, transformers' float32 inverse
+frequencies as bit patterns.
+
 Everything is written in checkpoint format v1 (contiguous datasets, codec "none", dtype and
 xxh3_64 attributes, root attributes). Needs torch and transformers (not used in CI):
   /work/venv/bin/python tools/ref_make_family_fixtures.py --out Tests/ReferenceCoreTests/Fixtures
@@ -73,6 +78,11 @@ from ref_make_fixture import clip_coefficient, decays, global_norm, make_batch, 
 
 WARMUP_STEPS = 3
 FAMILIES = ("llama", "neox")
+# Variants of a family, fp32 only: llama3 is the llama model with Llama 3.1-style RoPE scaling
+# (factor 8, low 0.5, high 2, original_max_seq 16 < max_seq 32: of the 8 rotary frequencies of a 16-dim head one
+# is kept, one interpolated and six divided by 8 — every branch of the formula).
+VARIANTS = ("llama3",)
+LLAMA3_SCALING = dict(type="llama3", factor=8.0, low_freq_factor=0.5, high_freq_factor=2.0, original_max_seq=16)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -81,6 +91,8 @@ FAMILIES = ("llama", "neox")
 
 def model_config(family: str) -> dict:
     """The canonical model_config (every key of ModelConfig, as formats/presets.json spells it)."""
+    if family == "llama3":
+        return {**model_config("llama"), "rope_scaling": dict(LLAMA3_SCALING)}
     if family == "llama":
         return dict(family="llama", layers=2, hidden=64, heads=4, kv_heads=2, ffn=160, vocab=96, max_seq=32,
                     norm_eps=1e-5, activation="swiglu", tie_embeddings=False, norm="rmsnorm", position="rope",
@@ -95,6 +107,11 @@ def model_config(family: str) -> dict:
 def hf_model(cfg: dict) -> torch.nn.Module:
     """A transformers model of the canonical configuration (eager attention, no dropout)."""
     rope = {"rope_type": "default", "rope_theta": cfg["rope_theta"]}
+    if (sc := cfg.get("rope_scaling")) is not None:
+        assert sc["type"] == "llama3", sc
+        rope = {"rope_type": "llama3", "rope_theta": cfg["rope_theta"], "factor": sc["factor"],
+                "low_freq_factor": sc["low_freq_factor"], "high_freq_factor": sc["high_freq_factor"],
+                "original_max_position_embeddings": sc["original_max_seq"]}
     if cfg["family"] == "llama":
         from transformers import LlamaConfig, LlamaForCausalLM
         hc = LlamaConfig(vocab_size=cfg["vocab"], hidden_size=cfg["hidden"], intermediate_size=cfg["ffn"],
@@ -213,6 +230,13 @@ def rotary(x: torch.Tensor, cfg: dict, T: int) -> torch.Tensor:
     hd = x.shape[-1]
     r = int(hd * cfg["rotary_pct"])
     inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, r, 2, dtype=torch.float64) / r))
+    if (sc := cfg.get("rope_scaling")) is not None:
+        # Llama 3.1 scaling, written out from its definition (float64): long wavelengths divided
+        # by factor, short ones kept, the band between interpolated in 1/wavelength.
+        old, lo, hi, factor = sc["original_max_seq"], sc["low_freq_factor"], sc["high_freq_factor"], sc["factor"]
+        wl = 2 * math.pi / inv
+        s = ((old / wl) - lo) / (hi - lo)
+        inv = torch.where(wl > old / lo, inv / factor, torch.where(wl < old / hi, inv, (1 - s) * inv / factor + s * inv))
     ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
     cos, sin = torch.cat([ang.cos(), ang.cos()], -1).to(x.dtype), torch.cat([ang.sin(), ang.sin()], -1).to(x.dtype)
     xr, xp = x[..., :r], x[..., r:]
@@ -464,6 +488,19 @@ def make_exact(family: str, out: str) -> None:
     print(f"{family}-bf16 float32 compute: loss {float(loss.detach()):.9f}, grad norm {norm:.6f}")
 
 
+def write_inv_freq(family: str, out: str) -> None:
+    """out/inv_freq.json: transformers' float32 rotary inverse frequencies of the model (the
+    `inv_freq` buffer of its rotary embedding), as IEEE bit patterns, for ckpt's float32 table."""
+    cfg = model_config(family)
+    model = hf_model(cfg)
+    inv = model.model.rotary_emb.inv_freq.detach().to(torch.float32).numpy()
+    bits = [int(b) for b in inv.view(np.uint32)]
+    with open(os.path.join(out, "inv_freq.json"), "w") as f:
+        json.dump({"source": f"transformers {__import__('transformers').__version__} LlamaRotaryEmbedding.inv_freq",
+                   "rope_scaling": cfg.get("rope_scaling"), "float32_bits": bits, "values": [float(x) for x in inv]}, f, indent=1)
+        f.write("\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="Tests/ReferenceCoreTests/Fixtures", help="fixture directory")
@@ -471,8 +508,15 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 keeps results reproducible)")
     ap.add_argument("--exact-only", action="store_true",
                     help="only (re)write grads_fp32.h5 of the existing bf16 fixtures")
+    ap.add_argument("--variant", choices=VARIANTS + ("none",), default="none",
+                    help="only make the fp32 fixture of this variant (<variant>-fp32, plus inv_freq.json)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.variant != "none":
+        out = os.path.join(args.out, f"{args.variant}-fp32")
+        make_fp32(args.variant, out, seed=31)
+        write_inv_freq(args.variant, out)
+        return 0
     for i, family in enumerate(FAMILIES):
         if args.family in (family, "all"):
             if not args.exact_only:

@@ -4,7 +4,8 @@ import Testing
 /// RoPE scaling from the command line: an HF LLaMA with Llama 3.1 scaling (the hf-llama
 /// fixture's tensors under a config.json with transformers 5.24's llama3 `rope_parameters`)
 /// shows it in `info`, keeps it through megatron-torch and cerebras back to hf, and a scaling
-/// megatron-core cannot compute is refused in one line, exit 2, before anything is written.
+/// megatron-core cannot compute is refused in one line, exit 2, before anything is written;
+/// `step` and `verify-step` compute a scaled model.
 @Suite struct RopeScalingCLITests {
     static let fixture = CLIFixtures.repo + "/Tests/Fixtures/interop/hf-llama"
 
@@ -71,22 +72,22 @@ import Testing
         #expect(r.status != 0 && r.stderr.contains("rope_parameters.rope_type \"yarn\""), "\(r.stderr)")
     }
 
-    /// The reference core computes unscaled RoPE: `step` and `verify-step` refuse a scaled
-    /// model by name (exit 1, as every model the core does not compute) rather than computing
-    /// other math.
-    @Test func stepAndVerifyStepRefuseAScaledModel() throws {
+    /// `step` and `verify-step` compute RoPE scaling: transformers' step of a Llama 3.1-scaled
+    /// model (ReferenceCoreTests' llama3-fp32 fixture) is certified, and ckpt's own step of it
+    /// keeps the scaling in its output and verifies (ReferenceCoreTests'
+    /// RopeScalingAgreementTests show that the unscaled computation is rejected).
+    @Test func stepAndVerifyStepComputeAScaledModel() throws {
         let dir = CLI.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let hf = try Self.scaledCopy(dir)
-        #expect(try CLI.run(["convert", hf, "--to", "wafer", "--out", dir + "/w.h5"]).status == 0)
-        for args in [
-            ["step", "--before", dir + "/w.h5", "--batch", dir + "/batch.h5", "--out", dir + "/after.h5"],
-            ["verify-step", "--before", dir + "/w.h5", "--after", dir + "/w.h5", "--batch", dir + "/batch.h5"],
-        ] {
-            let r = try CLI.run(args)
-            #expect(r.status == 1, "\(args[0]): \(r.stderr)")  // ExitPolicy: a model the core does not compute
-            #expect(r.stderr.contains("rope_scaling llama3 (factor 8.0") && r.stderr.contains("does not apply RoPE frequency scaling"), "\(r.stderr)")
-        }
-        #expect(!FileManager.default.fileExists(atPath: dir + "/after.h5"))
+        let f = CLIFixtures.repo + "/Tests/ReferenceCoreTests/Fixtures/llama3-fp32"
+        let certified = try CLI.run(["verify-step", "--before", f + "/before.h5", "--after", f + "/after.h5", "--batch", f + "/batch.h5"])
+        #expect(certified.status == 0, "\(certified.stdout)\(certified.stderr)")
+        let step = try CLI.run(["step", "--before", f + "/before.h5", "--batch", f + "/batch.h5", "--out", dir + "/after.h5"])
+        #expect(step.status == 0, "\(step.stderr)")
+        let after = try CLIFixtures.json(try CLI.run(["info", dir + "/after.h5", "--json"]))
+        let scaling = try #require((after["model_config"] as? [String: Any])?["rope_scaling"] as? [String: Any])
+        #expect(scaling["type"] as? String == "llama3" && scaling["factor"] as? Double == 8 && scaling["original_max_seq"] as? Int == 16)
+        let verified = try CLI.run(["verify-step", "--before", f + "/before.h5", "--after", dir + "/after.h5", "--batch", f + "/batch.h5"])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
     }
 }

@@ -1,3 +1,4 @@
+import CheckpointStore
 import Foundation
 
 /// Rotary position embedding of q and k in place, the convention of transformers'
@@ -5,7 +6,8 @@ import Foundation
 /// `rotate_half`) and megatron-core: in each head the first `dimensions` dimensions are
 /// rotated, dimension j paired with j + dimensions/2 ([first half | second half], no
 /// interleaving), the rest pass through. Row i of a `[B·T, heads·hd]` buffer is at position
-/// i mod T; the angle of pair j at position p is p·θ^(−2j/dimensions).
+/// i mod T; the angle of pair j at position p is p·f[j], f[j] = θ^(−2j/dimensions) changed
+/// by `model_config.rope_scaling` when set (`ModelConfig.ropeInverseFrequencies`).
 struct RotaryKernel<T: ReferenceScalar> {
     /// T, positions per sequence.
     let seq: Int
@@ -16,25 +18,23 @@ struct RotaryKernel<T: ReferenceScalar> {
     /// cos and sin of each (position, pair), `[seq, dimensions/2]`.
     let cos, sin: ScalarBuffer<T>
 
-    /// Tables for positions 0..<seq. In Float the angles are computed as transformers does in
-    /// float32 (`inv_freq = 1/θ^(2j/d)`, `p·inv_freq`, each rounded to float32) and cos/sin
-    /// rounded from Float64; in Double everything is Float64.
-    init(seq: Int, headDim: Int, dimensions: Int, theta: Double) {
+    /// Tables for positions 0..<seq, the frequencies those of base `theta` changed by
+    /// `scaling` (`RotaryFrequencies`). In Float the frequencies and angles are computed as
+    /// transformers does in float32 (`p·inv_freq` rounded to float32) and cos/sin rounded from
+    /// Float64; in Double everything is Float64.
+    init(seq: Int, headDim: Int, dimensions: Int, theta: Double, scaling: RopeScaling? = nil) {
         self.seq = seq
         self.headDim = headDim
         self.dimensions = dimensions
         let half = dimensions / 2
         cos = ScalarBuffer(count: seq * half)
         sin = ScalarBuffer(count: seq * half)
+        let single = T.self == Float.self
+        let f32 = single ? RotaryFrequencies.float32(dimensions: dimensions, theta: theta, scaling: scaling) : []
+        let f64 = single ? [] : ModelConfig.ropeInverseFrequencies(dimensions: dimensions, theta: theta, scaling: scaling)
         for j in 0..<half {
             for p in 0..<seq {
-                let angle: Double
-                if T.self == Float.self {
-                    let inv = Float(1) / Foundation.pow(Float(theta), Float(2 * j) / Float(dimensions))
-                    angle = Double(Float(p) * inv)
-                } else {
-                    angle = Double(p) / Foundation.pow(theta, Double(2 * j) / Double(dimensions))
-                }
+                let angle = single ? Double(Float(p) * f32[j]) : Double(p) * f64[j]
                 cos[p * half + j] = T(Foundation.cos(angle))
                 sin[p * half + j] = T(Foundation.sin(angle))
             }

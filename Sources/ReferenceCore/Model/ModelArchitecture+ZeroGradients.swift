@@ -14,7 +14,7 @@ extension ModelArchitecture {
         switch positions {
         case .learned:
             return [0..<width]
-        case .rotary(let rotated, _):
+        case .rotary(let rotated, _, _):
             guard rotated < headDim else { return [] }
             return (0..<kvHeads).map { h in (h * headDim + rotated)..<((h + 1) * headDim) }
         }

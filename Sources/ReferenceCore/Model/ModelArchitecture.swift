@@ -18,8 +18,9 @@ public struct ModelArchitecture: Sendable, Hashable {
         /// A learned table `embed.positions.weight` added to the token embedding.
         case learned
         /// Rotary embedding of q and k on the first `dimensions` dimensions of each head, base
-        /// `theta`, rotate-half pairing (dimension j with j + dimensions/2).
-        case rotary(dimensions: Int, theta: Double)
+        /// `theta`, rotate-half pairing (dimension j with j + dimensions/2), the frequencies
+        /// changed by `scaling` when it is not nil (`model_config.rope_scaling`).
+        case rotary(dimensions: Int, theta: Double, scaling: RopeScaling?)
     }
 
     /// The MLP.
@@ -96,7 +97,7 @@ public struct ModelArchitecture: Sendable, Hashable {
             positions = .learned
         case "rope":
             guard config.ropeTheta.isFinite && config.ropeTheta > 1 else { throw refuse("rope_theta \(config.ropeTheta) must be finite and > 1") }
-            positions = .rotary(dimensions: Int(Double(config.headDim) * config.rotaryPct), theta: config.ropeTheta)
+            positions = .rotary(dimensions: config.rotaryDimensions, theta: config.ropeTheta, scaling: config.ropeScaling)
         default:
             throw refuse("position '\(config.position)' (expected learned or rope)")
         }
@@ -118,7 +119,7 @@ public struct ModelArchitecture: Sendable, Hashable {
 
     /// Dimensions of each head that rotary embedding rotates (0 with learned positions).
     public var rotaryDimensions: Int {
-        if case .rotary(let d, _) = positions { return d }
+        if case .rotary(let d, _, _) = positions { return d }
         return 0
     }
 }

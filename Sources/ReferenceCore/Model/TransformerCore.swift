@@ -29,8 +29,8 @@ struct TransformerCore<T: ReferenceScalar> {
             mlp: MLPBlock(kind: a.mlp, rows: n, hidden: c, ffn: a.ffn), residual: a.residual)
         let embedding = EmbeddingLayer(batch: batch.batchSize, seq: batch.sequenceLength, hidden: c)
         var rotary: RotaryKernel<T>?
-        if case .rotary(let dims, let theta) = a.positions {
-            rotary = RotaryKernel(seq: batch.sequenceLength, headDim: a.headDim, dimensions: dims, theta: theta)
+        if case .rotary(let dims, let theta, let scaling) = a.positions {
+            rotary = RotaryKernel(seq: batch.sequenceLength, headDim: a.headDim, dimensions: dims, theta: theta, scaling: scaling)
         }
 
         // Forward.

@@ -115,15 +115,7 @@ final class StepSources {
 
     /// Opens `path` (file or directory).
     func open(_ path: String) throws(ReferenceError) -> any TensorSource {
-        let s = try openSource(path)
-        // The reference core computes unscaled RoPE frequencies: a scaled model is refused, not
-        // stepped or certified with other math.
-        if let scaling = s.metadata.modelConfig?.ropeScaling {
-            throw .unsupportedModel(
-                path: path,
-                detail: "model_config.rope_scaling \(scaling.summary): the reference core does not apply RoPE frequency scaling")
-        }
-        return s
+        try openSource(path)
     }
 
     private func openSource(_ path: String) throws(ReferenceError) -> any TensorSource {

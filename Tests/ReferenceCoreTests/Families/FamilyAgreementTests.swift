@@ -5,10 +5,11 @@ import Testing
 @testable import ReferenceCore
 
 /// The composed core against transformers' LlamaForCausalLM and GPTNeoXForCausalLM on the
-/// committed fixtures (tools/ref_make_family_fixtures.py): loss and gradients of the fp32 step,
+/// committed fixtures (tools/ref_make_family_fixtures.py; llama3-fp32 is LLaMA with Llama 3.1
+/// RoPE scaling): loss and gradients of the fp32 step,
 /// the bf16 autocast step within bf16's own noise, and PyTorch's after-checkpoints certified.
 @Suite struct FamilyAgreementTests {
-    static let fixtures = ["llama-fp32", "llama-bf16", "neox-fp32", "neox-bf16"]
+    static let fixtures = ["llama-fp32", "llama-bf16", "neox-fp32", "neox-bf16", "llama3-fp32"]
 
     /// (loss relative, gradient relative L2) limits: fp32 as the issue asks; bf16 fixtures hold
     /// transformers' autocast gradients, which differ from fp32 ones by bf16 rounding.
@@ -88,7 +89,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["llama-fp32", "neox-fp32"])
+    @Test(arguments: ["llama-fp32", "neox-fp32", "llama3-fp32"])
     func referenceStepMatchesTransformersAfterCheckpoint(_ fixture: String) throws {
         let dir = TestModels.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

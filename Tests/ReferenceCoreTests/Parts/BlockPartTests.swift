@@ -15,7 +15,7 @@ import Testing
         var names: [String] { hx.parameters.names }
         var kernel: AttentionKernel { AttentionKernel(batch: batch, seq: seq, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim) }
         var rotary: RotaryKernel<Double>? {
-            if case .rotary(let d, let theta) = a.positions { return RotaryKernel(seq: seq, headDim: a.headDim, dimensions: d, theta: theta) }
+            if case .rotary(let d, let theta, let scaling) = a.positions { return RotaryKernel(seq: seq, headDim: a.headDim, dimensions: d, theta: theta, scaling: scaling) }
             return nil
         }
         var attention: AttentionBlock { AttentionBlock(kernel: kernel, rows: rows, hidden: a.hidden, kvWidth: a.kvHeads * a.headDim) }

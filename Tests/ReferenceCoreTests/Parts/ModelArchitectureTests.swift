@@ -9,10 +9,10 @@ import Testing
     @Test func partsAreReadFromTheirSwitches() throws {
         let llama = try ModelArchitecture(config: ModelConfig.preset(family: "llama", name: "tiny")!)
         #expect(llama.norm == .rmsNorm && llama.mlp == .swiglu && llama.residual == .sequential && !llama.tiedHead && !llama.bias)
-        #expect(llama.positions == .rotary(dimensions: 16, theta: 10000) && llama.kvHeads == 2 && llama.heads == 4)
+        #expect(llama.positions == .rotary(dimensions: 16, theta: 10000, scaling: nil) && llama.kvHeads == 2 && llama.heads == 4)
         let neox = try ModelArchitecture(config: ModelConfig.preset(family: "neox", name: "tiny")!)
         #expect(neox.norm == .layerNorm && neox.normHasBias && neox.mlp == .geluErf && neox.residual == .parallel && !neox.tiedHead)
-        #expect(neox.positions == .rotary(dimensions: 4, theta: 10000))
+        #expect(neox.positions == .rotary(dimensions: 4, theta: 10000, scaling: nil))
         let gpt2 = try ModelArchitecture(config: ModelConfig.preset(family: "gpt2", name: "tiny")!)
         #expect(gpt2.positions == .learned && gpt2.mlp == .geluTanh && gpt2.tiedHead && gpt2.normHasBias)
     }
