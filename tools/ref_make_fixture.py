@@ -9,10 +9,12 @@ more step is taken on the fixture batch (B=2, T=16, two targets ignored):
          grads.h5 (PyTorch's gradients of the fixture step, before clipping, under /model)
          - fp32 forward/backward, torch.optim.AdamW (variant "torch"), decay "matrices",
            gelu_tanh, tied embeddings, clipping active.
-  bf16/  before.h5, batch.h5, after.h5
+  bf16/  before.h5, batch.h5, after.h5, grads_fp32.h5
          - bf16 parameters with fp32 masters; forward/backward under torch.autocast(bfloat16);
            AdamW variant "decoupled" on the masters (written out here), decay "all",
            exact gelu, untied head, clipping active.
+         - grads_fp32.h5: the float32 (no autocast) loss and gradients of exactly the bf16
+           parameters before.h5 stores, for batch.h5 (--exact-only rewrites just this file).
 
 Everything is written in checkpoint format v1 (contiguous datasets, codec "none", dtype and
 xxh3_64 attributes, root attributes). Needs torch (not used in CI): run it in its own venv,
@@ -23,6 +25,7 @@ xxh3_64 attributes, root attributes). Needs torch (not used in CI): run it in it
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -223,14 +226,44 @@ def make_bf16(out: str) -> None:
     print(f"bf16: loss {loss:.9f}, grad norm {norm:.6f}, clip {clip_coefficient(opt_cfg, norm):.6f}")
 
 
+def make_exact(out: str) -> None:
+    """bf16/grads_fp32.h5: the loss and gradients PyTorch computes in float32 (no autocast) on
+    exactly the bf16 parameters out/before.h5 stores, for out/batch.h5 — the computation of a
+    float32 reference core, so it is compared at the fp32 limits."""
+    with h5py.File(os.path.join(out, "before.h5"), "r") as f:
+        cfg = json.loads(ref_h5.attr_str(f, "model_config"))
+        opt_cfg = json.loads(ref_h5.attr_str(f, "optimizer"))
+        P = {}
+        for n, _ in ref_h5.canonical_tensors(cfg):
+            assert ref_h5.dtype_of(f, n) == "bfloat16", f"{n} stored as {ref_h5.dtype_of(f, n)}"
+            P[n] = torch.from_numpy(ref_h5.read_tensor(f, n).astype(np.float32)).requires_grad_()
+    with h5py.File(os.path.join(out, "batch.h5"), "r") as f:
+        inputs = torch.from_numpy(f["inputs"][()].astype(np.int64))
+        targets = torch.from_numpy(f["targets"][()].astype(np.int64))
+    loss = forward(P, cfg, inputs, targets)
+    loss.backward()
+    grads = {n: p.grad.float() for n, p in P.items()}
+    norm = global_norm(grads)
+    with h5py.File(os.path.join(out, "grads_fp32.h5"), "w") as f:
+        for n, _ in ref_h5.canonical_tensors(cfg):
+            ref_h5.write_tensor(f, n, grads[n].numpy(), "float32")
+        ref_h5.write_root(f, WARMUP_STEPS, cfg, opt_cfg, {
+            "loss": float(loss.detach()), "grad_norm": norm,
+            "note": "PyTorch float32 gradients (no autocast) of the stored bf16 parameters, before clipping"})
+    print(f"bf16 float32 compute: loss {float(loss.detach()):.9f}, grad norm {norm:.6f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="Tests/ReferenceCoreTests/Fixtures", help="fixture directory")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 keeps results reproducible)")
+    ap.add_argument("--exact-only", action="store_true", help="only (re)write bf16/grads_fp32.h5 of the existing fixture")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    make_fp32(os.path.join(args.out, "fp32"))
-    make_bf16(os.path.join(args.out, "bf16"))
+    if not args.exact_only:
+        make_fp32(os.path.join(args.out, "fp32"))
+        make_bf16(os.path.join(args.out, "bf16"))
+    make_exact(os.path.join(args.out, "bf16"))
     return 0
 
 
