@@ -4,7 +4,7 @@ import Testing
 /// `ckpt step` and `ckpt verify-step` on LLaMA- and GPT-NeoX-style checkpoints (which they
 /// refused before the reference core was composed from parts): a synthetic checkpoint stepped
 /// and certified, transformers' fixture steps certified and a wrong one rejected, and a stale
-/// tensor-parallel shard of a LLaMA step caught and named.
+/// tensor-parallel shard of a LLaMA or NeoX step caught and named.
 @Suite struct FamilyStepCommandTests {
     static let fixtures = StepCommandTests.repo + "/Tests/ReferenceCoreTests/Fixtures"
 
@@ -47,13 +47,15 @@ import Testing
         #expect(tensors.filter { $0["passed"] as? Bool == false }.compactMap { $0["name"] as? String } == ["layers.0.attn.q.weight"])
     }
 
-    @Test(arguments: ["llama-fp32", "llama-bf16"])
-    func staleTensorParallelShardOfALlamaStepIsCaughtAndNamed(_ fixture: String) throws {
+    /// LLaMA through the megatron layout, NeoX through ckpt's HDF5 form of it (megatron-core's
+    /// own formats refuse NeoX's parallel residual).
+    @Test(arguments: ["llama-fp32", "llama-bf16", "neox-fp32", "neox-bf16"])
+    func staleTensorParallelShardIsCaughtAndNamed(_ fixture: String) throws {
         let dir = CLI.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let f = Self.fixtures + "/" + fixture, precision = String(fixture.split(separator: "-")[1])
         let a = dir + "/A", b = dir + "/B", bad = dir + "/F", batch = f + "/batch.h5"
-        // TP 2 splits the 2 KV heads one per rank.
+        // TP 2 splits LLaMA's 2 KV heads one per rank, NeoX's 4 heads two per rank.
         for (src, dst) in [("before.h5", a), ("after.h5", b)] {
             let r = try CLI.run(["convert", f + "/" + src, "--to", "megatron", "--tp", "2", "--pp", "1", "--out", dst])
             #expect(r.status == 0, "convert \(src): \(r.stderr)")

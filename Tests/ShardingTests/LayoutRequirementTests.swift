@@ -40,13 +40,13 @@ import Testing
     }
 
     @Test func refusedFamilyGivesTheReasonNotMerelyNoRules() throws {
-        let e = try #require(refusal(TinyModels.neox, .megatron(MegatronShape(tp: 1, pp: 1))))
+        let e = try #require(refusal(TinyModels.neox, CheckpointLayout(kind: .cerebras)))
         guard case .cannotExpress(let l, let f, let r) = e else {
             Issue.record("\(e)")
             return
         }
-        #expect(l == "megatron" && f == "neox" && r.contains("no parallel residual"))
-        #expect(e.description.hasPrefix("the megatron layout cannot express this neox model: "))
+        #expect(l == "cerebras" && f == "neox" && r.contains("gpt_neox_hf_cs.py"))
+        #expect(e.description.hasPrefix("the cerebras layout cannot express this neox model: "))
     }
 
     @Test func requirementsComeFromTheData() throws {
@@ -66,8 +66,8 @@ import Testing
                 == .badLayoutData(source: "megatron layout, family llama", detail: "requirement on 'residul', which is not a model_config key"))
         doc.families["llama"]?.requires = [LayoutRequirement(field: "residual", reason: "nothing to compare with")]
         #expect(refusal(TinyModels.llama, layout, LayoutInterpreter(catalog: LayoutCatalog(documents: [doc]))) != nil)
-        // Removing the refusal leaves "no rules".
-        doc.refusedFamilies = nil
+        // Removing a family leaves "no rules".
+        doc.families["neox"] = nil
         let e = refusal(TinyModels.neox, layout, LayoutInterpreter(catalog: LayoutCatalog(documents: [doc])))
         #expect(e == .unknownFamily(family: "neox", layout: "megatron", known: ["gpt2", "llama"]))
     }

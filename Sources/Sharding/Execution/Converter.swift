@@ -61,6 +61,7 @@ public struct Converter: Sendable {
             do { try shape.validate(source.config) } catch { throw .unusableTarget(layout: target.description, reason: error) }
         }
         let plan = try planner.plan(source.config, from: source.layout, to: target)
+        try format.check(model: source.config)
         var sections = try SourceValidator(source: source, plan: plan).validate()
         var dropped = Set<String>()
         if !target.kind.holdsOptimizerState {

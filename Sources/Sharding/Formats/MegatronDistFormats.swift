@@ -36,6 +36,8 @@ public enum MegatronDistFormats {
         /// The source's Megatron-LM state is restored (`MegatronTorchMetadata`); nothing else.
         var keptUserMetadata: Set<String>? { ["megatron"] }
         var containerFormat: String { MegatronDistFormats.containerFormat }
+        /// Only models megatron-core computes (`MegatronCoreModel`).
+        func check(model config: ModelConfig) throws(ShardingError) { try MegatronCoreModel.check(config) }
 
         func structure(for layout: CheckpointLayout, step: Int64) -> OutputStructure {
             let shape = layout.effectiveShape

@@ -1,3 +1,4 @@
+import CheckpointStore
 import Containers
 
 /// A way of writing checkpoints of one layout kind in one container format: where the files go
@@ -21,6 +22,9 @@ public protocol TargetFormat: Sendable {
     /// `cerebras`, ...) the target writes back; nil (the default): all of it, as ckpt's files
     /// keep it. The report has a note for each member left out.
     var keptUserMetadata: Set<String>? { get }
+    /// Refuses, before any work, a model the format cannot say how to compute although its
+    /// layout table maps the tensors (`cannotExpress`); the default accepts every model.
+    func check(model config: ModelConfig) throws(ShardingError)
 }
 
 extension TargetFormat {
@@ -28,4 +32,6 @@ extension TargetFormat {
     public var optimizerStatePolicy: OptimizerStatePolicy { .asSource }
     /// All of it.
     public var keptUserMetadata: Set<String>? { nil }
+    /// Accepts every model the layout table maps.
+    public func check(model config: ModelConfig) throws(ShardingError) {}
 }

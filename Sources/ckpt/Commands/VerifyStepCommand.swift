@@ -115,10 +115,6 @@ final class StepSources {
 
     /// Opens `path` (file or directory).
     func open(_ path: String) throws(ReferenceError) -> any TensorSource {
-        try openSource(path)
-    }
-
-    private func openSource(_ path: String) throws(ReferenceError) -> any TensorSource {
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         if !exists || (!isDir.boolValue && (try? FileKind.sniff(path)) == .hdf5) {
