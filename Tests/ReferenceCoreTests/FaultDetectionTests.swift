@@ -26,9 +26,9 @@ import Testing
         let (status, stderr) = try Fixtures.runTool(
             "ref_inject_fault.py", ["--fault", c.fault, "--before", before, "--after", after, "--out", faulty])
         try #require(status == 0, "ref_inject_fault.py failed: \(stderr)")
-        let r = try StepVerifier(tolerances: VerifyTolerances.profile(c.precision)!).verify(
-            before: CheckpointFileSource(path: before), after: CheckpointFileSource(path: faulty),
-            batchPath: Fixtures.path(c.precision, "batch.h5"))
+        let r = try PipelinedVerification.verify(
+            StepVerifier(tolerances: VerifyTolerances.profile(c.precision)!), before: before, after: faulty,
+            batch: Fixtures.path(c.precision, "batch.h5"))
         #expect(!r.passed)
         let config = try #require(CheckpointReader(path: before).metadata.modelConfig)
         let opt = try #require(CheckpointReader(path: before).metadata.optimizer)

@@ -21,17 +21,8 @@ struct TransformerCore<T: ReferenceScalar> {
         defer { recycler.close() }
         let a = architecture
         let n = batch.batchSize * batch.sequenceLength, c = a.hidden
-        let attention = AttentionKernel(batch: batch.batchSize, seq: batch.sequenceLength, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim)
-        let norm = NormLayer(kind: a.norm, eps: a.normEps, rows: n, columns: c)
-        let block = TransformerBlock(
-            attentionNorm: norm, mlpNorm: norm,
-            attention: AttentionBlock(kernel: attention, rows: n, hidden: c, kvWidth: a.kvHeads * a.headDim),
-            mlp: MLPBlock(kind: a.mlp, rows: n, hidden: c, ffn: a.ffn), residual: a.residual)
-        let embedding = EmbeddingLayer(batch: batch.batchSize, seq: batch.sequenceLength, hidden: c)
-        var rotary: RotaryKernel<T>?
-        if case .rotary(let dims, let theta, let scaling) = a.positions {
-            rotary = RotaryKernel(seq: batch.sequenceLength, headDim: a.headDim, dimensions: dims, theta: theta, scaling: scaling)
-        }
+        let parts = layers(for: batch)
+        let (block, norm, embedding, rotary) = (parts.block, parts.norm, parts.embedding, parts.rotary)
 
         // Forward.
         var x: ScalarBuffer<T> = recycler.buffer(n * c)
@@ -46,7 +37,7 @@ struct TransformerCore<T: ReferenceScalar> {
         }
         let final = NormLayer.Cache<T>(norm, recycler: recycler)
         norm.forward(x.pointer, w.finalNorm, into: final)
-        let (loss, dh) = head(final.y, w, batch: batch, grads: grads, recycler: recycler)
+        let (loss, dh) = head(final.y, w.head, batch: batch, grads: grads, recycler: recycler)
         guard let grads, let dh else { return loss }
 
         // Backward: the final norm, then the blocks in reverse.
@@ -64,20 +55,38 @@ struct TransformerCore<T: ReferenceScalar> {
         return loss
     }
 
+    /// The layers of a pass over `batch`: one block (every block has the same shapes), the norm
+    /// (each block's and the final one), the embedding and the rotary tables, if any.
+    func layers(for batch: TokenBatch) -> PassLayers<T> {
+        let a = architecture
+        let n = batch.batchSize * batch.sequenceLength, c = a.hidden
+        let attention = AttentionKernel(batch: batch.batchSize, seq: batch.sequenceLength, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim)
+        let norm = NormLayer(kind: a.norm, eps: a.normEps, rows: n, columns: c)
+        let block = TransformerBlock(
+            attentionNorm: norm, mlpNorm: norm,
+            attention: AttentionBlock(kernel: attention, rows: n, hidden: c, kvWidth: a.kvHeads * a.headDim),
+            mlp: MLPBlock(kind: a.mlp, rows: n, hidden: c, ffn: a.ffn), residual: a.residual)
+        var rotary: RotaryKernel<T>?
+        if case .rotary(let dims, let theta, let scaling) = a.positions {
+            rotary = RotaryKernel(seq: batch.sequenceLength, headDim: a.headDim, dimensions: dims, theta: theta, scaling: scaling)
+        }
+        return PassLayers(block: block, norm: norm, embedding: EmbeddingLayer(batch: batch.batchSize, seq: batch.sequenceLength, hidden: c), rotary: rotary)
+    }
+
     /// The head and the loss: logits = h·headᵀ, mean cross-entropy, and with `grads` the
     /// head's gradient and ∂loss/∂h (`[rows, C]`). The logits are freed on return.
-    private func head(
-        _ h: ScalarBuffer<T>, _ w: ModelWeights<T>, batch: TokenBatch, grads: GradientSink<T>?, recycler: PageRecycler
+    func head(
+        _ h: ScalarBuffer<T>, _ headWeights: BoundTensor<T>, batch: TokenBatch, grads: GradientSink<T>?, recycler: PageRecycler
     ) -> (loss: Double, dh: ScalarBuffer<T>?) {
         let n = batch.batchSize * batch.sequenceLength, c = architecture.hidden, v = architecture.vocab
         let logits: ScalarBuffer<T> = recycler.buffer(n * v)
-        LinearKernel.forward(x: h.pointer, w: w.head.pointer, bias: nil, y: logits.pointer, rows: n, inFeatures: c, outFeatures: v)
+        LinearKernel.forward(x: h.pointer, w: headWeights.pointer, bias: nil, y: logits.pointer, rows: n, inFeatures: c, outFeatures: v)
         // With a gradient, the logits are overwritten by ∂loss/∂logits.
         let loss = CrossEntropyKernel.lossAndGradient(logits: logits.pointer, targets: batch.targets, rows: n, vocab: v, gradient: grads != nil)
         guard let grads else { return (loss, nil) }
         let dh: ScalarBuffer<T> = recycler.buffer(n * c)
         LinearKernel.backward(
-            dy: logits.pointer, x: h.pointer, w: w.head.pointer, dx: dh.pointer, accumulateDx: false, dw: grads.pointer(w.head),
+            dy: logits.pointer, x: h.pointer, w: headWeights.pointer, dx: dh.pointer, accumulateDx: false, dw: grads.pointer(headWeights),
             dbias: nil, rows: n, inFeatures: c, outFeatures: v)
         return (loss, dh)
     }

@@ -2,8 +2,9 @@ import CheckpointStore
 import Dispatch
 
 /// The state a step starts from, loaded from a checkpoint: the model and optimizer from its
-/// metadata and every parameter widened to fp32 in RAM. Optimizer state is not loaded here;
-/// `referenceUpdate` streams it per tensor.
+/// metadata and the parameters widened to fp32 in RAM — all of them, or (for a pipelined pass
+/// in bounded memory) only those `load` brings in until they are released. Optimizer state is
+/// not loaded here; `referenceUpdate` streams it per tensor.
 public final class ReferenceState {
     /// Where the state was read from.
     public let source: any TensorSource
@@ -19,10 +20,13 @@ public final class ReferenceState {
     public let parameterDTypes: [String: DType]
     /// Time spent in the AdamW passes of `referenceUpdate` so far.
     public private(set) var optimizerNanoseconds: UInt64 = 0
+    /// Time spent reading parameters so far (the initial load included).
+    public private(set) var loadNanoseconds: UInt64 = 0
 
     /// Loads metadata and parameters from `source`, checking every canonical tensor is present
-    /// with its canonical shape.
-    public init(source: any TensorSource) throws(ReferenceError) {
+    /// with its canonical shape. With `loadParameters` false the parameters are only listed
+    /// (names and shapes) and `load` reads them when a pass needs them.
+    public init(source: any TensorSource, loadParameters: Bool = true) throws(ReferenceError) {
         self.source = source
         let meta = source.metadata
         guard let config = meta.modelConfig else { throw .missingMetadata(path: source.path, what: "model_config") }
@@ -40,13 +44,26 @@ public final class ReferenceState {
             }
             dtypes[t.name] = d.dtype
         }
-        let params = TensorBuffers<Float>(tensors: tensors)
-        for t in tensors {
-            guard let b = params[t.name] else { throw .missingTensor(path: source.path, tensor: t.name) }
-            try source.readFloats(.model(t.name), into: UnsafeMutableBufferPointer(start: b.pointer, count: b.count))
-        }
-        parameters = params
+        parameters = TensorBuffers<Float>(tensors: tensors, allocate: false)
         parameterDTypes = dtypes
+        if loadParameters { try load(tensors.map(\.name), recycler: nil) }
+    }
+
+    /// Reads the parameters `names` that are not held yet (widened to fp32), in memory from
+    /// `recycler` where it has a region that fits. `parameters.release` frees them again.
+    func load(_ names: [String], recycler: PageRecycler?) throws(ReferenceError) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { loadNanoseconds += DispatchTime.now().uptimeNanoseconds - start }
+        for name in names where !parameters.contains(name) {
+            guard parameters.shapes[name] != nil else { throw .missingTensor(path: source.path, tensor: name) }
+            let b = parameters.materialize(name, recycler: recycler)
+            do throws(ReferenceError) {
+                try source.readFloats(.model(name), into: UnsafeMutableBufferPointer(start: b.pointer, count: b.count))
+            } catch {
+                parameters.release(name)
+                throw error
+            }
+        }
     }
 
     /// Loss, gradients and the clipping decision for `batch` (validated here).

@@ -19,46 +19,51 @@ public enum ReferenceStep {
         public var loadSeconds = 0.0, computeSeconds = 0.0, updateSeconds = 0.0
         /// Of `updateSeconds`, the time in the AdamW passes themselves.
         public var optimizerSeconds = 0.0
+        /// How the step ran within its memory budget.
+        public var plan: PipelinePlan? = nil
     }
 
-    /// Runs the step: loads `before`, computes loss and gradients on `batchPath`, and writes
-    /// `out` tensor by tensor (parameter in its stored dtype, exp_avg, exp_avg_sq, master when
-    /// `before` has one), releasing each gradient once written. Metadata is copied with
+    /// Runs the step: loads `before`, computes loss and gradients on `batchPath` within
+    /// `memory` (`PipelinePlan`: in memory, or pipelined with the same result bit for bit), and
+    /// writes `out` tensor by tensor (parameter in its stored dtype, exp_avg, exp_avg_sq, master
+    /// when `before` has one), releasing each gradient once written. Metadata is copied with
     /// `step` + 1 and `loss`/`grad_norm` recorded in `user_metadata`. `progress`, when given, is
     /// called with (phase, done, total) as the step advances (phases `load`, `forward+backward`,
     /// then `update+write` counting parameter tensors).
     public static func run(
         before: any TensorSource, batchPath: String, out: String, options: WriterOptions = WriterOptions(),
-        progress: StepProgress? = nil
+        memory: StepMemory = .unbounded, progress: StepProgress? = nil
     ) throws(ReferenceError) -> Result {
         guard before.metadata.step < Int64.max else { throw .stepOverflow(path: before.path, step: before.metadata.step) }
         let batch = try BatchFile.read(path: batchPath)
         let t0 = Date()
         progress?("load", 0, 1)
-        let state = try ReferenceState(source: before)
-        let t1 = Date()
-        progress?("forward+backward", 0, 1)
-        let g = try state.gradients(batch: batch, batchPath: batchPath)
-        let t2 = Date()
+        let state = try ReferenceState(source: before, loadParameters: false)
+        let plan = try state.plan(batch: batch, memory: memory, streaming: nil)
         let names = state.parameters.names
-        progress?("update+write", 0, names.count)
+        let pass: ReferenceState.PassSummary
         do {
             let writer = try CheckpointWriter(path: out, options: options)
+            progress?("forward+backward", 0, 1)
+            var written = 0
+            pass = try state.forEachFinalGradient(batch: batch, batchPath: batchPath, plan: plan, scratchDirectory: memory.scratchDirectory) {
+                (name, grad, clip) throws(ReferenceError) in
+                progress?("update+write", written, names.count)
+                let u = try state.referenceUpdate(name: name, gradient: grad, clipCoefficient: clip, keepBefore: false)
+                do throws(StoreError) {
+                    try writeParameter(writer, u)
+                    try writer.write(.optimizer("exp_avg", name), shape: u.shape, floats: u.expAvg)
+                    try writer.write(.optimizer("exp_avg_sq", name), shape: u.shape, floats: u.expAvgSq)
+                    if u.hasMaster { try writer.write(.optimizer("master", name), shape: u.shape, floats: u.theta) }
+                } catch {
+                    throw .store(error)
+                }
+                written += 1
+            }
             var meta = before.metadata
             meta.step = before.metadata.step + 1
-            meta.userJSON = StepRecord.userJSON(merging: meta.userJSON, loss: g.loss, gradNorm: g.globalNorm)
+            meta.userJSON = StepRecord.userJSON(merging: meta.userJSON, loss: pass.loss, gradNorm: pass.globalNorm)
             writer.metadata = meta
-            for (i, name) in names.enumerated() {
-                progress?("update+write", i, names.count)
-                guard let grad = g.gradients[name] else { throw ReferenceError.missingTensor(path: before.path, tensor: name) }
-                let u = try state.referenceUpdate(name: name, gradient: grad, clipCoefficient: g.clipCoefficient, keepBefore: false)
-                g.gradients.release(name)
-                state.parameters.release(name)
-                try writeParameter(writer, u)
-                try writer.write(.optimizer("exp_avg", name), shape: u.shape, floats: u.expAvg)
-                try writer.write(.optimizer("exp_avg_sq", name), shape: u.shape, floats: u.expAvgSq)
-                if u.hasMaster { try writer.write(.optimizer("master", name), shape: u.shape, floats: u.theta) }
-            }
             try writer.commit()
         } catch let e as StoreError {
             throw .store(e)
@@ -67,10 +72,12 @@ public enum ReferenceStep {
         } catch {
             throw .invalidArgument("\(out): \(PlainErrorMessage.describe(error))")
         }
+        let total = Date().timeIntervalSince(t0)
+        let load = Double(state.loadNanoseconds) / 1e9
         return Result(
-            loss: g.loss, gradNorm: g.globalNorm, clipCoefficient: g.clipCoefficient, step: before.metadata.step + 1,
-            loadSeconds: t1.timeIntervalSince(t0), computeSeconds: t2.timeIntervalSince(t1), updateSeconds: Date().timeIntervalSince(t2),
-            optimizerSeconds: Double(state.optimizerNanoseconds) / 1e9)
+            loss: pass.loss, gradNorm: pass.globalNorm, clipCoefficient: pass.clipCoefficient, step: before.metadata.step + 1,
+            loadSeconds: load, computeSeconds: pass.computeSeconds, updateSeconds: max(0, total - load - pass.computeSeconds),
+            optimizerSeconds: Double(state.optimizerNanoseconds) / 1e9, plan: plan)
     }
 
     static func writeParameter(_ writer: CheckpointWriter, _ u: TensorUpdate) throws(StoreError) {

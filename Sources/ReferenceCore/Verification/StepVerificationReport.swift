@@ -21,6 +21,9 @@ public struct StepVerificationReport: Codable, Sendable {
     public var global: [CheckResult]
     /// One entry per parameter, failing ones first, each group worst first.
     public var tensors: [TensorVerdict]
+    /// How the step was run within its memory budget (not part of the encoded report; the
+    /// command line adds it to its JSON as `plan`).
+    public var plan: PipelinePlan? = nil
 
     enum CodingKeys: String, CodingKey {
         case passed, verdict, tolerances, before, after, batch, global, tensors

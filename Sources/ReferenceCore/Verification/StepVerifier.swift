@@ -5,8 +5,10 @@ import Foundation
 /// accelerator produced: loss, Adam state and the update of every parameter against the
 /// reference, under a tolerance profile (`formats/verify-step.md`).
 ///
-/// Memory: parameters and gradients in RAM; optimizer state and the after-checkpoint are read
-/// one tensor at a time and each gradient is released once its tensor is checked.
+/// Memory: within a `StepMemory` budget — every parameter and gradient in RAM when they fit,
+/// else a pipeline of stages (`PipelinePlan`); optimizer state and the after-checkpoint are
+/// read one tensor at a time (in row blocks of `streamElements`) and each gradient is released
+/// once its tensor is checked.
 public struct StepVerifier: Sendable {
     /// The limits applied.
     public var tolerances: VerifyTolerances
@@ -21,45 +23,51 @@ public struct StepVerifier: Sendable {
         self.streamElements = max(1, streamElements)
     }
 
-    /// Verifies `after` as the step from `before` on the batch at `batchPath`. `progress`, when
-    /// given, is called with (phase, done, total): `load`, `forward+backward`, then `compare`
-    /// counting parameter tensors.
+    /// Verifies `after` as the step from `before` on the batch at `batchPath`, within `memory`
+    /// (`PipelinePlan`: in memory, or pipelined with the same figures bit for bit). `progress`,
+    /// when given, is called with (phase, done, total): `load`, `forward+backward`, then
+    /// `compare` counting parameter tensors (in a pipelined pass, compared as their gradients
+    /// become final).
     public func verify(
-        before: any TensorSource, after: any TensorSource, batchPath: String, progress: StepProgress? = nil
+        before: any TensorSource, after: any TensorSource, batchPath: String, memory: StepMemory = .unbounded,
+        progress: StepProgress? = nil
     ) throws(ReferenceError) -> StepVerificationReport {
         guard before.metadata.step < Int64.max else { throw .stepOverflow(path: before.path, step: before.metadata.step) }
         let batch = try BatchFile.read(path: batchPath)
         progress?("load", 0, 1)
-        let state = try ReferenceState(source: before)
+        let state = try ReferenceState(source: before, loadParameters: false)
+        let plan = try state.plan(batch: batch, memory: memory, streaming: streamElements)
         progress?("forward+backward", 0, 1)
-        let g = try state.gradients(batch: batch, batchPath: batchPath)
+        var verdicts: [TensorVerdict] = []
+        let total = state.parameters.names.count
+        let pass = try state.forEachFinalGradient(batch: batch, batchPath: batchPath, plan: plan, scratchDirectory: memory.scratchDirectory) {
+            (name, grad, clip) throws(ReferenceError) in
+            progress?("compare", verdicts.count, total)
+            verdicts.append(try compare(name, gradient: grad, clipCoefficient: clip, state: state, after: after))
+        }
         var global: [CheckResult] = []
         global.append(
             Self.check(
                 "step", Double(after.metadata.step), limit: Double(before.metadata.step + 1), passed: after.metadata.step == before.metadata.step + 1,
                 severity: after.metadata.step == before.metadata.step + 1 ? 0 : .infinity))
         if let recorded = StepRecord.recordedLoss(after.metadata.userJSON) {
-            let rel = abs(recorded - g.loss) / max(abs(g.loss), 1e-30)
+            let rel = abs(recorded - pass.loss) / max(abs(pass.loss), 1e-30)
             global.append(Self.limited("loss.relative_error", rel, tolerances.lossRelative))
         }
-        var verdicts: [TensorVerdict] = []
-        let names = state.parameters.names
-        for (i, name) in names.enumerated() {
-            progress?("compare", i, names.count)
-            guard let grad = g.gradients[name] else { continue }
-            verdicts.append(try compare(name, gradient: grad, clipCoefficient: g.clipCoefficient, state: state, after: after))
-            g.gradients.release(name)
-            state.parameters.release(name)
-        }
+        // Ties keep canonical order, whichever order the pass finished the tensors in.
+        let order = Dictionary(uniqueKeysWithValues: state.parameters.names.enumerated().map { ($1, $0) })
         verdicts.sort { a, b in
             if a.passed != b.passed { return !a.passed }
-            return a.severity > b.severity
+            if a.severity != b.severity { return a.severity > b.severity }
+            return order[a.name, default: 0] < order[b.name, default: 0]
         }
         let passed = global.allSatisfy(\.passed) && verdicts.allSatisfy(\.passed)
-        return StepVerificationReport(
+        var report = StepVerificationReport(
             passed: passed, tolerances: tolerances, before: before.path, after: after.path, batch: batchPath,
-            stepBefore: before.metadata.step, referenceLoss: g.loss, gradNorm: g.globalNorm, clipCoefficient: g.clipCoefficient,
+            stepBefore: before.metadata.step, referenceLoss: pass.loss, gradNorm: pass.globalNorm, clipCoefficient: pass.clipCoefficient,
             global: global, tensors: verdicts)
+        report.plan = plan
+        return report
     }
 
     /// Sums for the state checks of one block: Σe², Σr², Σb·r, Σb², Σ(b−a)(r−a), Σ(r−a)².

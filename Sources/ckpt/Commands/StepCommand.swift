@@ -24,6 +24,7 @@ struct StepCommand: ParsableCommand {
     @Option(help: "The batch file (/inputs, /targets int32 [B,T]) (required).") var batch: String
     @Option(help: "Where to write the checkpoint after the step (required).") var out: String
     @OptionGroup var store: StoreOptions
+    @OptionGroup var memoryOptions: MemoryOptions
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "Replace an existing output file (never --before or --batch).") var force = false
 
@@ -38,7 +39,9 @@ struct StepCommand: ParsableCommand {
         let outcome: Result<ReferenceStep.Result, ReferenceError>
         do throws(ReferenceError) {
             let source = try sources.open(before)
-            outcome = .success(try ReferenceStep.run(before: source, batchPath: batch, out: out, options: options, progress: progress.callback))
+            outcome = .success(
+                try ReferenceStep.run(
+                    before: source, batchPath: batch, out: out, options: options, memory: memoryOptions.memory, progress: progress.callback))
         } catch {
             outcome = .failure(error)
         }
@@ -64,11 +67,13 @@ struct StepCommand: ParsableCommand {
                 var computeSeconds: Double
                 var updateSeconds: Double
                 var optimizerSeconds: Double
+                var plan: PlanJSON?
+                var peakRSSBytes: Int
                 enum CodingKeys: String, CodingKey {
                     case before, batch, output, step, loss, seconds
                     case gradNorm = "grad_norm", clipCoefficient = "clip_coefficient", loadSeconds = "load_seconds"
                     case computeSeconds = "compute_seconds", updateSeconds = "update_write_seconds"
-                    case optimizerSeconds = "optimizer_seconds"
+                    case optimizerSeconds = "optimizer_seconds", plan, peakRSSBytes = "peak_rss_bytes"
                 }
             }
             print(
@@ -77,13 +82,13 @@ struct StepCommand: ParsableCommand {
                         before: before, batch: batch, output: out, step: result.step, loss: result.loss, gradNorm: result.gradNorm,
                         clipCoefficient: result.clipCoefficient, seconds: secs, loadSeconds: result.loadSeconds,
                         computeSeconds: result.computeSeconds, updateSeconds: result.updateSeconds,
-                        optimizerSeconds: result.optimizerSeconds)))
+                        optimizerSeconds: result.optimizerSeconds, plan: result.plan.map(PlanJSON.init), peakRSSBytes: peakRSS())))
         } else {
             print(
                 "step \(result.step - 1) -> \(result.step): loss \(result.loss), grad norm \(result.gradNorm), clip \(result.clipCoefficient); wrote \(out) in "
                     + String(
                         format: "%.2fs (load %.2fs, forward+backward %.2fs, update+write %.2fs)", secs, result.loadSeconds,
-                        result.computeSeconds, result.updateSeconds))
+                        result.computeSeconds, result.updateSeconds) + (result.plan.map { "; " + PlanJSON($0).summary } ?? ""))
         }
     }
 }

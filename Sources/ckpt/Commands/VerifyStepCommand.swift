@@ -31,6 +31,7 @@ struct VerifyStepCommand: ParsableCommand {
     @Option(name: .customLong("scale-tol"), help: "Override: max |update scale - 1|.") var updateScale: Double?
     @Option(name: .customLong("element-bound"), help: "Override: max elementwise error in units of lr times the Adam bound.") var elementBound: Double?
     @Option(name: .customLong("show"), parsing: .unconditional, help: "Tensors listed in the text report, 0 or more.") var show: Int = 10
+    @OptionGroup var memoryOptions: MemoryOptions
     @Flag(help: "Print the full report as JSON.") var json = false
 
     func validate() throws {
@@ -62,7 +63,8 @@ struct VerifyStepCommand: ParsableCommand {
         do throws(ReferenceError) {
             let a = try sources.open(before), b = try sources.open(after)
             outcome = .success(
-                try StepVerifier(tolerances: tolerances()).verify(before: a, after: b, batchPath: batch, progress: progress.callback))
+                try StepVerifier(tolerances: tolerances()).verify(
+                    before: a, after: b, batchPath: batch, memory: memoryOptions.memory, progress: progress.callback))
         } catch {
             outcome = .failure(error)
         }
@@ -93,10 +95,13 @@ struct VerifyStepCommand: ParsableCommand {
         }
         let code = report.passed ? ExitPolicy.ok : ExitPolicy.bad
         if json {
-            let object = (try? JSONSerialization.jsonObject(with: Data(report.jsonText().utf8))) as? [String: Any] ?? [:]
+            var object = (try? JSONSerialization.jsonObject(with: Data(report.jsonText().utf8))) as? [String: Any] ?? [:]
+            object["plan"] = report.plan.flatMap { p in (try? JSONEncoder().encode(PlanJSON(p))).flatMap { try? JSONSerialization.jsonObject(with: $0) } }
+            object["peak_rss_bytes"] = peakRSS()
             print(JSONDocument.text(object: object, exitCode: code))
         } else {
             print(report.summary(limit: show))
+            if let plan = report.plan { print(PlanJSON(plan).summary + String(format: "; peak RSS %.2f GiB", Double(peakRSS()) / Double(1 << 30))) }
         }
         if !report.passed { throw ExitCode(code) }
     }

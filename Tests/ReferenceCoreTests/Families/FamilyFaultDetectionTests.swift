@@ -43,8 +43,8 @@ import Testing
                 "ref_inject_fault.py", ["--fault", c.fault, "--before", before, "--after", after, "--out", faulty])
             try #require(status == 0, "ref_inject_fault.py failed: \(stderr)")
         }
-        let r = try StepVerifier(tolerances: try #require(VerifyTolerances.profile(c.precision))).verify(
-            before: CheckpointFileSource(path: before), after: CheckpointFileSource(path: faulty), batchPath: batch)
+        let r = try PipelinedVerification.verify(
+            StepVerifier(tolerances: try #require(VerifyTolerances.profile(c.precision))), before: before, after: faulty, batch: batch)
         #expect(!r.passed)
         let a = try CheckpointReader(path: before)
         let config = try #require(a.metadata.modelConfig), opt = try #require(a.metadata.optimizer)
