@@ -26,20 +26,21 @@ public enum ReferenceStep {
     /// Runs the step: loads `before`, computes loss and gradients on `batchPath` within
     /// `memory` (`PipelinePlan`: in memory, or pipelined with the same result bit for bit), and
     /// writes `out` tensor by tensor (parameter in its stored dtype, exp_avg, exp_avg_sq, master
-    /// when `before` has one), releasing each gradient once written. Metadata is copied with
+    /// when `before` has one), releasing each gradient once written; tensors larger than
+    /// `streamElements` are updated and written in row blocks of about that many elements. Metadata is copied with
     /// `step` + 1 and `loss`/`grad_norm` recorded in `user_metadata`. `progress`, when given, is
     /// called with (phase, done, total) as the step advances (phases `load`, `forward+backward`,
     /// then `update+write` counting parameter tensors).
     public static func run(
         before: any TensorSource, batchPath: String, out: String, options: WriterOptions = WriterOptions(),
-        memory: StepMemory = .unbounded, progress: StepProgress? = nil
+        memory: StepMemory = .unbounded, streamElements: Int = defaultStreamElements, progress: StepProgress? = nil
     ) throws(ReferenceError) -> Result {
         guard before.metadata.step < Int64.max else { throw .stepOverflow(path: before.path, step: before.metadata.step) }
         let batch = try BatchFile.read(path: batchPath)
         let t0 = Date()
         progress?("load", 0, 1)
         let state = try ReferenceState(source: before, loadParameters: false)
-        let plan = try state.plan(batch: batch, memory: memory, streaming: nil)
+        let plan = try state.plan(batch: batch, memory: memory, streaming: max(1, streamElements))
         let names = state.parameters.names
         let pass: ReferenceState.PassSummary
         do {
@@ -49,15 +50,7 @@ public enum ReferenceStep {
             pass = try state.forEachFinalGradient(batch: batch, batchPath: batchPath, plan: plan, scratchDirectory: memory.scratchDirectory) {
                 (name, grad, clip) throws(ReferenceError) in
                 progress?("update+write", written, names.count)
-                let u = try state.referenceUpdate(name: name, gradient: grad, clipCoefficient: clip, keepBefore: false)
-                do throws(StoreError) {
-                    try writeParameter(writer, u)
-                    try writer.write(.optimizer("exp_avg", name), shape: u.shape, floats: u.expAvg)
-                    try writer.write(.optimizer("exp_avg_sq", name), shape: u.shape, floats: u.expAvgSq)
-                    if u.hasMaster { try writer.write(.optimizer("master", name), shape: u.shape, floats: u.theta) }
-                } catch {
-                    throw .store(error)
-                }
+                try writeUpdate(writer, state: state, name: name, gradient: grad, clipCoefficient: clip, streamElements: max(1, streamElements))
                 written += 1
             }
             var meta = before.metadata
@@ -78,23 +71,6 @@ public enum ReferenceStep {
             loss: pass.loss, gradNorm: pass.globalNorm, clipCoefficient: pass.clipCoefficient, step: before.metadata.step + 1,
             loadSeconds: load, computeSeconds: pass.computeSeconds, updateSeconds: max(0, total - load - pass.computeSeconds),
             optimizerSeconds: Double(state.optimizerNanoseconds) / 1e9, plan: plan)
-    }
-
-    static func writeParameter(_ writer: CheckpointWriter, _ u: TensorUpdate) throws(StoreError) {
-        let key = TensorKey.model(u.name)
-        switch u.parameterDType {
-        case .bfloat16:
-            let bits = u.theta.map { HalfPrecision.bf16Bits(from: $0) }
-            try bits.withUnsafeBytesTyped { (b) throws(StoreError) in try writer.write(key, dtype: .bfloat16, shape: u.shape, bytes: b) }
-        case .float16:
-            let bits = u.theta.map { Float16($0).bitPattern }
-            try bits.withUnsafeBytesTyped { (b) throws(StoreError) in try writer.write(key, dtype: .float16, shape: u.shape, bytes: b) }
-        case .float64:
-            let d = u.theta.map { Double($0) }
-            try d.withUnsafeBytesTyped { (b) throws(StoreError) in try writer.write(key, dtype: .float64, shape: u.shape, bytes: b) }
-        default:
-            try writer.write(key, shape: u.shape, floats: u.theta)
-        }
     }
 }
 
