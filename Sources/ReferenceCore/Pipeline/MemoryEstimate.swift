@@ -46,7 +46,9 @@ public struct MemoryEstimate: Sendable, Equatable {
         blockActivationBytes = activations * f
         edgeParameterBytes = edge * f
         passBytes = pass * f
-        // θ, m, v, the stored rounding and, when comparing, B's parameter, state and master.
+        // A whole tensor: θ, m, v, the stored rounding and a read buffer. Streamed in blocks: ten
+        // block-sized arrays, enough for the comparison (B's parameter, state and master too);
+        // the step's row-block update needs fewer, so its figure is an upper bound.
         updateBytes = (streaming == nil ? 5 : 10) * perTensor * f
         processBytes = 256 << 20
     }
