@@ -9,7 +9,8 @@ final class BufferPool: @unchecked Sendable {
     let capacity: Int
     private var free: [UnsafeMutableRawPointer] = []
     private let lock = NSLock()
-    private let keep: Int
+    /// Free buffers kept for reuse; further ones are freed when given back.
+    let keep: Int
     /// Buffers allocated over the pool's life (diagnostics).
     private(set) var allocations = 0
 

@@ -138,8 +138,7 @@ public final class HDF5DatasetFile: @unchecked Sendable {
         }
         guard count > 0, let out = buffer.baseAddress else { return }
         if let decoder = ds.decoder, let layout = ds.layout {
-            var hasher: XXH3Hasher? = nil
-            try engine.fastRead(ds, decoder: decoder, layout: layout, selection: sel, out: out, hasher: &hasher)
+            try engine.fastRead(ds, decoder: decoder, layout: layout, selection: sel, out: out, consumer: nil)
         } else {
             try engine.hdf5Read(ds, selection: sel, out: out)
         }

@@ -202,6 +202,15 @@ public final class CheckpointReader: @unchecked Sendable {
     /// Reads a hyperslab into caller memory (`selection` element count x element size bytes).
     /// A full read (selection nil) also verifies the tensor's xxh3_64.
     public func read(_ key: TensorKey, selection: [DimSelection]?, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) {
+        try read(key, selection: selection, into: buffer, consumer: nil)
+    }
+
+    /// `read(_:selection:into:)` with `consumer` shown every output byte once, in order (while
+    /// the bytes are in cache where the chunking allows; see `DatasetReadEngine.fastRead`),
+    /// before the call returns.
+    func read(_ key: TensorKey, selection: [DimSelection]?, into buffer: UnsafeMutableRawBufferPointer, consumer: OutputConsumer?)
+        throws(StoreError)
+    {
         let i = try info(key)
         let sel = try normalized(selection, i)
         let count = sel.reduce(1) { $0 * $1.count }
@@ -213,17 +222,23 @@ public final class CheckpointReader: @unchecked Sendable {
         HDF5Library.prepareThread()
         let ds = try HDF5Library.serialized { () throws(StoreError) in try StoredDataset.open(file: file.id, path: path, key: key) }
         let full = zip(sel, i.shape).allSatisfy { $0.start == 0 && $0.count == $1 && ($0.stride == 1 || $0.count <= 1) }
-        var hasher: XXH3Hasher? = (full && i.xxh3 != nil) ? XXH3Hasher() : nil
+        let hasher: XXH3Hasher? = (full && i.xxh3 != nil) ? XXH3Hasher() : nil
+        let both: OutputConsumer? =
+            hasher.map { h in
+                let box = UncheckedBox(h)
+                return { bytes in
+                    box.value.update(bytes)
+                    consumer?(bytes)
+                }
+            } ?? consumer
         if let decoder = ds.decoder, let layout = ds.layout {
-            try engine.fastRead(ds, decoder: decoder, layout: layout, selection: sel, out: out, hasher: &hasher)
+            try engine.fastRead(ds, decoder: decoder, layout: layout, selection: sel, out: out, consumer: both)
         } else {
-            hasher = nil
             try engine.hdf5Read(ds, selection: sel, out: out)
+            both?(UnsafeRawBufferPointer(start: out, count: count * i.dtype.size))
         }
-        if let stored = i.xxh3, full {
-            let h = hasher ?? XXH3Hasher()
-            if hasher == nil { h.update(UnsafeRawBufferPointer(start: out, count: count * i.dtype.size)) }
-            let computed = h.digest()
+        if let stored = i.xxh3, let hasher {
+            let computed = hasher.digest()
             if computed != stored { throw .checksumMismatch(path: path, tensor: key.description, stored: stored, computed: computed) }
         }
     }

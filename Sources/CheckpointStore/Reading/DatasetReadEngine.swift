@@ -9,8 +9,8 @@ import Glibc
 /// itself go through `H5Dread`. Used by `CheckpointReader` (ckpt's files) and `HDF5DatasetFile`
 /// (any HDF5 file).
 ///
-/// `@unchecked Sendable`: its state is immutable after `init` except the buffer pools, which are
-/// guarded by `poolLock`; HDF5 calls run inside `HDF5Library`'s section.
+/// `@unchecked Sendable`: its state is immutable after `init`; the buffer pools are the
+/// process's (`BufferPoolRegistry`); HDF5 calls run inside `HDF5Library`'s section.
 final class DatasetReadEngine: @unchecked Sendable {
     /// The file, for messages.
     let path: String
@@ -20,8 +20,6 @@ final class DatasetReadEngine: @unchecked Sendable {
     let baseAddress: UInt64
     /// Cores to decode on.
     let threads: Int
-    private let poolLock = NSLock()
-    private var pools: [Int: BufferPool] = [:]
 
     init(path: String, fd: Int32, baseAddress: UInt64, threads: Int) {
         self.path = path
@@ -30,25 +28,19 @@ final class DatasetReadEngine: @unchecked Sendable {
         self.threads = max(1, threads)
     }
 
+    /// Buffers of `capacity` bytes from the process-wide pools (shared with other files).
     func pool(_ capacity: Int) -> BufferPool {
-        poolLock.lock()
-        defer { poolLock.unlock() }
-        if let p = pools[capacity] { return p }
-        let p = BufferPool(capacity: capacity, keep: 4 * threads + 4)
-        // A Megatron rank file has about six chunk sizes, each with a decode and a raw pool;
-        // dropping all pools at 8 made every other tensor allocate (and fault in) fresh buffers.
-        if pools.count >= 32 { pools.removeAll() }
-        pools[capacity] = p
-        return p
+        BufferPoolRegistry.pool(capacity: capacity, keep: 4 * threads + 4)
     }
 
     /// Finds the needed chunks in HDF5's chunk index (this thread), then reads (`pread`) and
-    /// decodes them with `concurrentPerform`, the calling thread included, in groups of a few
-    /// chunks per core. For whole reads of flat-contiguous chunking the checksum is fed, on a
-    /// serial queue, as each group's output prefix completes.
+    /// decodes them with `concurrentPerform`, the calling thread included. `consumer` (a
+    /// checksum, a NaN count) sees the whole output once, in order: where the output completes
+    /// front to back (`completesInOrder`) on a serial queue as the finished prefix grows, while
+    /// later chunks decode and the bytes are still in cache; otherwise after the last chunk.
     func fastRead(
         _ ds: StoredDataset, decoder: ChunkDecoder, layout: ChunkLayout, selection: [DimSelection],
-        out: UnsafeMutableRawPointer, hasher: inout XXH3Hasher?
+        out: UnsafeMutableRawPointer, consumer: OutputConsumer?
     ) throws(StoreError) {
         let t = ds.info.key.description
         let esize = ds.info.dtype.size
@@ -61,8 +53,7 @@ final class DatasetReadEngine: @unchecked Sendable {
             perDim.append((s.start / c...(s.last / c)).filter { !geo.selectedRange(k, origin: $0 * c).isEmpty })
         }
         if perDim.contains(where: { $0.isEmpty }) { return }
-        let hashInline = hasher != nil && layout.isFlatContiguous
-        if !hashInline { hasher = nil }
+        let inOrder = Self.completesInOrder(layout, selection)
 
         // Every chunk origin in C order, located through the chunk index (the only HDF5 calls
         // of a fast read: reading and decoding below run outside the HDF5 section).
@@ -102,40 +93,46 @@ final class DatasetReadEngine: @unchecked Sendable {
         let fill = ds.fill
         let fd = self.fd
         let totalOut = selection.reduce(1) { $0 * $1.count } * esize
-        let hashQueue = DispatchQueue(label: "ckpt.read.hash")
-        let hashGroup = DispatchGroup()
-        let hashing = hasher.map { UncheckedBox($0) }
-        var hashed = 0
-        let groupSize = 4 * threads
-        var first = 0
-        var failure: StoreError?
-        while first < jobs.count && failure == nil {
-            let group = Array(jobs[first..<min(jobs.count, first + groupSize)])
-            DispatchQueue.concurrentPerform(iterations: group.count) { i in
-                Self.decode(group[i], fd: fd, decoder: decoder, geo: geo, work: work, rawPool: rawPool, fill: fill)
-            }
-            if let f = group.first(where: { $0.failure != nil }) {
-                failure = .corruptChunk(path: path, tensor: t, detail: "chunk at \(f.origin): \(f.failure!)")
-                break
-            }
-            if let box = hashing, let lastJob = group.last {
-                // The output prefix up to the end of this group's last chunk is final.
-                let lastFlat = zip(lastJob.origin, geo.outStrides).reduce(0) { $0 + $1.0 * $1.1 }
-                let valid = (0..<layout.shape.count).reduce(esize) { $0 * min(layout.chunk[$1], layout.shape[$1] - lastJob.origin[$1]) }
-                let end = min(totalOut, lastFlat + valid)
-                if end > hashed {
-                    let range = UncheckedBox(UnsafeRawBufferPointer(start: out + hashed, count: end - hashed))
-                    hashQueue.async(group: hashGroup) { box.value.update(range.value) }
-                    hashed = end
-                }
-            }
-            first += group.count
+        let ends = inOrder ? jobs.map { Self.outputEnd(of: $0.origin, layout: layout, selection: selection, geo: geo) } : []
+        let progress = InOrderProgress(jobs: jobs.count, out: out, totalBytes: totalOut, ends: ends, consumer: inOrder ? consumer : nil)
+        // One pass over all chunks: workers take them in order, and each finished chunk that
+        // extends the finished prefix hands that output to the consumer.
+        let all = jobs
+        DispatchQueue.concurrentPerform(iterations: all.count) { i in
+            if progress.hasFailed { return }
+            Self.decode(all[i], fd: fd, decoder: decoder, geo: geo, work: work, rawPool: rawPool, fill: fill)
+            progress.finished(i, ok: all[i].failure == nil)
         }
-        hashGroup.wait()
-        if let failure { throw failure }
-        if let box = hashing, hashed < totalOut {
-            box.value.update(UnsafeRawBufferPointer(start: out + hashed, count: totalOut - hashed))
+        let consumed = progress.wait()
+        if let f = jobs.first(where: { $0.failure != nil }) {
+            throw .corruptChunk(path: path, tensor: t, detail: "chunk at \(f.origin): \(f.failure!)")
         }
+        if let consumer, consumed < totalOut {
+            consumer(UnsafeRawBufferPointer(start: out + consumed, count: totalOut - consumed))
+        }
+    }
+
+    /// Whether chunks in C order fill the output front to back: chunks that tile the flat array
+    /// in order (`isFlatContiguous`) read whole, or chunks spanning every trailing dimension read
+    /// as a range of leading rows.
+    static func completesInOrder(_ layout: ChunkLayout, _ selection: [DimSelection]) -> Bool {
+        let full = zip(selection, layout.shape).allSatisfy { $0.start == 0 && $0.count == $1 && ($0.stride == 1 || $0.count <= 1) }
+        if full { return layout.isFlatContiguous }
+        guard let lead = selection.first, lead.stride == 1 || lead.count <= 1 else { return false }
+        return (1..<layout.shape.count).allSatisfy {
+            selection[$0].start == 0 && selection[$0].count == layout.shape[$0] && layout.chunk[$0] == layout.shape[$0]
+        }
+    }
+
+    /// The output byte offset just past the chunk at `origin` (one of an in-order read).
+    static func outputEnd(of origin: [Int], layout: ChunkLayout, selection: [DimSelection], geo: ReadGeometry) -> Int {
+        let full = zip(selection, layout.shape).allSatisfy { $0.start == 0 && $0.count == $1 }
+        if full {
+            let flat = zip(origin, geo.outStrides).reduce(0) { $0 + $1.0 * $1.1 }
+            let valid = (0..<layout.shape.count).reduce(geo.elementSize) { $0 * min(layout.chunk[$1], layout.shape[$1] - origin[$1]) }
+            return flat + valid
+        }
+        return (origin[0] + layout.chunk[0] - selection[0].start) * geo.outStrides[0]
     }
 
     /// Reads one chunk's stored bytes and decodes them into the output (runs on any thread).

@@ -1,3 +1,5 @@
+import CChunkKernels
+
 /// Verifies checkpoints: every chunk's Fletcher32 and every tensor's xxh3_64 recomputed by
 /// reading all data (streamed in row blocks, so memory stays bounded), floats scanned for
 /// NaN/Inf, shapes checked against `model_config` (wafer layout), and the root counts checked.
@@ -51,13 +53,15 @@ public struct CheckpointVerifier: Sendable {
 
         let totalBytes = reader.tensors.reduce(0) { $0 + $1.rawBytes }
         var doneBytes = 0
+        // One block buffer for every tensor: its pages are faulted in once, not per tensor.
+        let block = BlockBuffer()
         for info in reader.tensors {
             defer {
                 doneBytes += info.rawBytes
                 progress?(doneBytes, totalBytes)
             }
             do throws(StoreError) {
-                let nonFinite = try check(reader, info)
+                let nonFinite = try check(reader, info, block: block)
                 report.tensorsChecked += 1
                 report.bytesChecked += info.rawBytes
                 if nonFinite > 0 && rejectNonFinite {
@@ -127,8 +131,9 @@ public struct CheckpointVerifier: Sendable {
         }
     }
 
-    /// Streams one tensor, verifying chunks and the whole-tensor hash; returns the NaN/Inf count.
-    func check(_ reader: CheckpointReader, _ info: TensorInfo) throws(StoreError) -> Int {
+    /// Streams one tensor through `block` (grown as needed, reused across tensors), verifying
+    /// chunks and the whole-tensor hash; returns the NaN/Inf count.
+    func check(_ reader: CheckpointReader, _ info: TensorInfo, block: BlockBuffer = BlockBuffer()) throws(StoreError) -> Int {
         var nonFinite = 0
         let esize = info.dtype.size
         if info.shape.isEmpty || info.elementCount == 0 {
@@ -145,19 +150,18 @@ public struct CheckpointVerifier: Sendable {
         // One block covering the tensor is a whole read, which the reader verifies; several
         // blocks are hashed here in order.
         let h: XXH3Hasher? = rowsPer < rows ? XXH3Hasher() : nil
-        var buf = [UInt8](repeating: 0, count: rowsPer * rowBytes)
+        let buf = block.reserve(rowsPer * rowBytes)
+        // Hash and scan each piece of the output as the reader completes it, in order.
+        let scan = ScanState(hasher: h, dtype: info.dtype)
         var r = 0
         while r < rows {
             let n = min(rowsPer, rows - r)
             let sel: [DimSelection]? = h == nil ? nil : [DimSelection.range(r..<(r + n))] + info.shape.dropFirst().map { DimSelection.all($0) }
-            try withMutableBytes(&buf) { (b) throws(StoreError) in try reader.read(info.key, selection: sel, into: b) }
-            buf.withUnsafeBytes { b in
-                let part = UnsafeRawBufferPointer(rebasing: b[0..<(n * rowBytes)])
-                h?.update(part)
-                nonFinite += Self.countNonFinite(part, info.dtype)
-            }
+            let part = UnsafeMutableRawBufferPointer(rebasing: buf[0..<(n * rowBytes)])
+            try reader.read(info.key, selection: sel, into: part, consumer: { scan.consume($0) })
             r += n
         }
+        nonFinite = scan.nonFinite
         if let h, let stored = info.xxh3 {
             let computed = h.digest()
             if computed != stored {
@@ -167,22 +171,17 @@ public struct CheckpointVerifier: Sendable {
         return nonFinite
     }
 
-    /// Counts NaN and infinite values of a float dtype in `b`.
-    /// The number of NaN and infinite values among the `dtype` elements in `b` (0 for integer types).
+    /// The number of NaN and infinite values among the `dtype` elements in `b` (0 for integer
+    /// types): elements whose exponent bits are all set, counted by `CChunkKernels`'s vector loop.
     public static func countNonFinite(_ b: UnsafeRawBufferPointer, _ dtype: DType) -> Int {
-        var n = 0
+        guard let base = b.baseAddress else { return 0 }
         switch dtype {
-        case .float32:
-            for i in 0..<(b.count / 4) where b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & 0x7f80_0000 == 0x7f80_0000 { n += 1 }
-        case .bfloat16:
-            for i in 0..<(b.count / 2) where b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7f80 == 0x7f80 { n += 1 }
-        case .float16:
-            for i in 0..<(b.count / 2) where b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7c00 == 0x7c00 { n += 1 }
-        case .float64:
-            for i in 0..<(b.count / 8) where b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self) & 0x7ff0_0000_0000_0000 == 0x7ff0_0000_0000_0000 { n += 1 }
-        default: break
+        case .float32: return ckpt_count_masked32(base.assumingMemoryBound(to: UInt32.self), b.count / 4, 0x7f80_0000)
+        case .bfloat16: return ckpt_count_masked16(base.assumingMemoryBound(to: UInt16.self), b.count / 2, 0x7f80)
+        case .float16: return ckpt_count_masked16(base.assumingMemoryBound(to: UInt16.self), b.count / 2, 0x7c00)
+        case .float64: return ckpt_count_masked64(base.assumingMemoryBound(to: UInt64.self), b.count / 8, 0x7ff0_0000_0000_0000)
+        default: return 0
         }
-        return n
     }
 
     private func checkCounts(_ r: CheckpointReader, _ report: inout VerificationReport) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CheckpointStore
+import Containers
 import Foundation
 
 /// `ckpt bench`: the ckpt half of the side-by-side store benchmark (`tools/bench_store.py`).
@@ -68,13 +69,18 @@ struct BenchWrite: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "write", abstract: "Time writing a synthetic model: groups of tensors generated untimed, then written and flushed (timed).",
         discussion: """
+            With --tensors the tensors are instead those of a safetensors file (trained weights, say),
+            read untimed in the same groups and written under their own names.
+
             Example:
               ckpt bench write --preset 1.3b --optimizer --codec zstd:1 --out /tmp/bench.h5 --json
+              ckpt bench write --tensors trained.safetensors --out /tmp/trained.h5 --json
             """)
     @Option(help: "Model family.") var family: ModelFamily = .gpt2
     @Option(help: "Preset of the family.") var preset: String = "1.3b"
     @Option(help: "Parameter dtype.") var dtype: DTypeChoice = .fp32
     @Flag(help: "Include AdamW state.") var optimizer = false
+    @Option(help: "Write the tensors of this safetensors file instead of a synthetic model.") var tensors: String?
     @Option(name: .customLong("group-mb"), help: "Input generated and held per timed group, MiB, 1...65536.") var groupMB = 512
     @OptionGroup var store: StoreOptions
     @Option(help: "Output file (required).") var out: String
@@ -88,40 +94,46 @@ struct BenchWrite: ParsableCommand {
         try FlagBounds.check("group-mb", groupMB, 1...65_536)
     }
 
+    /// One tensor to write: where it goes, and how to make its bytes (untimed).
+    struct Item {
+        var key: TensorKey
+        var dtype: DType
+        var shape: [Int]
+        var bytes: Int
+        var make: () throws -> [UInt8]
+    }
+
     func run() throws {
-        try OutputGuard.check(out, kind: .file, inputs: [], force: force)
-        guard let config = ModelConfig.preset(family: family.rawValue, name: preset) else { throw CLIError.usage("unknown preset \(family)/\(preset)") }
-        let d = dtype.dtype
-        let synth = SyntheticCheckpoint(config: config, dtype: d, withOptimizer: optimizer, step: optimizer ? 100 : 0)
+        try OutputGuard.check(out, kind: .file, inputs: tensors.map { [$0] } ?? [], force: force)
         var options = try store.writerOptions()
         options.overwrite = force
         let w = try CheckpointWriter(path: out, options: options)
-        w.metadata = synth.metadata
-        // Tensors are generated (untimed) in groups of about `groupMB`, then each group is
-        // written and flushed to the file (timed), so no encoding overlaps generation and the
-        // input held in memory stays bounded, as a training process writing its model would see.
-        var floats: [Float] = []
-        let items = synth.items()
+        let items: [Item]
+        if let tensors {
+            let file = try SafetensorsFile(path: tensors)
+            items = file.tensors.map { t in
+                Item(key: t.key, dtype: t.dtype, shape: t.shape, bytes: t.byteCount, make: { try file.readAll(t.key) })
+            }
+        } else {
+            guard let config = ModelConfig.preset(family: family.rawValue, name: preset) else { throw CLIError.usage("unknown preset \(family)/\(preset)") }
+            let synth = SyntheticCheckpoint(config: config, dtype: dtype.dtype, withOptimizer: optimizer, step: optimizer ? 100 : 0)
+            w.metadata = synth.metadata
+            items = synth.items().map { item in
+                Item(key: item.key, dtype: item.dtype, shape: item.shape, bytes: item.bytes, make: { Self.generate(synth, item) })
+            }
+        }
+        // Tensors are made (untimed) in groups of about `groupMB`, then each group is written
+        // and flushed to the file (timed), so no encoding overlaps generation and the input held
+        // in memory stays bounded, as a training process writing its model would see.
         var next = 0
         var timed = 0.0, cpu = 0.0, user = 0.0, system = 0.0
         var raw = 0
         while next < items.count {
-            var group: [(SyntheticCheckpoint.Item, [UInt8])] = []
+            var group: [(Item, [UInt8])] = []
             var bytes = 0
             while next < items.count && (bytes == 0 || bytes + items[next].bytes <= groupMB << 20) {
-                let item = items[next]
-                let n = item.shape.reduce(1, *)
-                synth.generate(item, start: 0, count: n, into: &floats)
-                switch item.dtype {
-                case .float32: group.append((item, floats.withUnsafeBytes { Array($0.prefix(4 * n)) }))
-                case .float16:
-                    let half = (0..<n).map { HalfPrecision.f16Bits(from: floats[$0]) }
-                    group.append((item, half.withUnsafeBytes { Array($0) }))
-                default:
-                    let half = (0..<n).map { HalfPrecision.bf16Bits(from: floats[$0]) }
-                    group.append((item, half.withUnsafeBytes { Array($0) }))
-                }
-                bytes += item.bytes
+                group.append((items[next], try items[next].make()))
+                bytes += items[next].bytes
                 next += 1
             }
             let c0 = cpuTime(), s0 = cpuTimes(), t0 = Date()
@@ -136,11 +148,24 @@ struct BenchWrite: ParsableCommand {
             system += s1.system - s0.system
             raw += bytes
         }
+        if items.isEmpty { try w.commit() }
         if ProcessInfo.processInfo.environment["CKPT_BENCH_SPLIT"] != nil {
             FileHandle.standardError.write(Data(String(format: "user %.2f s, system %.2f s\n", user, system).utf8))
         }
         let stored = try CheckpointReader(path: out).tensors.reduce(0) { $0 + $1.storedBytes }
         BenchResult(seconds: timed, rawBytes: raw, storedBytes: stored, peakRSSBytes: peakRSS(), cpuSeconds: cpu).print(json: json, what: "write", file: out)
+    }
+
+    /// The bytes of one synthetic tensor in its dtype.
+    static func generate(_ synth: SyntheticCheckpoint, _ item: SyntheticCheckpoint.Item) -> [UInt8] {
+        var floats: [Float] = []
+        let n = item.shape.reduce(1, *)
+        synth.generate(item, start: 0, count: n, into: &floats)
+        switch item.dtype {
+        case .float32: return floats.withUnsafeBytes { Array($0.prefix(4 * n)) }
+        case .float16: return (0..<n).map { HalfPrecision.f16Bits(from: floats[$0]) }.withUnsafeBytes { Array($0) }
+        default: return (0..<n).map { HalfPrecision.bf16Bits(from: floats[$0]) }.withUnsafeBytes { Array($0) }
+        }
     }
 }
 
