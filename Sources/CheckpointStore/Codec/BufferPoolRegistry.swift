@@ -1,13 +1,16 @@
 import Foundation
 
-/// The process's chunk buffer pools, shared by every file a process reads, so that reading many
-/// files (a verify run over a directory, a convert of TP x PP rank files) faults its buffers in
-/// once: a pool per buffer size, at most `maxPools` of them (the least recently used dropped
+/// The process's chunk buffer pools, shared by every file a process reads or writes, so that
+/// reading and writing many files (a verify run over a directory, a convert of TP x PP rank
+/// files) faults its buffers in once: a pool per buffer size, at most `maxPools` of them and at
+/// most `maxKeptBytes` of free buffers between them (the least recently used pools dropped
 /// first; a dropped pool frees its buffers once its last user lets it go).
 enum BufferPoolRegistry {
     /// Pools kept at once: a Megatron rank file has about six chunk sizes, each with a decode
     /// and a raw pool.
     static let maxPools = 16
+    /// The most free-buffer bytes the kept pools may hold between them (capacity x keep).
+    static let maxKeptBytes = 768 << 20
     private static let lock = NSLock()
     nonisolated(unsafe) private static var pools: [Int: BufferPool] = [:]
     nonisolated(unsafe) private static var lastUse: [Int: UInt64] = [:]
@@ -22,7 +25,12 @@ enum BufferPoolRegistry {
             lastUse[capacity] = clock
             return p
         }
-        if pools[capacity] == nil, pools.count >= maxPools, let oldest = lastUse.min(by: { $0.value < $1.value })?.key {
+        pools[capacity] = nil
+        lastUse[capacity] = nil
+        func kept() -> Int { pools.values.reduce(0) { $0 + $1.capacity * $1.keep } }
+        while !pools.isEmpty && (pools.count >= maxPools || kept() + capacity * keep > maxKeptBytes),
+            let oldest = lastUse.min(by: { $0.value < $1.value })?.key
+        {
             pools[oldest] = nil
             lastUse[oldest] = nil
         }

@@ -59,9 +59,11 @@ final class ChunkWritePipeline: @unchecked Sendable {
         batchSize = max(2, 2 * threads)
         let maxBatches = 3
         slots = DispatchSemaphore(value: maxBatches)
-        rawPool = BufferPool(capacity: chunkCapacity, keep: (maxBatches + 1) * batchSize)
-        outPool = BufferPool(capacity: ChunkEncoder.outputCapacity(rawBytes: chunkCapacity), keep: (maxBatches + 1) * batchSize)
-        scratchPool = BufferPool(capacity: chunkCapacity, keep: 2 * threads + 2)
+        // The process's pools (shared with other writers and readers), so a run writing many
+        // files faults its chunk buffers in once.
+        rawPool = BufferPoolRegistry.pool(capacity: chunkCapacity, keep: (maxBatches + 1) * batchSize)
+        outPool = BufferPoolRegistry.pool(capacity: ChunkEncoder.outputCapacity(rawBytes: chunkCapacity), keep: (maxBatches + 1) * batchSize)
+        scratchPool = BufferPoolRegistry.pool(capacity: chunkCapacity + 64, keep: 2 * threads + 2)
     }
 
     /// A raw buffer for the next chunk.
