@@ -13,18 +13,7 @@ import Testing
     func encode(_ raw: [UInt8], valid: Int? = nil, _ encoder: ChunkEncoder) throws -> [UInt8] {
         var e = encoder
         e.fletcher32 = false
-        var input = raw
-        var scratch = [UInt8](repeating: 0, count: max(raw.count, 1))
-        var out = [UInt8](repeating: 0, count: ChunkEncoder.outputCapacity(rawBytes: raw.count))
-        let cap = out.count
-        let n = input.withUnsafeMutableBytes { i in
-            scratch.withUnsafeMutableBytes { s in
-                out.withUnsafeMutableBytes {
-                    e.encode(raw: i.baseAddress!, count: raw.count, valid: valid, scratch: s.baseAddress!, out: $0.baseAddress!, capacity: cap)
-                }
-            }
-        }
-        return Array(out.prefix(try #require(n)))
+        return try #require(encodeChunk(raw, valid: valid, e))
     }
 
     /// The byte-shuffled form of `raw`, as HDF5's filter 2 makes it.

@@ -38,18 +38,9 @@ import Testing
             for i in indices {
                 let start = i * Self.chunkBytes
                 let valid = min(Self.chunkBytes, bytes.count - start)
-                var raw = Array(bytes[start..<(start + valid)]) + [UInt8](repeating: 0, count: Self.chunkBytes - valid)
-                var scratch = [UInt8](repeating: 0, count: Self.chunkBytes)
-                var out = [UInt8](repeating: 0, count: ChunkEncoder.outputCapacity(rawBytes: Self.chunkBytes))
-                let cap = out.count
-                let n = raw.withUnsafeMutableBytes { r in
-                    scratch.withUnsafeMutableBytes { s in
-                        out.withUnsafeMutableBytes {
-                            lz.encode(raw: r.baseAddress!, count: Self.chunkBytes, valid: valid, scratch: s.baseAddress!, out: $0.baseAddress!, capacity: cap)
-                        }
-                    }
-                }
-                let size = try #require(n)
+                let raw = Array(bytes[start..<(start + valid)]) + [UInt8](repeating: 0, count: Self.chunkBytes - valid)
+                let out = try #require(encodeChunk(raw, valid: valid, lz))
+                let size = out.count
                 let offset: [hsize_t] = [hsize_t(i * rows), 0]
                 try #require(H5Dwrite_chunk(ds, ckpt_H5P_DEFAULT(), 0, offset, size, out) >= 0)
             }

@@ -45,18 +45,7 @@ import Testing
     func reference(_ raw: ArraySlice<UInt8>, valid: Int, _ encoder: ChunkEncoder) -> [UInt8] {
         var e = encoder
         e.fletcher32 = false
-        var input = Array(raw)
-        var scratch = [UInt8](repeating: 0, count: raw.count)
-        var out = [UInt8](repeating: 0, count: ChunkEncoder.outputCapacity(rawBytes: raw.count))
-        let cap = out.count
-        let n = input.withUnsafeMutableBytes { i in
-            scratch.withUnsafeMutableBytes { s in
-                out.withUnsafeMutableBytes {
-                    e.encode(raw: i.baseAddress!, count: raw.count, valid: valid, scratch: s.baseAddress!, out: $0.baseAddress!, capacity: cap)
-                }
-            }
-        }
-        return Array(out.prefix(n ?? 0))
+        return encodeChunk(Array(raw), valid: valid, e) ?? []
     }
 
     /// Tensors of one row-chunked file: (name, dtype, shape, bytes, expected frames).

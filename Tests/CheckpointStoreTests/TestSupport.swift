@@ -10,6 +10,23 @@ func makeTempDir(_ tag: String = #function) -> String {
     return dir
 }
 
+/// The stored bytes `encoder` makes of one raw chunk whose first `valid` bytes hold data (all of
+/// them when nil); nil when the encoder fails.
+func encodeChunk(_ raw: [UInt8], valid: Int? = nil, _ encoder: ChunkEncoder) -> [UInt8]? {
+    var input = raw
+    var scratch = [UInt8](repeating: 0, count: max(raw.count, 1))
+    var out = [UInt8](repeating: 0, count: ChunkEncoder.outputCapacity(rawBytes: raw.count))
+    let cap = out.count
+    let n = input.withUnsafeMutableBytes { i in
+        scratch.withUnsafeMutableBytes { s in
+            out.withUnsafeMutableBytes {
+                encoder.encode(raw: i.baseAddress!, count: raw.count, valid: valid, scratch: s.baseAddress!, out: $0.baseAddress!, capacity: cap)
+            }
+        }
+    }
+    return n.map { Array(out.prefix($0)) }
+}
+
 /// Deterministic pseudo-random bytes.
 func randomBytes(_ n: Int, seed: UInt64) -> [UInt8] {
     var rng = SplitMix64(seed: seed)
