@@ -136,9 +136,8 @@ def h5py_write(preset: str, dtype: str, path: str, chunk_bytes: int, source: str
 
     src = cr.Checkpoint(source) if source else None
     if src is not None:
-        infos = src.tensors()
-        names = [(t.key, t.shape, t.dtype) for t in infos]
-        config = src.metadata.get("model_config") if hasattr(src, "metadata") else None
+        names = [(t.key, t.shape, t.dtype) for t in src.tensors()]
+        config = src.metadata.get("model_config")
     else:
         config, tensors = _model_tensors(preset)
         names = [(n, s, DTYPES[dtype]) for n, s in tensors]

@@ -124,15 +124,12 @@ final class DatasetReadEngine: @unchecked Sendable {
         }
     }
 
-    /// The output byte offset just past the chunk at `origin` (one of an in-order read).
+    /// The output byte offset just past the chunk at `origin` (one of an in-order read, so the
+    /// chunk's elements are one run of the output; the caller clamps it to the output's size).
     static func outputEnd(of origin: [Int], layout: ChunkLayout, selection: [DimSelection], geo: ReadGeometry) -> Int {
-        let full = zip(selection, layout.shape).allSatisfy { $0.start == 0 && $0.count == $1 }
-        if full {
-            let flat = zip(origin, geo.outStrides).reduce(0) { $0 + $1.0 * $1.1 }
-            let valid = (0..<layout.shape.count).reduce(geo.elementSize) { $0 * min(layout.chunk[$1], layout.shape[$1] - origin[$1]) }
-            return flat + valid
-        }
-        return (origin[0] + layout.chunk[0] - selection[0].start) * geo.outStrides[0]
+        let start = (0..<origin.count).reduce(0) { $0 + (origin[$1] - selection[$1].start) * geo.outStrides[$1] }
+        let valid = (0..<origin.count).reduce(geo.elementSize) { $0 * min(layout.chunk[$1], layout.shape[$1] - origin[$1]) }
+        return start + valid
     }
 
     /// Reads one chunk's stored bytes and decodes them into the output (runs on any thread).
