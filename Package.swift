@@ -42,11 +42,13 @@ let package = Package(
         .target(name: "CVectorMath"),
         // Kernels over chunk bytes (Fletcher32, NaN/Inf counts, byte shuffle), built for AVX2 too.
         .target(name: "CChunkKernels"),
+        // HDF5 file driver that writes large chunks with O_DIRECT (the rest as the POSIX driver).
+        .target(name: "CDirectIO", dependencies: ["CHDF5"]),
 
         // Model/presets.json (byte-identical to formats/presets.json) is compiled in: the one
         // source of `ckpt synth --preset` shapes and the families' conventions.
         .target(
-            name: "CheckpointStore", dependencies: ["CHDF5", "CZstd", "CXXHash", "CLZ4", "CChunkKernels"],
+            name: "CheckpointStore", dependencies: ["CHDF5", "CDirectIO", "CZstd", "CXXHash", "CLZ4", "CChunkKernels"],
             resources: [.embedInCode("Model/presets.json")]),
         // Every tensor file format behind one protocol (`TensorContainer`): ckpt's HDF5,
         // safetensors, `torch.save` zip archives with a restricted pickle reader.
@@ -71,7 +73,7 @@ let package = Package(
         // The README's library example: a Swift program that writes and reads a checkpoint.
         .executableTarget(name: "ckpt-example", dependencies: ["CheckpointStore"]),
 
-        .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5", "CChunkKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "CheckpointStoreTests", dependencies: ["CheckpointStore", "CHDF5", "CChunkKernels", "CDirectIO"], exclude: ["Fixtures"]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "CheckpointStore"]),
         .testTarget(name: "ShardingTests", dependencies: ["Sharding", "CheckpointStore", "Containers"]),
         .testTarget(name: "ReferenceCoreTests", dependencies: ["ReferenceCore", "CheckpointStore"], exclude: ["Fixtures"]),

@@ -93,6 +93,50 @@ def write_sequential(path: str, nbytes: int, block: bytes) -> float:
     return seconds
 
 
+def read_sequential_direct(src: str) -> tuple[int, float]:
+    """read_sequential with O_DIRECT (page-aligned buffer, block-aligned reads: no page cache);
+    (bytes, seconds)."""
+    buf = mmap.mmap(-1, BLOCK)
+    total = 0
+    t0 = time.monotonic()
+    for p in files_under(src):
+        fd = os.open(p, os.O_RDONLY | os.O_DIRECT)
+        try:
+            off = 0
+            while True:
+                n = os.preadv(fd, [buf], off)
+                if not n:
+                    break
+                total += n
+                off += n
+        finally:
+            os.close(fd)
+    return total, time.monotonic() - t0
+
+
+def write_sequential_direct(path: str, nbytes: int, block: bytes) -> float:
+    """write_sequential with O_DIRECT (the last block padded to 4096 bytes, then the file cut to
+    nbytes), fsynced, removed; seconds."""
+    buf = mmap.mmap(-1, len(block))
+    buf.write(block)
+    t0 = time.monotonic()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o644)
+    try:
+        off = 0
+        while off < nbytes:
+            n = min(nbytes - off, len(block))
+            n = (n + 4095) // 4096 * 4096
+            os.pwritev(fd, [memoryview(buf)[:n]], off)
+            off += n
+        os.ftruncate(fd, nbytes)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    seconds = time.monotonic() - t0
+    os.remove(path)
+    return seconds
+
+
 def floor_rates(src: str, scratch: str) -> tuple[float, float]:
     """(read bytes/s, write bytes/s) for plain sequential I/O of the source's bytes."""
     total, read_s = read_sequential(src)

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A pool of equally sized, 64-byte aligned scratch buffers, so the chunk pipeline does not
-/// fault in fresh pages for every chunk.
+/// A pool of equally sized scratch buffers, so the chunk pipeline does not fault in fresh pages
+/// for every chunk. Buffers are page-aligned (4096 bytes), so chunks written from them can go to
+/// the file with `O_DIRECT` (`DirectIO`); 64-byte aligned below a page.
 ///
 /// `@unchecked Sendable`: the free list is guarded by `lock`.
 final class BufferPool: @unchecked Sendable {
@@ -33,7 +34,7 @@ final class BufferPool: @unchecked Sendable {
         }
         allocations += 1
         lock.unlock()
-        return UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        return UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: capacity >= 4096 ? 4096 : 64)
     }
 
     /// Returns a buffer taken from this pool.

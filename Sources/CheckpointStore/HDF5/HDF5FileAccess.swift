@@ -1,8 +1,8 @@
 import CHDF5
 import Glibc
 
-/// How ckpt opens and creates HDF5 files: without HDF5's `flock` file locking, and with the
-/// descriptor marked close-on-exec.
+/// How ckpt opens and creates HDF5 files: without HDF5's `flock` file locking, with the
+/// descriptor marked close-on-exec, and (files it writes) through `DirectIO`'s driver.
 ///
 /// HDF5 1.10 locks every file it opens (`flock`, shared for reading, exclusive for writing) on a
 /// descriptor it opens without close-on-exec. A process started meanwhile (a test runner's
@@ -31,6 +31,7 @@ public enum HDF5FileAccess {
             H5Pset_file_locking(fapl, false, true)
             H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18)
             H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)
+            DirectIO.configure(fapl)
         }
         return fapl
     }
@@ -42,6 +43,7 @@ public enum HDF5FileAccess {
         if fapl >= 0 {
             H5Pset_file_locking(fapl, false, true)
             H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)
+            DirectIO.configure(fapl)
         }
         return fapl
     }

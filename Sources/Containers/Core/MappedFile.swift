@@ -15,6 +15,8 @@ public final class MappedFile: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     /// The open descriptor, for `pread` of large contiguous ranges.
     private let descriptor: Int32
+    /// Large uncached ranges, when the filesystem takes `O_DIRECT`.
+    private let direct: DirectReader?
     /// The system's page size.
     private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
@@ -35,6 +37,7 @@ public final class MappedFile: @unchecked Sendable {
             throw .io(path: path, detail: "not a regular file")
         }
         descriptor = fd
+        direct = DirectReader(path: path)
         let size = Int(st.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -57,11 +60,17 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// Copies `count` bytes at `offset` (inside the file) into `out` with `pread`: for large
-    /// contiguous ranges this moves the bytes once, without faulting the mapping's pages in.
+    /// contiguous ranges this moves the bytes once, without faulting the mapping's pages in
+    /// (with `O_DIRECT` when the range is not in the page cache).
     /// Returns false when the read fails or comes up short (a file truncated under us). The
     /// corresponding C function is `pread`.
     public func read(at offset: Int, count: Int, into out: UnsafeMutableRawPointer) -> Bool {
         guard offset >= 0, count >= 0, offset <= bytes.count, count <= bytes.count - offset else { return false }
+        switch direct?.read(at: offset, count: count, into: out, buffered: descriptor) ?? .declined {
+        case .done: return true
+        case .declined: break
+        case .shortFile, .failed: return false
+        }
         var done = 0
         while done < count {
             let n = pread(descriptor, out + done, count - done, off_t(offset + done))

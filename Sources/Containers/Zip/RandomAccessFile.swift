@@ -1,9 +1,11 @@
+import CheckpointStore
 import Glibc
 
 /// A regular file opened read-only for positioned reads, closed when the owner is released.
 ///
 /// Every read is a `pread` at an explicit offset, so one instance serves any number of threads
 /// at once. Offsets and counts are checked against the size the file had when it was opened.
+/// Large reads of ranges not in the page cache go through a `DirectReader` (`O_DIRECT`).
 public final class RandomAccessFile: Sendable {
     /// The path, for messages.
     public let path: String
@@ -11,6 +13,8 @@ public final class RandomAccessFile: Sendable {
     public let size: Int
     /// The descriptor (immutable; only `pread` and `close` use it).
     private let descriptor: Int32
+    /// Large uncached reads, when the filesystem takes `O_DIRECT`.
+    private let direct: DirectReader?
 
     /// Opens `path` read-only (close-on-exec); it must be a regular file. The corresponding C
     /// functions are `open` and `fstat`.
@@ -31,18 +35,25 @@ public final class RandomAccessFile: Sendable {
         self.path = path
         self.size = Int(st.st_size)
         self.descriptor = fd
+        self.direct = DirectReader(path: path)
     }
 
     deinit { close(descriptor) }
 
     /// Fills `buffer` with the bytes at `offset`. Fails (never traps) when the range lies past
     /// the size recorded at open or the file turns out shorter. The corresponding C function is
-    /// `pread` (retried on `EINTR` and short reads).
+    /// `pread` (retried on `EINTR` and short reads), with `O_DIRECT` for large uncached ranges.
     public func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(ContainerError) {
         guard buffer.count > 0 else { return }
         let (end, overflow) = offset.addingReportingOverflow(buffer.count)
         guard offset >= 0, !overflow, end <= size, let base = buffer.baseAddress else {
             throw .malformed(path: path, detail: "read of \(buffer.count) bytes at offset \(offset) past the end of the \(size)-byte file")
+        }
+        switch direct?.read(at: offset, count: buffer.count, into: base, buffered: descriptor) ?? .declined {
+        case .done: return
+        case .declined: break
+        case .shortFile: throw .io(path: path, detail: "file ended before offset \(end), inside its recorded size \(size) (it shrank?)")
+        case .failed(let e): throw .io(path: path, detail: "read at offset \(offset) failed: \(Self.message(e))")
         }
         var done = 0
         while done < buffer.count {
