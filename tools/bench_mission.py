@@ -231,6 +231,11 @@ def bench_size(a, layers: int, with_peer: bool) -> dict:
         for codec in a.codecs:
             print(f"[{layers} layers] source {src_bytes / 1e9:.2f} GB; ckpt convert --to cerebras --codec {codec}", flush=True)
             ck_out = os.path.join(work, f"ckpt-{codec.replace(':', '')}-{rep}.mdl")
+            # The output, then the floor's file of the same size, beside what is kept.
+            need = 2 * src_bytes + 2 * GIB
+            if free_bytes(a.dir) < need:
+                raise SystemExit(f"bench_mission: {a.dir} has {free_bytes(a.dir) / 1e9:.1f} GB free, "
+                                 f"ckpt's output and the floor need ~{need / 1e9:.1f} GB")
             drop_caches()
             ck = run([a.ckpt, "convert", src, "--to", "cerebras", "--codec", codec, "--out", ck_out, "--json"],
                      f"ckpt convert --to cerebras --codec {codec}")
@@ -456,6 +461,8 @@ def main() -> None:
               f"budget {budget / GIB:.1f} GiB)", flush=True)
     results = [bench_size(a, a.layers, peer_layers == a.layers)]
     if peer_layers and peer_layers != a.layers:
+        if not a.keep:  # room for the next size's source, outputs and floor file
+            shutil.rmtree(results[0]["source"], ignore_errors=True)
         results.append(bench_size(a, peer_layers, True))
     table(results)
     with open("/proc/loadavg") as f:

@@ -37,6 +37,25 @@ int ckpt_direct_pread(int dfd, void *out, size_t count, off_t offset, void *boun
     return 0;
 }
 
+int ckpt_direct_pread_span(int dfd, void *buf, size_t capacity, off_t offset, size_t count, size_t *delta) {
+    const off_t a = (off_t)CKPT_DIRECT_ALIGN;
+    if (offset < 0 || ((uintptr_t)buf) % (uintptr_t)a) return ERANGE;
+    off_t start = offset / a * a;
+    size_t need = (size_t)(offset - start) + count;
+    size_t len = (need + (size_t)a - 1) / (size_t)a * (size_t)a;
+    if (len > capacity) return ERANGE;
+    size_t done = 0;
+    while (done < need) {
+        ssize_t n = pread(dfd, (unsigned char *)buf + done, len - done, start + (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) return ENODATA;
+        done += (size_t)n;
+    }
+    *delta = (size_t)(offset - start);
+    return 0;
+}
+
 #ifndef __NR_cachestat
 #define __NR_cachestat 451 /* the same number on every Linux architecture (generic table) */
 #endif

@@ -180,6 +180,7 @@ static herr_t buffered(direct_file *f, const unsigned char *p, size_t size, hadd
     f->written_buffered += done;
     if (e) {
         push("d_write", __LINE__, H5E_IO, H5E_WRITEERROR, "write failed", addr + done, e);
+        errno = e; /* ckpt names the cause (disk full, ...) from errno after H5Dwrite_chunk */
         return -1;
     }
     return 0;
@@ -212,6 +213,7 @@ static herr_t d_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, s
             f->dfd = -1;
         } else if (e) {
             push(__func__, __LINE__, H5E_IO, H5E_WRITEERROR, "direct write failed", addr + head + done, e);
+            errno = e;
             return -1;
         }
         size_t from = head + done;

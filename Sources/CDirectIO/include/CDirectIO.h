@@ -41,6 +41,13 @@ int ckpt_direct_file_stats(hid_t file, uint64_t *direct, uint64_t *buffered);
    ends before `offset + count`, or another errno value. */
 int ckpt_direct_pread(int dfd, void *out, size_t count, off_t offset, void *bounce, size_t bounce_size);
 
+/* Reads the block-aligned span around [offset, offset + count) into `buf` (aligned to
+   CKPT_DIRECT_ALIGN, `capacity` bytes) through `dfd` (O_DIRECT), without copying: the range
+   starts at `buf + *delta`. Returns 0; ERANGE when the span does not fit `capacity` or `buf`
+   is misaligned (read buffered instead); EINVAL when the filesystem refuses the transfer;
+   ENODATA when the file ends before the range does; or another errno value. */
+int ckpt_direct_pread_span(int dfd, void *buf, size_t capacity, off_t offset, size_t count, size_t *delta);
+
 /* The share (0-100) of the pages of `fd`'s range [offset, offset + count) that are in the page
    cache (the cachestat system call, else mmap + mincore); -1 when neither can tell. */
 int ckpt_cached_percent(int fd, off_t offset, size_t count);

@@ -4,8 +4,10 @@ import Foundation
 
 /// Whether ckpt moves large blocks between its buffers and files with `O_DIRECT`, bypassing the
 /// page cache: chunk writes of the HDF5 files it creates (the `CDirectIO` driver: 4096-byte
-/// aligned chunks, metadata and every read as HDF5's POSIX driver does them) and large reads of
-/// foreign inputs (`RandomAccessFile` in Containers).
+/// aligned chunks, metadata and every read as HDF5's POSIX driver does them), the sequential
+/// writers of other formats (`OutputFile` in Containers: whole staging buffers), and large reads
+/// of ranges not in the page cache (`DirectReader`: HDF5 chunks in `DatasetReadEngine`, foreign
+/// inputs in `RandomAccessFile` and `MappedFile`).
 ///
 /// A conversion reads and writes each byte once, so the page cache only costs it a copy per
 /// byte, in the kernel, and pages to allocate and reclaim: measured on the reference VM, writing

@@ -22,6 +22,18 @@ public final class DirectReader: @unchecked Sendable {
         case failed(Int32)
     }
 
+    /// What `readSpan` did.
+    public enum SpanOutcome: Equatable, Sendable {
+        /// The range is in the buffer from this byte on.
+        case done(at: Int)
+        /// Not read: read the range through the buffered descriptor.
+        case declined
+        /// The file ends before the range does.
+        case shortFile
+        /// The read failed with this `errno` value.
+        case failed(Int32)
+    }
+
     private let descriptor: Int32
     private let lock = NSLock()
     private var refused = false
@@ -40,26 +52,51 @@ public final class DirectReader: @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    /// Reads the block-aligned span around `count` bytes at `offset` into `buffer` (aligned to
+    /// `DirectIO.alignment`, `capacity` bytes; `count + 2 * DirectIO.alignment` always fits)
+    /// without a copy: the range starts `at` bytes into it. Declined like `read`, and when the
+    /// span does not fit.
+    public func readSpan(at offset: Int, count: Int, into buffer: UnsafeMutableRawPointer, capacity: Int, buffered: Int32) -> SpanOutcome {
+        guard count >= DirectIO.minimumBytes, offset >= 0, takesDirect(buffered, offset, count) else { return .declined }
+        var delta = 0
+        switch ckpt_direct_pread_span(descriptor, buffer, capacity, off_t(offset), count, &delta) {
+        case 0: return .done(at: delta)
+        case ERANGE: return .declined
+        case EINVAL:
+            refuse()
+            return .declined
+        case ENODATA: return .shortFile
+        case let e: return .failed(e)
+        }
+    }
+
+    /// Whether a read of the range should go direct: the filesystem has not refused one and
+    /// less than half of it is in the page cache.
+    private func takesDirect(_ buffered: Int32, _ offset: Int, _ count: Int) -> Bool {
+        lock.lock()
+        let off = refused
+        lock.unlock()
+        return !off && ckpt_cached_percent(buffered, off_t(offset), count) < 50
+    }
+
+    private func refuse() {
+        lock.lock()
+        refused = true
+        lock.unlock()
+    }
+
     /// Reads `count` bytes at `offset` into `out` directly, unless the read is small, mostly
     /// cached (checked on `buffered`, the caller's descriptor of the same file) or this
     /// filesystem refused a direct read before.
     public func read(at offset: Int, count: Int, into out: UnsafeMutableRawPointer, buffered: Int32) -> Outcome {
-        guard count >= DirectIO.minimumBytes, offset >= 0 else { return .declined }
-        lock.lock()
-        let off = refused
-        lock.unlock()
-        if off { return .declined }
-        let cached = ckpt_cached_percent(buffered, off_t(offset), count)
-        if cached >= 50 { return .declined }
+        guard count >= DirectIO.minimumBytes, offset >= 0, takesDirect(buffered, offset, count) else { return .declined }
         let pool = Self.bounce
         let b = pool.take()
         defer { pool.give(b) }
         switch ckpt_direct_pread(descriptor, out, count, off_t(offset), b, Self.bounceBytes) {
         case 0: return .done
         case EINVAL:
-            lock.lock()
-            refused = true
-            lock.unlock()
+            refuse()
             return .declined
         case ENODATA: return .shortFile
         case let e: return .failed(e)

@@ -20,12 +20,16 @@ final class DatasetReadEngine: @unchecked Sendable {
     let baseAddress: UInt64
     /// Cores to decode on.
     let threads: Int
+    /// Large chunks not in the page cache are read with `O_DIRECT`, straight into the pooled
+    /// raw buffer (nil when direct I/O is off or the filesystem refuses it).
+    let direct: DirectReader?
 
     init(path: String, fd: Int32, baseAddress: UInt64, threads: Int) {
         self.path = path
         self.fd = fd
         self.baseAddress = baseAddress
         self.threads = max(1, threads)
+        direct = DirectReader(path: path)
     }
 
     /// Buffers of `capacity` bytes from the process-wide pools (shared with other files).
@@ -89,9 +93,10 @@ final class DatasetReadEngine: @unchecked Sendable {
 
         let chunkBytes = decoder.chunkBytes
         let work = pool(chunkBytes + 64)
-        let rawPool = pool(ChunkEncoder.outputCapacity(rawBytes: chunkBytes))
+        // Room for a direct read's block-aligned span around the stored bytes.
+        let rawPool = pool(ChunkEncoder.outputCapacity(rawBytes: chunkBytes) + 2 * DirectIO.alignment)
         let fill = ds.fill
-        let fd = self.fd
+        let fd = self.fd, reader = self.direct
         let totalOut = selection.reduce(1) { $0 * $1.count } * esize
         let ends = inOrder ? jobs.map { Self.outputEnd(of: $0.origin, layout: layout, selection: selection, geo: geo) } : []
         let progress = InOrderProgress(jobs: jobs.count, out: out, totalBytes: totalOut, ends: ends, consumer: inOrder ? consumer : nil)
@@ -100,7 +105,7 @@ final class DatasetReadEngine: @unchecked Sendable {
         let all = jobs
         DispatchQueue.concurrentPerform(iterations: all.count) { i in
             if progress.hasFailed { return }
-            Self.decode(all[i], fd: fd, decoder: decoder, geo: geo, work: work, rawPool: rawPool, fill: fill)
+            Self.decode(all[i], fd: fd, reader: reader, decoder: decoder, geo: geo, work: work, rawPool: rawPool, fill: fill)
             progress.finished(i, ok: all[i].failure == nil)
         }
         let consumed = progress.wait()
@@ -134,7 +139,8 @@ final class DatasetReadEngine: @unchecked Sendable {
 
     /// Reads one chunk's stored bytes and decodes them into the output (runs on any thread).
     private static func decode(
-        _ j: ChunkReadJob, fd: Int32, decoder: ChunkDecoder, geo: ReadGeometry, work: BufferPool, rawPool: BufferPool, fill: [UInt8]
+        _ j: ChunkReadJob, fd: Int32, reader: DirectReader?, decoder: ChunkDecoder, geo: ReadGeometry, work: BufferPool,
+        rawPool: BufferPool, fill: [UInt8]
     ) {
         if j.failure != nil { return }
         let chunkBytes = decoder.chunkBytes
@@ -142,22 +148,34 @@ final class DatasetReadEngine: @unchecked Sendable {
         let dst = direct ?? work.take()
         defer { if direct == nil { work.give(dst) } }
         if j.rawCount > 0 {
-            let pooled = j.rawCount <= rawPool.capacity
-            let raw = pooled ? rawPool.take() : UnsafeMutableRawPointer.allocate(byteCount: j.rawCount, alignment: 64)
+            let span = j.rawCount + 2 * DirectIO.alignment
+            let pooled = span <= rawPool.capacity
+            let raw = pooled ? rawPool.take() : UnsafeMutableRawPointer.allocate(byteCount: span, alignment: DirectIO.alignment)
             defer { if pooled { rawPool.give(raw) } else { raw.deallocate() } }
-            var got = 0
-            while got < j.rawCount {
-                let n = pread(fd, raw + got, j.rawCount - got, off_t(j.address) + off_t(got))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    j.failure = "unreadable at byte \(j.address) (the file may be truncated)"
-                    return
+            var src = UnsafeMutableRawPointer(raw)
+            switch reader?.readSpan(at: Int(j.address), count: j.rawCount, into: raw, capacity: span, buffered: fd) ?? .declined {
+            case .done(let at): src = raw + at
+            case .shortFile:
+                j.failure = "unreadable at byte \(j.address) (the file may be truncated)"
+                return
+            case .failed(let e):
+                j.failure = "unreadable at byte \(j.address): \(String(cString: strerror(e)))"
+                return
+            case .declined:
+                var got = 0
+                while got < j.rawCount {
+                    let n = pread(fd, raw + got, j.rawCount - got, off_t(j.address) + off_t(got))
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 {
+                        j.failure = "unreadable at byte \(j.address) (the file may be truncated)"
+                        return
+                    }
+                    got += n
                 }
-                got += n
             }
             let scratch = work.take()
             defer { work.give(scratch) }
-            if let f = decoder.decode(src: raw, count: j.rawCount, mask: j.mask, scratch: scratch, dst: dst) {
+            if let f = decoder.decode(src: src, count: j.rawCount, mask: j.mask, scratch: scratch, dst: dst) {
                 switch f {
                 case .checksum(let s, let c):
                     j.failure = "Fletcher32 checksum mismatch (stored \(String(s, radix: 16)), computed \(String(c, radix: 16)))"
