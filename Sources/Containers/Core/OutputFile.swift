@@ -24,10 +24,11 @@ final class OutputFile {
     /// write each. Small, since a DCP writer keeps one file per rank open at once.
     static let stagingBytes = 2 << 20
     /// Direct mode: the `O_DIRECT` descriptor of the same file and its staging buffer; the
-    /// bytes before `staged` offsets are on disk (`diskPosition`, block-aligned).
+    /// bytes before `staged` offsets are on disk (`diskPosition`, block-aligned while direct).
     private var direct: Int32 = -1
     private var staging: UnsafeMutableRawPointer?
     private var staged = 0
+    /// Bytes handed to the kernel so far (in either mode).
     private var diskPosition = 0
 
     /// Creates `file`, which must not exist (mode 0644, close-on-exec); messages name
@@ -109,9 +110,6 @@ final class OutputFile {
             staged = 0
             self.staging = nil
             staging.deallocate()
-            if lseek(descriptor, off_t(diskPosition), SEEK_SET) < 0 {
-                throw .io(path: path, detail: "seek failed: \(RandomAccessFile.message(errno))")
-            }
             return
         }
         guard !buffer.isEmpty else { return }
@@ -180,7 +178,8 @@ final class OutputFile {
         staged = 0
     }
 
-    /// `pwrite` of every byte at `offset` through the buffered descriptor.
+    /// `pwrite` of every byte at `offset` through the buffered descriptor (retried on `EINTR`
+    /// and short writes).
     private func positioned(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(ContainerError) {
         guard descriptor >= 0 else { throw .io(path: path, detail: "write after close") }
         guard let p = bytes.baseAddress else { return }
@@ -191,23 +190,14 @@ final class OutputFile {
                 if errno == EINTR { continue }
                 throw .io(path: path, detail: "write failed: \(RandomAccessFile.message(errno))")
             }
+            if n == 0 { throw .io(path: path, detail: "write failed: no progress at offset \(offset + done)") }
             done += n
         }
     }
 
-    /// The corresponding C function is `write` (retried on `EINTR` and short writes).
+    /// Hands `bytes` to the kernel after the bytes already handed (`diskPosition`).
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(ContainerError) {
-        guard descriptor >= 0 else { throw .io(path: path, detail: "write after close") }
-        guard var p = bytes.baseAddress else { return }
-        var left = bytes.count
-        while left > 0 {
-            let n = Glibc.write(descriptor, p, left)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, detail: "write failed: \(RandomAccessFile.message(errno))")
-            }
-            p += n
-            left -= n
-        }
+        try positioned(bytes, at: diskPosition)
+        diskPosition += bytes.count
     }
 }
