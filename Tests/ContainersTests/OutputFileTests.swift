@@ -53,4 +53,22 @@ import Testing
         try f.close()
         #expect([UInt8](FileManager.default.contents(atPath: p) ?? Data()) == b)
     }
+
+    @Test func aRefusedDirectWriteFallsBackWithoutLosingBytes() throws {
+        // A staging size that is not a whole number of blocks: the kernel refuses the first
+        // direct write (EINVAL), and that buffer and everything after it go buffered.
+        let dir = TestDirectory()
+        let p = dir.file("out.bin")
+        let f = try OutputFile(creating: p, stagingBytes: 5000)
+        let startedDirect = f.isDirect
+        var expected: [UInt8] = []
+        for (k, n) in [3000, 4000, 12_345, 1].enumerated() {
+            let b = Self.bytes(n, seed: k)
+            try f.write(b)
+            expected += b
+        }
+        if startedDirect { #expect(!f.isDirect) }
+        try f.close()
+        #expect([UInt8](FileManager.default.contents(atPath: p) ?? Data()) == expected)
+    }
 }

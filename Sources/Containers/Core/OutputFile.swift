@@ -22,7 +22,9 @@ final class OutputFile {
     static let directBytes = 64 << 10
     /// The staging buffer of direct mode (a multiple of `DirectIO.alignment`): one `O_DIRECT`
     /// write each. Small, since a DCP writer keeps one file per rank open at once.
-    static let stagingBytes = 2 << 20
+    static let defaultStagingBytes = 2 << 20
+    /// This file's staging size (tests give one the kernel refuses, to reach the fallback).
+    private let stagingBytes: Int
     /// Direct mode: the `O_DIRECT` descriptor of the same file and its staging buffer; the
     /// bytes before `staged` offsets are on disk (`diskPosition`, block-aligned while direct).
     private var direct: Int32 = -1
@@ -32,21 +34,22 @@ final class OutputFile {
     private var diskPosition = 0
 
     /// Creates `file`, which must not exist (mode 0644, close-on-exec); messages name
-    /// `reportingAs` (the final path of a temporary), or `file`. The corresponding C function is
-    /// `open` with `O_CREAT | O_EXCL`.
-    init(creating file: String, reportingAs shown: String? = nil) throws(ContainerError) {
+    /// `reportingAs` (the final path of a temporary), or `file`; `stagingBytes` is the direct
+    /// mode's buffer size. The corresponding C function is `open` with `O_CREAT | O_EXCL`.
+    init(creating file: String, reportingAs shown: String? = nil, stagingBytes: Int = OutputFile.defaultStagingBytes) throws(ContainerError) {
         let path = shown ?? file
         var fd: Int32
         repeat { fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) } while fd < 0 && errno == EINTR
         if fd < 0 { throw .io(path: path, detail: "cannot create \(file): \(RandomAccessFile.message(errno))") }
         self.path = path
         self.descriptor = fd
+        self.stagingBytes = max(1, stagingBytes)
         if DirectIO.enabled {
             var d: Int32
             repeat { d = open(file, O_WRONLY | O_CLOEXEC | 0o40000) } while d < 0 && errno == EINTR  // O_DIRECT
             if d >= 0 {
                 direct = d
-                staging = UnsafeMutableRawPointer.allocate(byteCount: Self.stagingBytes, alignment: DirectIO.alignment)
+                staging = UnsafeMutableRawPointer.allocate(byteCount: stagingBytes, alignment: DirectIO.alignment)
             }
         }
         if direct < 0 { buffer.reserveCapacity(Self.bufferSize) }
@@ -66,14 +69,18 @@ final class OutputFile {
         guard bytes.count > 0 else { return }
         if let staging, direct >= 0, let base = bytes.baseAddress {
             guard descriptor >= 0 else { throw .io(path: path, detail: "write after close") }
-            position += bytes.count
             var at = 0
             while at < bytes.count {
-                let n = min(bytes.count - at, Self.stagingBytes - staged)
+                let n = min(bytes.count - at, stagingBytes - staged)
                 (staging + staged).copyMemory(from: base + at, byteCount: n)
                 staged += n
                 at += n
-                if staged == Self.stagingBytes { try writeStaged() }
+                position += n
+                if staged == stagingBytes {
+                    try writeStaged()
+                    // Refused: the staging buffer is gone, the rest goes the buffered way.
+                    if direct < 0 { return try write(UnsafeRawBufferPointer(rebasing: bytes[at...])) }
+                }
             }
             return
         }
