@@ -49,7 +49,7 @@ final class OutputFile {
             repeat { d = open(file, O_WRONLY | O_CLOEXEC | 0o40000) } while d < 0 && errno == EINTR  // O_DIRECT
             if d >= 0 {
                 direct = d
-                staging = UnsafeMutableRawPointer.allocate(byteCount: stagingBytes, alignment: DirectIO.alignment)
+                staging = UnsafeMutableRawPointer.allocate(byteCount: self.stagingBytes, alignment: DirectIO.alignment)
             }
         }
         if direct < 0 { buffer.reserveCapacity(Self.bufferSize) }
